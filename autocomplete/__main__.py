@@ -1,0 +1,5 @@
+"""`python -m autocomplete ...`"""
+
+from autocomplete.cli import main
+
+main()

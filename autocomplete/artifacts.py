@@ -1,0 +1,136 @@
+"""The trained-model directory: what is in it, how it is written, how it is read.
+
+A model directory (default `models/<cell>/`) holds:
+
+    model.keras     the Keras model (loaded with safe_mode, no pickle)
+    vocab.txt       one token per line; line number = token id (line 0 is padding)
+    config.json     every hyper-parameter, the corpus fingerprint, library versions
+    history.csv     per epoch: loss, val_loss, perplexity, accuracy, ...
+    metrics.json    held-out test perplexity, top-1 and top-5 accuracy
+    (grad_stats.csv, grad_flow.csv, inference.npz are added by later stages)
+
+Training writes into a staging directory beside the target and renames it into
+place only when everything is written, so a crash or a kill never leaves a
+half-written directory where `complete` would look. Reading needs no
+TensorFlow except `load_keras_model`.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from pathlib import Path
+
+MODELS_DIR = Path("models")
+REQUIRED = ("model.keras", "vocab.txt", "config.json")
+
+
+class ModelDirError(Exception):
+    """A model directory that is missing, incomplete or unreadable."""
+
+
+def default_model_dir(cell: str) -> Path:
+    return MODELS_DIR / cell
+
+
+def staging_dir(out: Path) -> Path:
+    """Where a run writes before the atomic rename; also holds resume backups."""
+    out = Path(out)
+    return out.parent / f".{out.name}.partial"
+
+
+def train_hint(cell: str | None) -> str:
+    return f"autocomplete train --cell {cell or 'lstm'}"
+
+
+def check_model_dir(path: str | os.PathLike, cell: str | None = None) -> Path:
+    """Return `path` if it is a complete model directory, else raise ModelDirError."""
+    path = Path(path)
+    if not path.is_dir():
+        raise ModelDirError(f"no trained model in {path}: run `{train_hint(cell)}` first")
+    missing = [name for name in REQUIRED if not (path / name).is_file()]
+    if missing:
+        raise ModelDirError(
+            f"{path} is not a complete model directory (missing {', '.join(missing)}): "
+            f"run `{train_hint(cell)} --out {path}` again"
+        )
+    return path
+
+
+def read_config(path: str | os.PathLike) -> dict:
+    try:
+        return json.loads((Path(path) / "config.json").read_text())
+    except (OSError, ValueError) as e:
+        raise ModelDirError(f"cannot read {Path(path) / 'config.json'}: {e}") from e
+
+
+def write_json(path: str | os.PathLike, data: dict) -> None:
+    Path(path).write_text(json.dumps(data, indent=2, sort_keys=True) + "\n")
+
+
+def write_vocab(path: str | os.PathLike, vocab: list[str]) -> None:
+    Path(path).write_text("\n".join(vocab) + "\n", encoding="utf-8")
+
+
+def read_vocab(path: str | os.PathLike) -> list[str]:
+    """Vocabulary of a model directory (or a vocab.txt path); index = token id."""
+    path = Path(path)
+    if path.is_dir():
+        path = path / "vocab.txt"
+    try:
+        vocab = path.read_text(encoding="utf-8").split("\n")[:-1]
+    except (OSError, UnicodeDecodeError) as e:
+        raise ModelDirError(f"cannot read vocabulary {path}: {e}") from e
+    if len(vocab) < 3 or vocab[0] != "" or vocab[1] != "[UNK]" or vocab[2] != "[start]":
+        raise ModelDirError(f"{path} is not a vocabulary written by autocomplete")
+    return vocab
+
+
+def load_keras_model(path: str | os.PathLike):
+    """Load `model.keras` safely (no lambdas, no pickle); clear error if corrupt."""
+    import keras  # heavy: only here
+
+    path = check_model_dir(path)
+    try:
+        return keras.saving.load_model(path / "model.keras", compile=False, safe_mode=True)
+    except Exception as e:  # a corrupt zip, a wrong file: one clear line, not a traceback
+        raise ModelDirError(
+            f"{path / 'model.keras'} cannot be loaded ({type(e).__name__}): "
+            f"retrain with `autocomplete train --out {path}`"
+        ) from e
+
+
+def publish(staging: Path, out: Path) -> Path:
+    """Atomically move a finished staging directory to `out`, replacing any old model."""
+    staging, out = Path(staging), Path(out)
+    for name in REQUIRED:
+        if not (staging / name).is_file():
+            raise ModelDirError(f"refusing to publish {staging}: {name} is missing")
+    old = out.parent / f".{out.name}.old"
+    if old.exists():
+        shutil.rmtree(old)
+    if out.exists():
+        os.replace(out, old)
+    os.replace(staging, out)
+    if old.exists():
+        shutil.rmtree(old)
+    return out
+
+
+def trained_cells(models_dir: str | os.PathLike = MODELS_DIR) -> dict[str, Path]:
+    """Complete model directories under `models_dir`, by cell name in config.json."""
+    found: dict[str, Path] = {}
+    root = Path(models_dir)
+    if not root.is_dir():
+        return found
+    for sub in sorted(root.iterdir()):
+        if sub.name.startswith(".") or not sub.is_dir():
+            continue
+        try:
+            check_model_dir(sub)
+            cell = read_config(sub).get("cell", sub.name)
+        except ModelDirError:
+            continue
+        found.setdefault(cell, sub)
+    return found

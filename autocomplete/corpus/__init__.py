@@ -1,0 +1,1 @@
+"""Email corpora: the built-in generated one and loaders for real mail."""

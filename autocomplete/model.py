@@ -1,0 +1,93 @@
+"""One builder for the three recurrent language models the lab compares.
+
+Embedding -> recurrent layer(s) -> Dense over the vocabulary (logits). The
+cells differ only in the recurrent layer, so the comparison is fair. L2 sits
+on the embedding, the kernels and the recurrent kernels; clipping is set on
+the optimizer (`clipnorm` per variable or `global_clipnorm`), where Keras
+applies it.
+
+LSTM and GRU keep Keras's cuDNN-compatible defaults (tanh/sigmoid, no
+recurrent dropout, `reset_after=True` for GRU, no unrolling), so on a GPU they
+run on the fused cuDNN kernels. Changing `activation` on them gives that up.
+"""
+
+from __future__ import annotations
+
+import keras
+
+CELLS = {
+    "simple_rnn": keras.layers.SimpleRNN,
+    "lstm": keras.layers.LSTM,
+    "gru": keras.layers.GRU,
+}
+
+
+def build_model(
+    cell: str,
+    vocab_size: int,
+    *,
+    units: int = 256,
+    layers: int = 1,
+    embedding_dim: int = 128,
+    l2: float = 1e-6,
+    dropout: float = 0.0,
+    activation: str = "tanh",
+    recurrent_initializer: str | keras.initializers.Initializer = "orthogonal",
+) -> keras.Model:
+    """Build an uncompiled next-token model for `cell` ("simple_rnn", "lstm", "gru").
+
+    Layer names are stable ("embedding", "rnn_1", ..., "logits") because the
+    completion engine, the fast-path export and the gradient statistics find
+    layers by name.
+    """
+    if cell not in CELLS:
+        raise ValueError(f"unknown cell {cell!r}; choose one of {', '.join(CELLS)}")
+    reg = keras.regularizers.L2(l2) if l2 else None
+    tokens = keras.Input(shape=(None,), dtype="int32", name="tokens")
+    x = keras.layers.Embedding(
+        vocab_size, embedding_dim, embeddings_regularizer=reg, name="embedding"
+    )(tokens)
+    for i in range(1, layers + 1):
+        x = CELLS[cell](
+            units,
+            activation=activation,
+            return_sequences=True,
+            kernel_regularizer=reg,
+            recurrent_regularizer=reg,
+            recurrent_initializer=recurrent_initializer,
+            dropout=dropout,
+            name=f"rnn_{i}",
+        )(x)
+    logits = keras.layers.Dense(vocab_size, kernel_regularizer=reg, name="logits")(x)
+    return keras.Model(tokens, logits, name=f"autocomplete_{cell}")
+
+
+def compile_model(
+    model: keras.Model,
+    *,
+    learning_rate: float = 2e-3,
+    clipnorm: float | None = 1.0,
+    global_clipnorm: float | None = None,
+) -> keras.Model:
+    """Compile with Adam and the chosen clipping (None for both turns it off).
+
+    The pure cross-entropy is tracked as `xent` beside `loss` (which also holds
+    the L2 penalty), so perplexity = exp(xent) is not inflated by regularization.
+    """
+    if clipnorm and global_clipnorm:
+        raise ValueError("use clipnorm or global_clipnorm, not both")
+    optimizer = keras.optimizers.Adam(
+        learning_rate=learning_rate,
+        clipnorm=clipnorm or None,
+        global_clipnorm=global_clipnorm or None,
+    )
+    model.compile(
+        optimizer=optimizer,
+        loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+        weighted_metrics=[
+            keras.metrics.SparseCategoricalCrossentropy(from_logits=True, name="xent"),
+            keras.metrics.SparseCategoricalAccuracy(name="accuracy"),
+            keras.metrics.SparseTopKCategoricalAccuracy(k=5, name="top5"),
+        ],
+    )
+    return model

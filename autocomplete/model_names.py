@@ -1,0 +1,3 @@
+"""Cell names, importable without Keras (for the CLI's choices)."""
+
+CELL_NAMES = ("simple_rnn", "lstm", "gru")

@@ -1,0 +1,74 @@
+"""Word-level tokens: the one definition of how text becomes tokens and back.
+
+Pure Python on purpose: the corpus generator, the mail cleaner and the
+TensorFlow-free completion path all need it without importing TensorFlow.
+`autocomplete.textprep` mirrors `TOKEN_PATTERN_TF` inside Keras
+`TextVectorization`, and a test checks that the two agree.
+
+Rules: lower-case; a token is a run of letters/digits, or one punctuation
+character on its own (so "loan." is "loan", "."; "Rebecca's" is
+"rebecca", "'", "s" -- which is also how the pre-tokenised Enron-Spam
+edition writes it).
+"""
+
+from __future__ import annotations
+
+import re
+
+PAD = ""  # index 0
+OOV = "[UNK]"  # index 1
+START = "[start]"  # index 2: start-of-email marker; no text can produce it
+SPECIALS = (PAD, OOV, START)
+
+_TOKEN_RE = re.compile(r"[^\W_]+|[^\s\w]|_")
+# TensorFlow (RE2) form used by TextVectorization: pad every character that is
+# not a letter, digit, mark or space with spaces, then split on whitespace.
+TOKEN_PATTERN_TF = r"([^\s\pL\pN\pM])"
+
+SENTENCE_END = frozenset({".", "!", "?"})
+_NO_SPACE_BEFORE = frozenset(".,!?;:%)]}")
+_NO_SPACE_AFTER = frozenset("$([{#")
+_CONTRACTIONS = frozenset({"s", "t", "re", "ve", "ll", "d", "m"})
+
+
+def tokenize(text: str) -> list[str]:
+    """Split text into lower-case word and punctuation tokens."""
+    return _TOKEN_RE.findall(text.lower())
+
+
+def token_spans(text: str) -> list[tuple[int, int]]:
+    """Character (start, end) of each token of `tokenize(text)` in `text`."""
+    return [m.span() for m in _TOKEN_RE.finditer(text.lower())]
+
+
+def detokenize(tokens: list[str]) -> str:
+    """Join tokens the way people write: "i need a loan ." -> "i need a loan.".
+
+    Inverse of `tokenize` for normally written, lower-case text.
+    """
+    out = ""
+    prev = ""
+    for i, tok in enumerate(tokens):
+        if tok in SPECIALS:
+            continue
+        nxt = tokens[i + 1] if i + 1 < len(tokens) else ""
+        glue = (
+            not out
+            or tok in _NO_SPACE_BEFORE
+            or prev in _NO_SPACE_AFTER
+            or (tok == "'" and prev.isalnum() and nxt in _CONTRACTIONS)
+            or (prev == "'" and tok in _CONTRACTIONS and len(out) > 1 and out[-2].isalnum())
+            or (tok == "-" and prev.isalnum() and nxt[:1].isalnum())
+            or (prev == "-" and tok[:1].isalnum() and len(out) > 1 and out[-2].isalnum())
+            or (_number_part(tok, prev) and len(out) > 1 and out[-2].isdigit())
+        )
+        out += tok if glue else " " + tok
+        prev = tok
+    return out
+
+
+def _number_part(tok: str, prev: str) -> bool:
+    """The digits after "4,", "10:" or "3." in "4,250", "10:30", "3.5"."""
+    if not tok.isdigit():
+        return False
+    return prev in {":", "."} or (prev == "," and len(tok) == 3)

@@ -1,0 +1,237 @@
+"""Train one cell on a corpus and write its model directory.
+
+corpus -> split by email -> vocabulary (train only) -> windows -> fit with
+clipping, L2, early stopping, backups and gradient statistics -> held-out test
+metrics -> model directory, renamed into place only when complete.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+import platform
+import shutil
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from autocomplete import artifacts
+
+
+@dataclass
+class TrainConfig:
+    """Every hyper-parameter of a run; written to config.json as is."""
+
+    cell: str = "lstm"
+    corpus: str | None = None  # None: the built-in corpus in data/
+    out: str | None = None  # None: models/<cell>
+    epochs: int = 6  # with early stopping; 6 fit the 10-minute default budget on 2 cores
+    batch_size: int = 64
+    units: int = 256
+    layers: int = 1
+    embedding_dim: int = 128
+    window: int = 256  # longer than the longest designed dependency (120 tokens)
+    stride: int | None = None  # None: = window, every target once
+    max_tokens: int = 8000  # vocabulary cap; the built-in corpus has fewer words
+    learning_rate: float = 3e-3  # Adam; high but safe thanks to clipping
+    clipnorm: float | None = 1.0
+    global_clipnorm: float | None = None
+    l2: float = 1e-6  # small: a guard against exploding weights, not a handicap
+    dropout: float = 0.0
+    activation: str = "tanh"
+    seed: int = 0
+    patience: int = 2  # early stopping on val_loss, best weights kept
+    time_budget: float | None = None  # minutes of training; None: no limit
+    grad_stats: bool = True
+    grad_every: int | None = None  # None: the callback's default
+    max_grad_norm: float | None = None  # stop when the global gradient norm passes it
+    tensorboard_dir: str | None = None
+    text_column: str | None = None
+
+    def out_dir(self) -> Path:
+        return Path(self.out) if self.out else artifacts.default_model_dir(self.cell)
+
+
+def load_emails(corpus: str | None, text_column: str | None = None) -> pd.DataFrame:
+    """The built-in corpus, or a user's mail through the real-mail loaders."""
+    if corpus is None:
+        from autocomplete.corpus.builtin import load_builtin
+
+        return load_builtin()
+    from autocomplete.corpus.loaders import load_corpus
+
+    df, summary = load_corpus(corpus, text_column=text_column)
+    print(summary)
+    if len(df) < 10:
+        raise ValueError(f"{corpus}: only {len(df)} usable emails after cleaning; need 10 or more")
+    return df
+
+
+def prepare_data(cfg: TrainConfig, df: pd.DataFrame) -> dict:
+    """Split, vocabulary and windows for a run (deterministic given the seed)."""
+    from autocomplete import textprep
+
+    splits = textprep.split_by_email(df, seed=cfg.seed)
+    vocab = textprep.build_vocabulary(splits["train"]["body"].tolist(), cfg.max_tokens)
+    vectorizer = textprep.make_vectorizer(vocab)
+    data = {"splits": splits, "vocab": vocab, "windows": {}, "sequences": {}}
+    for name, part in splits.items():
+        seqs = textprep.encode(vectorizer, part["body"].tolist())
+        data["sequences"][name] = seqs
+        data["windows"][name] = textprep.make_windows(
+            seqs, cfg.window, cfg.stride if name == "train" else None, seed=cfg.seed
+        )
+    return data
+
+
+def evaluate_windows(model, arrays, batch_size: int = 64) -> dict:
+    """Perplexity, top-1 and top-5 accuracy over the non-padding targets.
+
+    An out-of-vocabulary target counts for perplexity but is never a correct
+    prediction (predicting "[UNK]" helps nobody type).
+    """
+    x, y, w = arrays
+    nll = correct1 = correct5 = 0.0
+    count = 0
+    for i in range(0, len(x), batch_size):
+        logits = np.asarray(model(x[i : i + batch_size], training=False), dtype=np.float64)
+        yb, mask = y[i : i + batch_size], w[i : i + batch_size] > 0
+        logits -= logits.max(-1, keepdims=True)
+        logp = logits - np.log(np.exp(logits).sum(-1, keepdims=True))
+        true_lp = np.take_along_axis(logp, yb[..., None], -1)[..., 0]
+        nll -= true_lp[mask].sum()
+        rank = (logp > true_lp[..., None]).sum(-1)  # how many tokens beat the truth
+        known = mask & (yb != 1)
+        correct1 += (known & (rank == 0)).sum()
+        correct5 += (known & (rank < 5)).sum()
+        count += mask.sum()
+    return {
+        "perplexity": math.exp(nll / max(count, 1)),
+        "top1_accuracy": correct1 / max(count, 1),
+        "top5_accuracy": correct5 / max(count, 1),
+        "tokens": int(count),
+    }
+
+
+def library_versions() -> dict:
+    import keras
+    import tensorflow as tf
+
+    return {
+        "python": platform.python_version(),
+        "tensorflow": tf.__version__,
+        "keras": keras.__version__,
+        "numpy": np.__version__,
+        "pandas": pd.__version__,
+    }
+
+
+def train(cfg: TrainConfig, resume: bool = False, verbose: int | str = "auto") -> Path:
+    """Run training as configured and publish the model directory; returns its path."""
+    import keras
+
+    from autocomplete.callbacks.perplexity import PerplexityLogger
+    from autocomplete.callbacks.time_budget import TimeBudget
+    from autocomplete.model import build_model, compile_model
+    from autocomplete.textprep import corpus_fingerprint, make_dataset
+
+    out = cfg.out_dir()
+    stage = artifacts.staging_dir(out)
+    if stage.exists() and not resume:
+        shutil.rmtree(stage)
+    stage.mkdir(parents=True, exist_ok=True)
+
+    keras.utils.set_random_seed(cfg.seed)
+    df = load_emails(cfg.corpus, cfg.text_column)
+    data = prepare_data(cfg, df)
+    vocab = data["vocab"]
+    train_w, val_w = data["windows"]["train"], data["windows"]["validation"]
+
+    model = build_model(
+        cfg.cell, len(vocab), units=cfg.units, layers=cfg.layers, embedding_dim=cfg.embedding_dim,
+        l2=cfg.l2, dropout=cfg.dropout, activation=cfg.activation,
+    )
+    compile_model(
+        model, learning_rate=cfg.learning_rate, clipnorm=cfg.clipnorm,
+        global_clipnorm=cfg.global_clipnorm,
+    )
+    train_ds = make_dataset(train_w, cfg.batch_size, shuffle=True, seed=cfg.seed)
+    val_ds = make_dataset(val_w, cfg.batch_size, shuffle=False)
+
+    budget = TimeBudget(cfg.time_budget)
+    callbacks = [
+        keras.callbacks.BackupAndRestore(str(stage / "backup"), delete_checkpoint=True),
+        budget,
+        keras.callbacks.TerminateOnNaN(),
+        keras.callbacks.EarlyStopping(
+            monitor="val_loss", patience=cfg.patience, restore_best_weights=True
+        ),
+        PerplexityLogger(),
+        keras.callbacks.CSVLogger(str(stage / "history.csv"), append=resume),
+    ]
+    grad_cb = None
+    if cfg.grad_stats:
+        grad_cb = _gradient_stats(cfg, model, train_w, data["windows"]["test"], stage)
+        callbacks.insert(1, grad_cb)
+
+    started = time.monotonic()
+    model.fit(
+        train_ds, validation_data=val_ds, epochs=cfg.epochs, callbacks=callbacks,
+        verbose=verbose, shuffle=False,  # the dataset shuffles itself
+    )
+    seconds = time.monotonic() - started
+    if grad_cb is not None and getattr(grad_cb, "stop_reason", None):
+        print(f"training stopped by gradient statistics: {grad_cb.stop_reason}")
+
+    metrics = evaluate_windows(model, data["windows"]["test"], cfg.batch_size)
+    history = pd.read_csv(stage / "history.csv")
+    metrics.update(
+        train_seconds=round(seconds, 1),
+        epochs_run=int(len(history)),
+        parameters=int(model.count_params()),
+        stopped_by_time_budget=budget.spent,
+        split_emails={k: len(v) for k, v in data["splits"].items()},
+    )
+    model.save(stage / "model.keras")
+    artifacts.write_vocab(stage / "vocab.txt", vocab)
+    config = dataclasses.asdict(cfg) | {
+        "out": str(out),
+        "vocab_size": len(vocab),
+        "corpus_sha256": corpus_fingerprint(df),
+        "corpus_emails": len(df),
+        "versions": library_versions(),
+    }
+    artifacts.write_json(stage / "config.json", config)
+    artifacts.write_json(stage / "metrics.json", metrics)
+    _export_fast_path(stage)
+    shutil.rmtree(stage / "backup", ignore_errors=True)
+    return artifacts.publish(stage, out)
+
+
+def _gradient_stats(cfg: TrainConfig, model, train_w, test_w, stage: Path):
+    """The gradient-statistics callback on a train sample and a held-out probe."""
+    from autocomplete.callbacks.gradient_stats import GradientStats
+
+    x, y, w = train_w
+    n = min(len(x), cfg.batch_size)
+    probe = test_w[0][: min(len(test_w[0]), 16)]
+    kwargs = {"every": cfg.grad_every} if cfg.grad_every else {}
+    return GradientStats(
+        (x[:n], y[:n], w[:n]), probe=probe, log_dir=str(stage),
+        tensorboard_dir=cfg.tensorboard_dir, max_global_norm=cfg.max_grad_norm, **kwargs,
+    )
+
+
+def _export_fast_path(stage: Path) -> None:
+    """Write the TensorFlow-free inference file beside model.keras."""
+    from autocomplete.fastpath import export_inference
+
+    export_inference(stage)
+
+
+def read_metrics(model_dir: str | Path) -> dict:
+    return json.loads((Path(model_dir) / "metrics.json").read_text())

@@ -1,0 +1,49 @@
+"""Shared fixtures: tiny model directories that load like trained ones."""
+
+from __future__ import annotations
+
+import os
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+
+from pathlib import Path  # noqa: E402
+
+import pytest  # noqa: E402
+
+from autocomplete.tokens import SPECIALS, tokenize  # noqa: E402
+
+TINY_TEXT = (
+    "today due to my current job situation and family condition, i need to take a loan. "
+    "yesterday due to my fever, i needed to take a sick day. "
+    "tomorrow due to the client visit in chicago, i will need to take a flight. "
+    "hi mark, thanks for the update on the orion project. best regards, anna"
+)
+
+
+def make_model_dir(path: Path, cell: str = "lstm", units: int = 8, layers: int = 1,
+                   seed: int = 0) -> Path:
+    """An untrained but complete model directory, the way `train` writes one."""
+    import keras
+
+    from autocomplete.artifacts import write_json, write_vocab
+    from autocomplete.model import build_model
+
+    keras.utils.set_random_seed(seed)
+    vocab = list(SPECIALS) + sorted(set(tokenize(TINY_TEXT)))
+    model = build_model(cell, len(vocab), units=units, layers=layers, embedding_dim=8)
+    path.mkdir(parents=True, exist_ok=True)
+    model.save(path / "model.keras")
+    write_vocab(path / "vocab.txt", vocab)
+    write_json(path / "config.json", {
+        "cell": cell, "units": units, "layers": layers, "embedding_dim": 8,
+        "window": 32, "vocab_size": len(vocab),
+    })
+    return path
+
+
+@pytest.fixture
+def tiny_model_dir(tmp_path):
+    """Factory: tiny_model_dir("gru") -> Path of a complete untrained model directory."""
+    def factory(cell: str = "lstm", **kw) -> Path:
+        return make_model_dir(tmp_path / "models" / cell, cell, **kw)
+    return factory
