@@ -130,8 +130,22 @@ def library_versions() -> dict:
     }
 
 
-def train(cfg: TrainConfig, resume: bool = False, verbose: int | str = "auto") -> Path:
-    """Run training as configured and publish the model directory; returns its path."""
+def train(
+    cfg: TrainConfig,
+    resume: bool = False,
+    verbose: int | str = "auto",
+    emails: pd.DataFrame | None = None,
+    callbacks: list | None = None,
+) -> Path:
+    """Run training as configured and publish the model directory; returns its path.
+
+    Args:
+        cfg: the run's hyper-parameters.
+        resume: continue an interrupted run of the same configuration.
+        verbose: Keras `fit` verbosity ("auto" shows the progress bar).
+        emails: a DataFrame of emails to use instead of loading `cfg.corpus`.
+        callbacks: extra Keras callbacks.
+    """
     import keras
 
     from autocomplete.callbacks.perplexity import PerplexityLogger
@@ -146,7 +160,7 @@ def train(cfg: TrainConfig, resume: bool = False, verbose: int | str = "auto") -
     stage.mkdir(parents=True, exist_ok=True)
 
     keras.utils.set_random_seed(cfg.seed)
-    df = load_emails(cfg.corpus, cfg.text_column)
+    df = emails if emails is not None else load_emails(cfg.corpus, cfg.text_column)
     data = prepare_data(cfg, df)
     vocab = data["vocab"]
     train_w, val_w = data["windows"]["train"], data["windows"]["validation"]
@@ -172,6 +186,7 @@ def train(cfg: TrainConfig, resume: bool = False, verbose: int | str = "auto") -
         ),
         PerplexityLogger(),
         keras.callbacks.CSVLogger(str(stage / "history.csv"), append=resume),
+        *(callbacks or []),
     ]
     grad_cb = None
     if cfg.grad_stats:

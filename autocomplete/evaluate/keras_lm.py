@@ -1,0 +1,52 @@
+"""A trained Keras model seen through the evaluation protocol (`NextTokenModel`)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from autocomplete import artifacts
+
+
+class KerasLM:
+    """Next-token log-probabilities of a model directory, for many contexts at once.
+
+    Contexts are sorted by length and right-padded in batches: the recurrent
+    layers are causal, so padding after a context cannot change the logits at
+    its last token, which are the ones read.
+
+    Args:
+        model_dir: a directory written by `autocomplete train`.
+        batch_size: contexts per forward pass.
+
+    Example:
+
+    ```python
+    lm = KerasLM("models/lstm")
+    logp = lm.next_logprobs([[2, 17, 40]])  # (1, len(lm.vocab))
+    ```
+    """
+
+    def __init__(self, model_dir: str | Path, batch_size: int = 128):
+        self.model_dir = Path(model_dir)
+        self.model = artifacts.load_keras_model(model_dir)
+        self.vocab = artifacts.read_vocab(model_dir)
+        self.window = int(artifacts.read_config(model_dir).get("window", 256))
+        self.batch_size = batch_size
+
+    def next_logprobs(self, contexts: list[list[int]]) -> np.ndarray:
+        out = np.empty((len(contexts), len(self.vocab)), dtype=np.float32)
+        contexts = [list(c)[-self.window :] for c in contexts]
+        order = np.argsort([len(c) for c in contexts], kind="stable")
+        for start in range(0, len(order), self.batch_size):
+            idx = order[start : start + self.batch_size]
+            lengths = np.array([len(contexts[i]) for i in idx])
+            batch = np.zeros((len(idx), lengths.max()), dtype=np.int32)
+            for row, i in enumerate(idx):
+                batch[row, : lengths[row]] = contexts[i]
+            logits = np.asarray(self.model(batch, training=False), dtype=np.float64)
+            last = logits[np.arange(len(idx)), lengths - 1]
+            last -= last.max(-1, keepdims=True)
+            out[idx] = last - np.log(np.exp(last).sum(-1, keepdims=True))
+        return out

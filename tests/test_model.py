@@ -1,0 +1,54 @@
+"""The model builder: three cells, L2 everywhere, clipping as asked."""
+
+import keras
+import numpy as np
+import pytest
+
+from autocomplete.model import build_model, compile_model
+
+
+@pytest.mark.parametrize("cell", ["simple_rnn", "lstm", "gru"])
+def test_builder_shapes_and_l2(cell):
+    model = build_model(cell, 50, units=8, layers=2, embedding_dim=4, l2=1e-3)
+    assert [layer.name for layer in model.layers] == [
+        "tokens", "embedding", "rnn_1", "rnn_2", "logits"
+    ]
+    assert model(np.ones((2, 7), "int32")).shape == (2, 7, 50)
+    # embedding + (kernel, recurrent kernel) per layer + dense kernel
+    assert len(model.losses) == 1 + 2 * 2 + 1
+    assert all(float(loss) > 0 for loss in model.losses)
+    rnn = model.get_layer("rnn_1")
+    assert isinstance(rnn.kernel_regularizer, keras.regularizers.L2)
+    assert isinstance(rnn.recurrent_regularizer, keras.regularizers.L2)
+
+
+def test_no_l2_means_no_penalty():
+    assert build_model("gru", 20, units=4, l2=0).losses == []
+
+
+def test_gated_defaults_stay_cudnn_compatible():
+    lstm = build_model("lstm", 20, units=4).get_layer("rnn_1")
+    gru = build_model("gru", 20, units=4).get_layer("rnn_1")
+    for layer in (lstm, gru):
+        assert layer.activation.__name__ == "tanh"
+        assert layer.recurrent_activation.__name__ == "sigmoid"
+        assert layer.recurrent_dropout == 0 and not layer.unroll and layer.use_bias
+    assert gru.reset_after
+
+
+def test_clipping_configured_as_asked():
+    def opt(**kw):
+        return compile_model(build_model("lstm", 20, units=4), **kw).optimizer
+
+    assert opt().clipnorm == 1.0 and opt().global_clipnorm is None
+    o = opt(clipnorm=None, global_clipnorm=5.0)
+    assert o.clipnorm is None and o.global_clipnorm == 5.0
+    o = opt(clipnorm=None)
+    assert o.clipnorm is None and o.global_clipnorm is None
+    with pytest.raises(ValueError):
+        opt(clipnorm=1.0, global_clipnorm=1.0)
+
+
+def test_unknown_cell():
+    with pytest.raises(ValueError, match="unknown cell"):
+        build_model("transformer", 10)

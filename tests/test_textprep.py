@@ -1,0 +1,82 @@
+"""Text prep: tokens, split by email, vectorize/detokenize, windows."""
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from autocomplete import textprep
+from autocomplete.tokens import START, detokenize, tokenize
+
+TEXTS = [
+    "Today due to my current job situation and family condition, I need to take a loan.",
+    "Rebecca's invoice for $4,250 is due at 10:30 (see the follow-up). Don't worry!",
+    "Hi Mark,\n\nCan we meet on May 4, 2025 in Chicago? Thanks, Anna",
+]
+
+
+def test_detokenize_inverts_tokenize():
+    for text in TEXTS:
+        assert detokenize(tokenize(text)) == text.lower().replace("\n\n", " ").replace("\n", " ")
+
+
+def test_punctuation_is_its_own_token():
+    assert tokenize("I need to take a loan.")[-2:] == ["loan", "."]
+    assert tokenize("Rebecca's")[:3] == ["rebecca", "'", "s"]
+
+
+def test_textvectorization_agrees_with_tokenize():
+    vocab = ["", "[UNK]", START] + sorted({t for s in TEXTS for t in tokenize(s)})
+    ids = textprep.encode(textprep.make_vectorizer(vocab), TEXTS)
+    for text, seq in zip(TEXTS, ids, strict=True):
+        assert seq[0] == textprep.START_ID
+        assert [vocab[i] for i in seq[1:]] == tokenize(text)
+
+
+def test_vocabulary_from_training_texts_only():
+    vocab = textprep.build_vocabulary(["alpha beta beta.", "beta gamma"], max_tokens=100)
+    assert vocab[:3] == ["", "[UNK]", START]
+    assert set(vocab[3:]) == {"alpha", "beta", "gamma", "."}
+    assert vocab[3] == "beta"  # most frequent first
+    vectorizer = textprep.make_vectorizer(vocab)
+    assert textprep.encode(vectorizer, ["beta zeta"])[0].tolist() == [2, 3, 1]
+
+
+def test_split_is_by_email_and_seeded():
+    df = pd.DataFrame({"id": [f"e{i}" for i in range(100)], "body": ["x"] * 100})
+    a = textprep.split_by_email(df, seed=3)
+    b = textprep.split_by_email(df, seed=3)
+    ids = [set(part["id"]) for part in a.values()]
+    assert sum(map(len, ids)) == 100 and set.union(*ids) == set(df["id"])
+    assert not (ids[0] & ids[1] or ids[0] & ids[2] or ids[1] & ids[2])
+    assert [len(p) for p in a.values()] == [80, 10, 10]
+    assert all(a[k]["id"].tolist() == b[k]["id"].tolist() for k in a)
+
+
+def test_windows_targets_are_inputs_shifted():
+    seqs = [np.arange(2, 2 + n, dtype=np.int32) for n in (5, 7, 30)]
+    x, y, w = textprep.make_windows(seqs, window=8, seed=0)
+    assert x.shape == y.shape == w.shape and x.shape[1] == 8
+    for xi, yi, wi in zip(x, y, w, strict=True):
+        valid = wi > 0
+        assert (xi[1:][valid[:-1]] == yi[:-1][valid[:-1]]).all()
+        assert (yi[~valid] == 0).all()
+    # every token after the first of each email is a target exactly once
+    targets = sorted(y[w > 0].tolist())
+    expected = sorted(t for s in seqs for t in s[1:].tolist())
+    assert targets == expected
+
+
+def test_short_emails_are_packed_whole():
+    seqs = [np.array([2, 10, 11, 12], np.int32), np.array([2, 20, 21], np.int32)]
+    x, y, w = textprep.make_windows(seqs, window=10)
+    assert len(x) == 1
+    row = x[0][w[0] > 0].tolist() + [y[0][w[0] > 0][-1]]
+    assert row in ([2, 10, 11, 12, 2, 20, 21], [2, 20, 21, 2, 10, 11, 12])
+
+
+def test_stride_overlaps_long_emails():
+    seq = [np.arange(2, 42, dtype=np.int32)]
+    x, _, _ = textprep.make_windows(seq, window=10, stride=5)
+    assert [row[0] for row in x] == list(range(2, 40, 5))[: len(x)]
+    with pytest.raises(ValueError):
+        textprep.make_windows(seq, window=10, stride=11)

@@ -1,0 +1,94 @@
+"""Training writes a complete model directory, atomically, and resumes."""
+
+import json
+import random
+
+import keras
+import numpy as np
+import pandas as pd
+import pytest
+
+from autocomplete import artifacts
+from autocomplete.train import TrainConfig, train
+
+
+def tiny_emails(n: int = 120, seed: int = 0) -> pd.DataFrame:
+    rng = random.Random(seed)
+    rows = []
+    for i in range(n):
+        when, verb = rng.choice([("today", "need"), ("yesterday", "needed"), ("tomorrow", "will need")])
+        reason, obj = rng.choice([("my fever", "sick day"), ("my job situation", "loan")])
+        body = f"hi {rng.choice(['mark', 'anna'])},\n{when} due to {reason}, i {verb} to take a {obj}."
+        rows.append({"id": f"t{i}", "subject": "request", "body": body, "deps": []})
+    return pd.DataFrame(rows)
+
+
+def tiny_config(tmp_path, **kw) -> TrainConfig:
+    base = dict(out=str(tmp_path / "model"), epochs=2, units=8, embedding_dim=8, window=32,
+                batch_size=16, grad_stats=False, patience=10)
+    return TrainConfig(**(base | kw))
+
+
+class Interrupt(keras.callbacks.Callback):
+    """Simulates Ctrl-C at the start of an epoch."""
+
+    def __init__(self, at_epoch):
+        super().__init__()
+        self.at_epoch = at_epoch
+        self.seen = []
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self.seen.append(epoch)
+        if epoch == self.at_epoch:
+            raise KeyboardInterrupt
+
+
+def test_train_writes_model_directory(tmp_path):
+    out = train(tiny_config(tmp_path), verbose=0, emails=tiny_emails())
+    names = {p.name for p in out.iterdir()}
+    assert {"model.keras", "vocab.txt", "config.json", "history.csv", "metrics.json"} <= names
+    config = json.loads((out / "config.json").read_text())
+    assert config["cell"] == "lstm" and config["units"] == 8 and len(config["corpus_sha256"]) == 64
+    assert {"tensorflow", "keras"} <= set(config["versions"])
+    history = pd.read_csv(out / "history.csv")
+    assert {"loss", "val_loss", "perplexity", "accuracy"} <= set(history.columns)
+    assert len(history) == 2
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["perplexity"] > 1 and 0 <= metrics["top1_accuracy"] <= metrics["top5_accuracy"]
+    assert not artifacts.staging_dir(out).exists()
+
+
+def test_save_load_round_trip(tmp_path):
+    out = train(tiny_config(tmp_path, cell="gru", epochs=1), verbose=0, emails=tiny_emails())
+    vocab = artifacts.read_vocab(out)
+    ids = np.array([[2] + [vocab.index(t) for t in ["today", "due", "to"]]], "int32")
+    loaded = artifacts.load_keras_model(out)
+    again = artifacts.load_keras_model(out)
+    np.testing.assert_allclose(loaded(ids), again(ids))
+    assert loaded.get_layer("rnn_1").__class__.__name__ == "GRU"
+
+
+def test_interrupted_run_leaves_no_model_and_resumes(tmp_path):
+    cfg = tiny_config(tmp_path, epochs=3)
+    emails = tiny_emails()
+    stop = Interrupt(at_epoch=2)
+    with pytest.raises(KeyboardInterrupt):
+        train(cfg, verbose=0, emails=emails, callbacks=[stop])
+    out = cfg.out_dir()
+    assert not out.exists(), "a half-trained model must not appear where complete looks"
+    assert (artifacts.staging_dir(out) / "backup").exists()
+
+    watch = Interrupt(at_epoch=-1)
+    train(cfg, resume=True, verbose=0, emails=emails, callbacks=[watch])
+    assert watch.seen == [2], "resume continues after the last finished epoch"
+    assert pd.read_csv(out / "history.csv")["epoch"].tolist() == [0, 1, 2]
+
+
+def test_failed_retrain_keeps_old_model(tmp_path):
+    cfg = tiny_config(tmp_path, epochs=1)
+    out = train(cfg, verbose=0, emails=tiny_emails())
+    before = (out / "model.keras").read_bytes()
+    with pytest.raises(KeyboardInterrupt):
+        train(cfg, verbose=0, emails=tiny_emails(), callbacks=[Interrupt(at_epoch=0)])
+    assert (out / "model.keras").read_bytes() == before
+    artifacts.check_model_dir(out)
