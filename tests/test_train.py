@@ -16,9 +16,12 @@ def tiny_emails(n: int = 120, seed: int = 0) -> pd.DataFrame:
     rng = random.Random(seed)
     rows = []
     for i in range(n):
-        when, verb = rng.choice([("today", "need"), ("yesterday", "needed"), ("tomorrow", "will need")])
+        when, verb = rng.choice(
+            [("today", "need"), ("yesterday", "needed"), ("tomorrow", "will need")]
+        )
         reason, obj = rng.choice([("my fever", "sick day"), ("my job situation", "loan")])
-        body = f"hi {rng.choice(['mark', 'anna'])},\n{when} due to {reason}, i {verb} to take a {obj}."
+        name = rng.choice(["mark", "anna"])
+        body = f"hi {name},\n{when} due to {reason}, i {verb} to take a {obj}."
         rows.append({"id": f"t{i}", "subject": "request", "body": body, "deps": []})
     return pd.DataFrame(rows)
 

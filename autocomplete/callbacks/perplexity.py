@@ -17,7 +17,8 @@ class PerplexityLogger(keras.callbacks.Callback):
     Example:
 
     ```python
-    model.fit(ds, validation_data=val, callbacks=[PerplexityLogger(), keras.callbacks.CSVLogger("h.csv")])
+    csv = keras.callbacks.CSVLogger("history.csv")
+    model.fit(ds, validation_data=val, callbacks=[PerplexityLogger(), csv])
     ```
     """
 
