@@ -5,7 +5,8 @@ The split is by email, never by window, so held-out figures are honest. The
 vocabulary comes from the training split only. Each email becomes
 `[start] + token ids`; windows of `window + 1` ids give inputs `w[:-1]` and
 next-token targets `w[1:]`. Short emails are packed whole into windows (so a
-designed dependency is never cut in two); an email longer than a window is cut
+designed dependency is never cut in two, and every email starts from a fresh
+`[start]` as it does when completing); an email longer than a window is cut
 into windows `stride` apart. Padding (id 0) gets sample weight 0.
 """
 
@@ -95,43 +96,44 @@ def make_windows(
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Pack email sequences into (inputs, targets, weights), each (n, window).
 
-    Emails are shuffled (seeded) before packing so windows mix topics; an email
-    longer than `window + 1` ids is cut into windows `stride` apart (default
-    `window`, i.e. every target once).
+    Whole emails are packed best-fit into windows of `window + 1` ids (so
+    little is padding and no email is cut); an email longer than that is cut
+    into windows `stride` apart (default `window`, i.e. every target once).
+    Windows come out in a seeded random order.
     """
     stride = stride or window
     if not 0 < stride <= window:
         raise ValueError(f"stride must be in 1..window ({window}), got {stride}")
     size = window + 1
-    rows: list[np.ndarray] = []
-    buf: list[np.ndarray] = []
-    used = 0
-
-    def flush() -> None:
-        nonlocal buf, used
-        if used > 1:
-            rows.append(np.concatenate(buf))
-        buf, used = [], 0
-
-    for i in np.random.default_rng(seed).permutation(len(sequences)):
+    rows: list[list[np.ndarray]] = []
+    # bins[c] holds the rows with exactly c free slots: best fit is the
+    # smallest c >= the email's length.
+    bins: list[list[int]] = [[] for _ in range(size + 1)]
+    for i in sorted(range(len(sequences)), key=lambda i: -len(sequences[i])):
         seq = sequences[i]
         if len(seq) < 2:
             continue
         if len(seq) > size:
-            flush()
             for start in range(0, len(seq) - 1, stride):
-                rows.append(seq[start : start + size])
+                rows.append([seq[start : start + size]])
                 if start + size >= len(seq):
                     break
             continue
-        if used + len(seq) > size:
-            flush()
-        buf.append(seq)
-        used += len(seq)
-    flush()
+        free = next((c for c in range(len(seq), size + 1) if bins[c]), None)
+        if free is None:
+            rows.append([])
+            row, free = len(rows) - 1, size
+        else:
+            row = bins[free].pop()
+        rows[row].append(seq)
+        if free - len(seq) > 1:
+            bins[free - len(seq)].append(row)
+    rng = np.random.default_rng(seed)
     padded = np.zeros((len(rows), size), dtype=np.int32)
-    for r, row in enumerate(rows):
-        padded[r, : len(row)] = row
+    for r, k in enumerate(rng.permutation(len(rows))):
+        parts = rows[k]
+        joined = np.concatenate([parts[j] for j in rng.permutation(len(parts))])
+        padded[r, : len(joined)] = joined
     x, y = padded[:, :-1], padded[:, 1:]
     return x, y, (y != 0).astype(np.float32)
 

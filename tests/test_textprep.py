@@ -77,6 +77,6 @@ def test_short_emails_are_packed_whole():
 def test_stride_overlaps_long_emails():
     seq = [np.arange(2, 42, dtype=np.int32)]
     x, _, _ = textprep.make_windows(seq, window=10, stride=5)
-    assert [row[0] for row in x] == list(range(2, 40, 5))[: len(x)]
+    assert sorted(row[0] for row in x) == list(range(2, 33, 5))  # the last one reaches the end
     with pytest.raises(ValueError):
         textprep.make_windows(seq, window=10, stride=11)

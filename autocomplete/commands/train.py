@@ -75,7 +75,8 @@ def train(**opts) -> None:
       autocomplete train --cell lstm
       autocomplete train --cell simple_rnn --no-clip --activation relu --lr 0.01
     """
-    from autocomplete.train import TrainConfig, train as run_training
+    from autocomplete.train import TrainConfig
+    from autocomplete.train import train as run_training
 
     if opts.pop("no_clip"):
         if opts["global_clipnorm"]:

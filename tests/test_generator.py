@@ -1,0 +1,198 @@
+"""Tests of the built-in corpus generator, the committed corpus file and its loader."""
+
+from __future__ import annotations
+
+import gzip
+import re
+import subprocess
+import sys
+from collections import Counter
+
+import pytest
+
+from autocomplete.corpus import generator as g
+from autocomplete.corpus.builtin import BUILTIN_PATH, load_builtin
+from autocomplete.tokens import detokenize, tokenize
+
+TENSE_TARGET = {"today": "need", "yesterday": "needed", "tomorrow": "will"}
+CITY_RE = "(?:" + "|".join(g.FLIGHT_CITIES) + ")"
+REASON_PATTERNS = [
+    (target, reason, re.compile(re.escape(reason.template).replace(r"\{city\}", CITY_RE) + "$"))
+    for target, reasons in g.REASONS.items()
+    for reason in reasons
+]
+KEY_TOKENS = {r.key for rs in g.REASONS.values() for r in rs if r.key != "{city}"} | {
+    c.lower() for c in g.FLIGHT_CITIES
+}
+ALL_TARGETS = set(g.REASON_TARGETS) | set(TENSE_TARGET.values()) | set(g.PROJECTS)
+
+
+@pytest.fixture(scope="module")
+def small() -> list[dict]:
+    return g.generate(300, seed=1)
+
+
+@pytest.fixture(scope="module")
+def corpus() -> list[dict]:
+    df = load_builtin()
+    return df.to_dict("records")
+
+
+def _reason_of(cue: str) -> tuple[str, g.Reason]:
+    matches = [(t, r) for t, r, pat in REASON_PATTERNS if pat.match(cue)]
+    assert len(matches) == 1, cue
+    return matches[0]
+
+
+def check_deps(emails: list[dict]) -> None:
+    """Metadata matches the text for every dependency."""
+    for e in emails:
+        toks = tokenize(e["body"])
+        for d in e["deps"]:
+            c, t = d["cue_token"], d["target_token"]
+            assert 0 <= c < t < len(toks), (e["id"], d)
+            assert d["distance"] == t - c
+            assert toks[t] == d["target"]
+            between = set(toks[c + 1 : t])
+            if d["kind"] == "tense":
+                assert toks[c] == d["cue"].lower()
+                assert d["target"] == TENSE_TARGET[d["cue"].lower()]
+                assert toks[t - 1] == "i"  # same local context for every tense
+                assert not between & set(TENSE_TARGET), (e["id"], d)
+            elif d["kind"] == "reason":
+                target, reason = _reason_of(d["cue"])
+                assert d["target"] == target
+                key = reason.key if reason.key != "{city}" else tokenize(d["cue"])[-1]
+                assert toks[c] == key
+                ptoks = tokenize(d["cue"])
+                k = len(ptoks) - 1 - ptoks[::-1].index(key)
+                assert toks[c - k : c - k + len(ptoks)] == ptoks
+                assert toks[t - 3 : t] == ["to", "take", "a"]  # same for every target
+                # nothing between cue and target names another target or reason key
+                assert not between & (set(g.REASON_TARGETS) | (KEY_TOKENS - {key})), (e["id"], d)
+            else:
+                assert d["kind"] == "entity"
+                assert d["target"] in g.PROJECTS
+                assert toks[c] == d["target"] == d["cue"].lower()
+                assert not between & set(g.PROJECTS), (e["id"], d)
+                assert toks[t - 1] not in ALL_TARGETS
+
+
+def test_generate_is_deterministic(small: list[dict]) -> None:
+    assert g.generate(300, seed=1) == small
+    assert g.generate(300, seed=2) != small
+
+
+def test_write_corpus_is_byte_identical(tmp_path) -> None:
+    a = g.write_corpus(tmp_path / "a.jsonl.gz", n_emails=120, seed=3)
+    b = g.write_corpus(tmp_path / "b.jsonl.gz", n_emails=120, seed=3)
+    assert a.read_bytes() == b.read_bytes()
+    assert a.read_bytes()[4:8] == b"\0\0\0\0"  # gzip mtime 0
+    lines = gzip.decompress(a.read_bytes()).decode().splitlines()
+    assert len(lines) == 120
+
+
+def test_committed_corpus_regenerates_byte_identical(tmp_path) -> None:
+    out = g.write_corpus(tmp_path / "emails.jsonl.gz", g.DEFAULT_N_EMAILS, g.DEFAULT_SEED)
+    assert out.read_bytes() == BUILTIN_PATH.read_bytes()
+
+
+def test_fields_and_ids(small: list[dict]) -> None:
+    for i, e in enumerate(small):
+        assert list(e) == ["id", "topic", "subject", "body", "deps"]
+        assert e["id"] == f"e{i + 1:05d}"
+        assert e["topic"] and e["subject"] and e["body"]
+        for d in e["deps"]:
+            assert list(d) == ["kind", "cue", "target", "cue_token", "target_token", "distance"]
+    assert len({e["body"] for e in small}) == len(small)
+
+
+def test_dependency_metadata_small(small: list[dict]) -> None:
+    check_deps(small)
+    kinds = Counter(d["kind"] for e in small for d in e["deps"])
+    assert set(kinds) == set(g.KINDS)
+    assert kinds["reason"] == kinds["tense"]
+
+
+def test_round_trip_small(small: list[dict]) -> None:
+    for e in small:
+        assert detokenize(tokenize(e["body"])) == " ".join(e["body"].lower().split())
+        assert len(tokenize(e["body"])) < 250
+
+
+def test_lecture_sentence_small(small: list[dict]) -> None:
+    assert any(e["body"].startswith(g.LECTURE_SENTENCE) for e in small)
+
+
+def test_no_tensorflow_import() -> None:
+    code = (
+        "import sys, autocomplete.corpus.generator, autocomplete.corpus.builtin;"
+        "assert 'tensorflow' not in sys.modules and 'keras' not in sys.modules"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_cli_writes_file(tmp_path, capsys) -> None:
+    out = tmp_path / "cli.jsonl.gz"
+    g.main(["--seed", "4", "--n-emails", "60", "--out", str(out)])
+    assert out.exists()
+    assert "deps per kind x band" in capsys.readouterr().out
+
+
+def test_load_builtin_columns() -> None:
+    df = load_builtin()
+    assert list(df.columns) == ["id", "topic", "subject", "body", "deps"]
+    assert isinstance(df["deps"].iloc[0], list)
+    assert df["id"].is_unique
+
+
+def test_committed_corpus_counts(corpus: list[dict]) -> None:
+    stats = g.summarize(corpus)
+    assert stats["emails"] >= 12_000
+    assert stats["words"] >= 1_300_000
+    assert all(n >= 2_000 for n in stats["cells"].values()), stats["cells"]
+    assert stats["max_distance"] >= 120
+    assert 3_000 <= stats["distinct_tokens"] <= 8_000
+    assert stats["top_sentence_share"] < 0.005
+    assert stats["share_bodies_over_250"] == 0
+    assert len({e["body"] for e in corpus}) == len(corpus)
+
+
+def test_committed_corpus_dependencies(corpus: list[dict]) -> None:
+    check_deps(corpus)
+    for e in corpus:
+        assert detokenize(tokenize(e["body"])) == " ".join(e["body"].lower().split())
+    assert sum(g.LECTURE_SENTENCE in e["body"] for e in corpus) >= 3
+    assert any(e["body"].startswith(g.LECTURE_SENTENCE) for e in corpus)
+    with_comma = g.LECTURE_SENTENCE.replace("Today due", "Today, due")
+    assert any(with_comma in e["body"] for e in corpus)
+
+
+def _chi2(table: Counter, rows: list, cols: list) -> float:
+    total = sum(table.values())
+    rsum = {r: sum(table[(r, c)] for c in cols) for r in rows}
+    csum = {c: sum(table[(r, c)] for r in rows) for c in cols}
+    return sum(
+        (table[(r, c)] - rsum[r] * csum[c] / total) ** 2 / (rsum[r] * csum[c] / total)
+        for r in rows
+        for c in cols
+    )
+
+
+def test_time_word_independent_of_reason(corpus: list[dict]) -> None:
+    """Time word and reason target are independent, and so are target and band."""
+    pairs: Counter[tuple[str, str]] = Counter()
+    bands: Counter[tuple[str, int | None]] = Counter()
+    for e in corpus:
+        tense = [d for d in e["deps"] if d["kind"] == "tense"]
+        reason = [d for d in e["deps"] if d["kind"] == "reason"]
+        for dt, dr in zip(tense, reason, strict=True):
+            assert dt["cue_token"] < dr["cue_token"] < dt["target_token"] < dr["target_token"]
+            pairs[(dt["cue"].lower(), dr["target"])] += 1
+            bands[(dr["target"], g.band_of(dr["distance"]))] += 1
+    targets = list(g.REASON_TARGETS)
+    # chi-square critical values at p = 0.001: df 6 -> 22.46, df 9 -> 27.88
+    assert _chi2(pairs, list(TENSE_TARGET), targets) < 22.46, pairs
+    assert _chi2(bands, targets, [0, 1, 2, 3]) < 27.88, bands
+    for n in pairs.values():  # and close to uniform
+        assert abs(n - sum(pairs.values()) / 12) < 0.15 * sum(pairs.values()) / 12
