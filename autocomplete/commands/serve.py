@@ -1,0 +1,123 @@
+"""`autocomplete serve`: the completion API and the Smart-Compose page over HTTP."""
+
+from __future__ import annotations
+
+import os
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")  # before any TensorFlow import (Keras fallback)
+# One BLAS thread per completion, set before numpy loads: concurrency comes from serving
+# requests in parallel threads, and BLAS threads fighting over the cores cost 10x latency.
+for _var in ("OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ.setdefault(_var, "1")
+
+import errno  # noqa: E402
+import ipaddress  # noqa: E402
+import socket  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+import click  # noqa: E402
+
+from autocomplete.model_names import CELL_NAMES  # noqa: E402
+
+
+@click.command("serve")
+@click.option("--host", default="127.0.0.1", show_default=True,
+              help="Address to listen on. Keep the loopback default unless you mean to let "
+                   "other machines in.")
+@click.option("--port", type=click.IntRange(0, 65535), default=8000, show_default=True,
+              help="Port to listen on (0: any free port).")
+@click.option("--cell", type=click.Choice(CELL_NAMES), default=None,
+              help="Serve only this cell's model (models-dir/<cell>). Default: every trained cell.")
+@click.option("--model", "model_dir", type=click.Path(file_okay=False, path_type=Path),
+              default=None, help="Serve only the model in this directory.")
+@click.option("--models-dir", type=click.Path(file_okay=False, path_type=Path),
+              default=Path("models"), show_default=True,
+              help="Where the trained models are (one sub-directory per cell).")
+@click.option("--min-confidence", type=click.FloatRange(0, 1), default=None,
+              help="Default for requests: no suggestion below this confidence (geometric-mean "
+                   "token probability). A request's min_confidence overrides it.")
+@click.option("--access-log", is_flag=True, help="Log every request.")
+def serve(host: str, port: int, cell: str | None, model_dir: Path | None, models_dir: Path,
+          min_confidence: float | None, access_log: bool) -> None:
+    """Serve completions over HTTP, with a Gmail-style page at /.
+
+    \b
+    autocomplete serve                  # every trained cell, http://127.0.0.1:8000/
+    autocomplete serve --cell gru --port 8080
+    curl -s 127.0.0.1:8000/v1/complete -d '{"text": "Thanks for the"}'
+
+    Models are loaded once at start-up, through the TensorFlow-free numpy
+    engine when the model directory holds an up-to-date inference.npz
+    (`autocomplete train` writes it), else through Keras.
+    """
+    try:
+        import uvicorn
+
+        from autocomplete.serve.app import create_app, load_engines
+    except ImportError as e:
+        raise click.ClickException(
+            f"`autocomplete serve` needs starlette and uvicorn ({e}): "
+            "pip install starlette uvicorn") from e
+    from autocomplete.artifacts import ModelDirError
+
+    if cell and model_dir:
+        raise click.UsageError("choose one of --cell and --model")
+    sock = bind(host, port)  # before the (slower) model loading: a busy port fails at once
+    try:
+        engines = load_engines(
+            models_dir, cell=cell, model_dir=model_dir,
+            on_skip=lambda msg: click.echo(f"warning: not serving {msg}", err=True))
+    except ModelDirError as e:
+        sock.close()
+        raise click.ClickException(str(e)) from e
+    for engine in engines.values():
+        if engine.backend != "numpy":
+            click.echo(
+                f"note: {engine.cell} runs on Keras (slower; imports TensorFlow): "
+                f"{engine.path} has no up-to-date inference.npz. Write it with `python -c "
+                f"\"from autocomplete.fastpath import export_inference; "
+                f"export_inference('{engine.path}')\"` (or retrain).", err=True)
+    app = create_app(engines, min_confidence=min_confidence)
+    addr, real_port = sock.getsockname()[:2]
+    shown = f"[{addr}]" if ":" in addr else addr
+    click.echo(f"Serving {', '.join(engines)} on http://{shown}:{real_port}/  (Ctrl+C to stop)")
+    if not _is_loopback(addr):
+        click.echo(f"warning: listening on {addr}: other machines can reach this server "
+                   "(no authentication, no TLS)", err=True)
+    config = uvicorn.Config(app, log_level="warning", access_log=access_log, lifespan="off",
+                            server_header=False, timeout_graceful_shutdown=5)
+    uvicorn.Server(config).run(sockets=[sock])
+
+
+def bind(host: str, port: int) -> socket.socket:
+    """A listening TCP socket on host:port; ClickException with the reason if impossible."""
+    try:
+        family, kind, proto, _, address = socket.getaddrinfo(
+            host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)[0]
+    except (socket.gaierror, UnicodeError) as e:
+        raise click.ClickException(f"cannot listen on {host!r}: unknown host ({e})") from e
+    sock = socket.socket(family, kind, proto)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind(address)
+        sock.listen(2048)
+    except OSError as e:
+        sock.close()
+        if e.errno == errno.EADDRINUSE:
+            msg = (f"port {port} on {host} is already in use (another server?): stop it or "
+                   "choose another port with --port")
+        elif e.errno == errno.EACCES:
+            msg = f"no permission to listen on port {port}: use a port above 1023"
+        elif e.errno == errno.EADDRNOTAVAIL:
+            msg = f"cannot listen on {host}: it is not an address of this machine"
+        else:
+            msg = f"cannot listen on {host}:{port}: {e.strerror or e}"
+        raise click.ClickException(msg) from e
+    return sock
+
+
+def _is_loopback(addr: str) -> bool:
+    try:
+        return ipaddress.ip_address(addr.split("%")[0]).is_loopback
+    except ValueError:
+        return False
