@@ -1,0 +1,1 @@
+"""Command modules of the `autocomplete` CLI, imported lazily by `autocomplete.cli`."""
