@@ -1,0 +1,174 @@
+"""`autocomplete complete`: finish an email sentence with the trained models.
+
+Uses the numpy fast path whenever a model directory holds an up-to-date
+`inference.npz` and then never imports TensorFlow; otherwise loads the Keras
+model (TensorFlow imported lazily, start-up logs silenced).
+"""
+
+from __future__ import annotations
+
+import os
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")  # before any TensorFlow import
+# One BLAS thread: the fast path's matrix-vector products are too small to share,
+# and on a busy machine waiting for a second thread costs 10-100x in p90 latency.
+for _var in ("OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ.setdefault(_var, "1")
+
+import json  # noqa: E402
+import math  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+import click  # noqa: E402
+
+from autocomplete.model_names import CELL_NAMES  # noqa: E402
+
+
+@click.command("complete")
+@click.argument("prompt")
+@click.option("--cell", type=click.Choice(CELL_NAMES), default=None,
+              help="Complete with this cell's model only (models-dir/<cell>) and print one line.")
+@click.option("--model", "model_dir", type=click.Path(file_okay=False, path_type=Path),
+              default=None, help="Complete with the model in this directory and print one line.")
+@click.option("--models-dir", type=click.Path(file_okay=False, path_type=Path),
+              default=Path("models"), show_default=True,
+              help="Where the trained models are (one sub-directory per cell).")
+@click.option("--beam", type=click.IntRange(1, 64), default=4, show_default=True,
+              help="Beam width of the beam search (1 = greedy).")
+@click.option("--greedy", is_flag=True, help="Take the most likely token at each step.")
+@click.option("--sample", is_flag=True, help="Sample tokens (see --temperature and --seed).")
+@click.option("--temperature", type=click.FloatRange(0, min_open=True), default=None,
+              help="With --sample: below 1 is safer, above 1 more varied.  [default: 1.0]")
+@click.option("--seed", type=int, default=None,
+              help="With --sample: the same seed gives the same completion.")
+@click.option("--max-words", type=click.IntRange(1, 100), default=12, show_default=True,
+              help="Stop after this many words (punctuation does not count) if the "
+                   "sentence has not ended.")
+@click.option("--min-confidence", type=click.FloatRange(0, 1), default=None,
+              help="Suggest nothing when the confidence (geometric-mean token "
+                   "probability, 0..1) is below this, as Smart Compose does.")
+@click.option("--json", "as_json", is_flag=True,
+              help="Print JSON (one object, or a list when completing with every cell).")
+def complete(prompt: str, cell: str | None, model_dir: Path | None, models_dir: Path,
+             beam: int, greedy: bool, sample: bool, temperature: float | None,
+             seed: int | None, max_words: int, min_confidence: float | None,
+             as_json: bool) -> None:
+    """Complete the sentence PROMPT with every trained cell, or with one model.
+
+    \b
+    autocomplete complete "Today due to my current job situation and family condition, I"
+    autocomplete complete "Thanks for the" --cell lstm --greedy
+    autocomplete complete "Hi Mark," --model models/gru --sample --seed 1 --json
+
+    The confidence is the geometric mean of the completion's token
+    probabilities. A prompt longer than the model's training window is cut to
+    its most recent tokens (a note on stderr; "truncated": true in --json).
+    """
+    from autocomplete.tokens import tokenize
+
+    if not tokenize(prompt):
+        raise click.BadParameter("the prompt is empty: give some text to complete",
+                                 param_hint="PROMPT")
+    if greedy and sample:
+        raise click.UsageError("choose one of --greedy and --sample")
+    if cell and model_dir:
+        raise click.UsageError("choose one of --cell and --model")
+    if not sample and (temperature is not None or seed is not None):
+        raise click.UsageError("--temperature and --seed apply only with --sample")
+    method = "sample" if sample else "greedy" if greedy else "beam"
+    options = dict(method=method, beam=beam, max_words=max_words,
+                   temperature=temperature or 1.0, seed=seed, min_confidence=min_confidence)
+
+    targets = _targets(cell, model_dir, models_dir)
+    results, errors = [], []
+    for label, path in targets:
+        try:
+            results.append(_complete_one(prompt, label, path, options))
+        except click.ClickException as e:
+            if len(targets) == 1:
+                raise
+            errors.append(e.message)
+    single = cell is not None or model_dir is not None
+    if as_json:
+        click.echo(json.dumps(results[0] if single else results, indent=2))
+    elif single:
+        click.echo(results[0]["completion"])
+    elif results:
+        _print_table(results)
+    if not as_json:
+        for r in results:
+            _notes(r, min_confidence, single)
+    if errors:
+        raise click.ClickException("; ".join(errors))
+
+
+def _targets(cell: str | None, model_dir: Path | None, models_dir: Path) -> list:
+    """(cell label or None, directory) of each model to complete with."""
+    from autocomplete.artifacts import trained_cells
+
+    if model_dir is not None:
+        return [(None, model_dir)]
+    if cell is not None:
+        path = models_dir / cell
+        if not path.exists():
+            path = trained_cells(models_dir).get(cell, path)
+        return [(cell, path)]
+    found = trained_cells(models_dir)
+    if not found:
+        raise click.ClickException(
+            f"no trained models in {models_dir}: run `autocomplete train --cell lstm` first "
+            "(or pass --model DIR)")
+    order = {name: i for i, name in enumerate(CELL_NAMES)}
+    return sorted(found.items(), key=lambda kv: (order.get(kv[0], len(order)), kv[0]))
+
+
+def _complete_one(prompt: str, label: str | None, path: Path, options: dict) -> dict:
+    """Load the model in `path` and complete; ModelDirError becomes one ClickException line."""
+    from autocomplete.artifacts import ModelDirError, read_config
+    from autocomplete.decoding import Completer
+    from autocomplete.fastpath import NumpyStepModel, load_step_model
+
+    try:
+        model = load_step_model(path, label)
+        label = label or read_config(path).get("cell") or path.name
+        completion = Completer(model).complete(prompt, **options)
+    except ModelDirError as e:
+        raise click.ClickException(str(e)) from e
+    except (ValueError, KeyError) as e:  # a directory that loads but is not our model
+        raise click.ClickException(f"cannot complete with the model in {path}: {e}") from e
+    d = completion.to_dict()
+    return {
+        "prompt": prompt,
+        "cell": label,
+        "model": str(path),
+        "completion": d.pop("text"),
+        **{k: (None if isinstance(v, float) and not math.isfinite(v) else v)
+           for k, v in d.items()},
+        "engine": "numpy" if isinstance(model, NumpyStepModel) else "keras",
+    }
+
+
+def _print_table(results: list[dict]) -> None:
+    rows = [("cell", "completion", "confidence")] + [
+        (r["cell"], "(no suggestion)" if r["suppressed"] else r["completion"],
+         f"{r['confidence']:.3f}" if r["confidence"] is not None else "-")
+        for r in results
+    ]
+    w0 = max(len(r[0]) for r in rows)
+    w1 = max(len(r[1]) for r in rows)
+    for a, b, c in rows:
+        click.echo(f"{a:<{w0}}  {b:<{w1}}  {c:>10}".rstrip())
+
+
+def _notes(r: dict, min_confidence: float | None, single: bool) -> None:
+    """One-line notes on stderr, so stdout stays the completion (for scripts)."""
+    who = f"{r['cell']}: " if not single else ""
+    if r["truncated"]:
+        click.echo(f"note: {who}the prompt has {r['prompt_tokens']} tokens; the model reads "
+                   f"only the last {r['kept_tokens']} (its training window)", err=True)
+    if r["kept_tokens"] and r["unknown_words"] == r["kept_tokens"]:
+        click.echo(f"note: {who}no word of the prompt is in the model's vocabulary; "
+                   "the completion is a guess", err=True)
+    if r["suppressed"]:
+        click.echo(f"note: {who}confidence {r['confidence']:.3f} is below --min-confidence "
+                   f"{min_confidence}: no suggestion", err=True)

@@ -1,0 +1,314 @@
+"""Sentence completion over any step model: greedy, beam search and sampling.
+
+Numpy only, so the TensorFlow-free fast path (`autocomplete.fastpath`) and the
+Keras step model (`autocomplete.keras_step`) share one search. A step model
+carries the recurrent state token to token: the prompt is fed once, then each
+new token costs one step (a beam of k costs one batched step per position).
+
+Decisions (the CLI and tests rely on them):
+
+* Prompt: `[start]` + token ids (unknown words -> `[UNK]`, id 1). A prompt
+  longer than the model's `window` keeps its most recent `window` tokens and
+  drops `[start]` (the kept text is no longer the start of an email), and the
+  completion says `truncated=True`. An empty or blank prompt is a ValueError.
+* A prompt of only unknown words is still completed: `[start]` and `[UNK]`
+  are inputs the model was trained on, and a generic continuation is what a
+  Smart Compose user expects to be offered (or not) by the confidence gate,
+  not an error. The completion reports `unknown_words` so a UI can say why
+  the suggestion is generic; `min_confidence` is the switch that hides it.
+* Stopping: after a sentence-end token (".", "!", "?"; included in the
+  completion), or when the completion holds `max_words` words. Punctuation
+  does not count as a word, nor does the contraction part after an apostrophe
+  ("don't" is one word). A hard cap of `2 * max_words + 8` tokens ends runs of
+  punctuation.
+* Padding, `[UNK]` and `[start]` are never generated (masked to -inf). Token
+  probabilities are the model's own (not renormalised after the mask).
+* Scores: `score` is the mean log-probability per generated token (log-prob
+  sum / length**alpha with alpha = 1); `confidence = exp(score)` is the
+  geometric-mean token probability in (0, 1], the number users threshold with
+  `min_confidence`. Beam search ranks finished hypotheses by `score`, so it
+  returns the completion with the highest confidence among those it found.
+* Sampling draws from the masked distribution sharpened or flattened by
+  `temperature` with a seeded `numpy.random.Generator`; reported
+  probabilities and confidence stay at temperature 1.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from typing import Protocol
+
+import numpy as np
+
+from autocomplete.tokens import SENTENCE_END, SPECIALS, detokenize, tokenize
+
+START_ID = 2
+OOV_ID = 1
+LENGTH_ALPHA = 1.0  # sum logprob / len**alpha; 1 = mean log-prob per token
+METHODS = ("beam", "greedy", "sample")
+
+
+class StepModel(Protocol):
+    """A language model advanced one token at a time with explicit state.
+
+    State is a list of (batch, ...) arrays, so `reorder` selects beams for any
+    model. Optional: `prefill(ids) -> ((1, V) log-probs, state)` feeds a whole
+    prompt in one call; `Completer` uses it when present, else steps token by token.
+    """
+
+    vocab: list[str]
+    window: int | None  # max context tokens the model was trained on (None: no limit)
+
+    def initial_state(self, batch: int) -> list[np.ndarray]: ...
+
+    def step(
+        self, token_ids: np.ndarray, state: list[np.ndarray]
+    ) -> tuple[np.ndarray, list[np.ndarray]]:
+        """(batch,) token ids -> ((batch, V) log-probs of the next token, new state)."""
+        ...
+
+
+def reorder(state: list[np.ndarray], indices: np.ndarray) -> list[np.ndarray]:
+    """The states of the beams `indices` (rows may repeat), for every state array."""
+    return [s[indices] for s in state]
+
+
+def encode_prompt(
+    text: str, vocab: list[str] | dict[str, int], window: int | None = None
+) -> tuple[list[int], dict]:
+    """Token ids the model reads for `text`: [start] + ids, cut to the last `window`.
+
+    Returns (ids, info) with info keys prompt_tokens, kept_tokens,
+    unknown_words (among the kept tokens) and truncated.
+
+    Example:
+        >>> encode_prompt("Thanks, Mark", ["", "[UNK]", "[start]", "thanks", ","])[0]
+        [2, 3, 4, 1]
+    """
+    index = vocab if isinstance(vocab, dict) else {t: i for i, t in enumerate(vocab)}
+    tokens = tokenize(text)
+    if not tokens:
+        raise ValueError("the prompt is empty: give some text to complete")
+    ids = [START_ID] + [index.get(t, OOV_ID) for t in tokens]
+    truncated = window is not None and len(ids) > window
+    if truncated:
+        ids = ids[-window:]
+    kept = [i for i in ids if i != START_ID]
+    info = {
+        "prompt_tokens": len(tokens),
+        "kept_tokens": len(kept),
+        "unknown_words": sum(1 for i in kept if i == OOV_ID),
+        "truncated": bool(truncated),
+    }
+    return ids, info
+
+
+@dataclass
+class Completion:
+    """One completion and what a UI needs to decide whether to show it."""
+
+    text: str  # detokenized continuation, e.g. "need to take a loan."
+    tokens: list[str]
+    token_probs: list[float]  # model probability of each token
+    confidence: float  # exp(score): geometric-mean token probability, 0..1
+    score: float  # mean log-probability per token (-inf when nothing was generated)
+    method: str
+    truncated: bool = False
+    prompt_tokens: int = 0
+    kept_tokens: int = 0
+    unknown_words: int = 0
+    suppressed: bool = False  # True: below min_confidence, text emptied
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+class Completer:
+    """Complete prompts with a step model.
+
+    Example:
+        from autocomplete.fastpath import load_step_model
+        completer = Completer(load_step_model("models/lstm"))
+        completer.complete("I need to take a").text  # e.g. "loan."
+    """
+
+    def __init__(self, model: StepModel, *, length_alpha: float = LENGTH_ALPHA):
+        self.model = model
+        self.vocab = list(model.vocab)
+        self.index = {t: i for i, t in enumerate(self.vocab)}
+        self.window = getattr(model, "window", None)
+        self.length_alpha = length_alpha
+        V = len(self.vocab)
+        self.banned = np.array([i for i, t in enumerate(self.vocab) if t in SPECIALS or i < 3])
+        self.is_end = np.array([t in SENTENCE_END for t in self.vocab])
+        self.is_alnum = np.array([any(ch.isalnum() for ch in t) for t in self.vocab])
+        self.apostrophe = self.index.get("'")  # None: no apostrophe token
+        if self.vocab[:3] != list(SPECIALS) or V < 4:
+            raise ValueError("the model's vocabulary must start with '', '[UNK]', '[start]'")
+
+    # -- public -----------------------------------------------------------------
+    def complete(
+        self,
+        text: str,
+        *,
+        method: str = "beam",
+        beam: int = 4,
+        max_words: int = 12,
+        temperature: float = 1.0,
+        seed: int | None = None,
+        min_confidence: float | None = None,
+    ) -> Completion:
+        """Continue `text` until the end of the sentence or `max_words` words.
+
+        Args:
+            method: "beam" (best of `beam` hypotheses), "greedy" or "sample".
+            temperature: sampling only; < 1 is more conservative, > 1 more varied.
+            seed: sampling only; the same seed gives the same completion.
+            min_confidence: return an empty completion (text "", with the
+                confidence it had) when the confidence is below this.
+        """
+        if method not in METHODS:
+            raise ValueError(f"unknown method {method!r}; choose one of {', '.join(METHODS)}")
+        if max_words < 1:
+            raise ValueError("max_words must be at least 1")
+        if method == "beam" and beam < 1:
+            raise ValueError("beam must be at least 1")
+        if method == "sample" and not temperature > 0:
+            raise ValueError("temperature must be positive")
+        ids, info = encode_prompt(text, self.index, self.window)
+        logp, state = self._prefill(ids)
+        max_tokens = 2 * max_words + 8
+        if method == "greedy" or (method == "beam" and beam == 1):
+            toks, lps = self._greedy(logp, state, max_words, max_tokens)
+        elif method == "sample":
+            rng = np.random.default_rng(seed)
+            toks, lps = self._sample(logp, state, max_words, max_tokens, temperature, rng)
+        else:
+            toks, lps = self._beam(logp, state, beam, max_words, max_tokens)
+        return self._finish(toks, lps, method, info, min_confidence)
+
+    # -- search -----------------------------------------------------------------
+    def _prefill(self, ids: list[int]) -> tuple[np.ndarray, list[np.ndarray]]:
+        """Feed the prompt once; log-probs (1, V) of the first new token and the state."""
+        arr = np.asarray(ids, dtype=np.int32)
+        prefill = getattr(self.model, "prefill", None)
+        if prefill is not None:
+            return prefill(arr)
+        state = self.model.initial_state(1)
+        for i in range(len(arr)):
+            logp, state = self.model.step(arr[i : i + 1], state)
+        return logp, state
+
+    def _mask(self, logp: np.ndarray) -> np.ndarray:
+        logp = np.array(logp, dtype=np.float64)  # own copy; float64 for stable sums
+        logp[:, self.banned] = -np.inf
+        return logp
+
+    def _is_word(self, tok: int, prev: int) -> bool:
+        return bool(self.is_alnum[tok]) and prev != self.apostrophe
+
+    def _greedy(self, logp, state, max_words, max_tokens):
+        toks: list[int] = []
+        lps: list[float] = []
+        words, prev = 0, -1
+        step = self.model.step
+        buf = np.zeros(1, dtype=np.int32)
+        while True:
+            logp = self._mask(logp)
+            tok = int(np.argmax(logp[0]))
+            toks.append(tok)
+            lps.append(float(logp[0, tok]))
+            words += self._is_word(tok, prev)
+            prev = tok
+            if self.is_end[tok] or words >= max_words or len(toks) >= max_tokens:
+                return toks, lps
+            buf[0] = tok
+            logp, state = step(buf, state)
+
+    def _sample(self, logp, state, max_words, max_tokens, temperature, rng):
+        toks: list[int] = []
+        lps: list[float] = []
+        words, prev = 0, -1
+        buf = np.zeros(1, dtype=np.int32)
+        while True:
+            logp = self._mask(logp)[0]
+            z = logp / temperature
+            p = np.exp(z - z.max())
+            p /= p.sum()
+            tok = int(rng.choice(len(p), p=p))
+            toks.append(tok)
+            lps.append(float(logp[tok]))
+            words += self._is_word(tok, prev)
+            prev = tok
+            if self.is_end[tok] or words >= max_words or len(toks) >= max_tokens:
+                return toks, lps
+            buf[0] = tok
+            logp, state = self.model.step(buf, state)
+
+    def _norm(self, total: float, length: int) -> float:
+        return total / (length**self.length_alpha)
+
+    def _beam(self, logp, state, beam, max_words, max_tokens):
+        """Batched beam search; finished hypotheses are set aside, the best by score wins.
+
+        Live hypotheses all have the same length, so ranking them by summed
+        log-prob equals ranking by normalised score. Stops when `beam`
+        hypotheses have finished or none is live.
+        """
+        V = len(self.vocab)
+        # live hypotheses: token lists, per-token log-probs, summed log-prob, words
+        hyps: list[tuple[list[int], list[float], int]] = [([], [], 0)]
+        totals = np.zeros(1)
+        finished: list[tuple[float, list[int], list[float]]] = []
+        while True:
+            logp = self._mask(logp)
+            cand = (totals[:, None] + logp).ravel()
+            k = min(2 * beam, int(np.isfinite(cand).sum()))
+            if k == 0:
+                break
+            top = np.argpartition(-cand, k - 1)[:k]
+            top = top[np.argsort(-cand[top], kind="stable")]
+            new_hyps, new_rows, new_totals = [], [], []
+            for rank, flat in enumerate(top):
+                row, tok = divmod(int(flat), V)
+                toks, lps, words = hyps[row]
+                prev = toks[-1] if toks else -1
+                toks = toks + [tok]
+                lps = lps + [float(logp[row, tok])]
+                words += self._is_word(tok, prev)
+                if self.is_end[tok] or words >= max_words or len(toks) >= max_tokens:
+                    if rank < beam:  # only candidates that would have made the beam
+                        finished.append((self._norm(float(cand[flat]), len(toks)), toks, lps))
+                    continue
+                if len(new_hyps) < beam:
+                    new_hyps.append((toks, lps, words))
+                    new_rows.append(row)
+                    new_totals.append(float(cand[flat]))
+            if len(finished) >= beam or not new_hyps:
+                break
+            hyps, totals = new_hyps, np.array(new_totals)
+            state = reorder(state, np.array(new_rows))
+            last = np.array([h[0][-1] for h in hyps], dtype=np.int32)
+            logp, state = self.model.step(last, state)
+        if not finished:  # every candidate was -inf (degenerate model): nothing to offer
+            return [], []
+        _, toks, lps = max(finished, key=lambda f: f[0])
+        return toks, lps
+
+    def _finish(self, toks, lps, method, info, min_confidence) -> Completion:
+        tokens = [self.vocab[t] for t in toks]
+        score = float(np.mean(lps)) if lps else float("-inf")
+        confidence = float(np.exp(score))
+        suppressed = min_confidence is not None and confidence < min_confidence
+        if suppressed:
+            tokens, lps = [], []
+        return Completion(
+            text=detokenize(tokens),
+            tokens=tokens,
+            token_probs=[float(np.exp(lp)) for lp in lps],
+            confidence=confidence,
+            score=score,
+            method=method,
+            suppressed=suppressed,
+            **info,
+        )

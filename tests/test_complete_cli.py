@@ -1,0 +1,155 @@
+"""`autocomplete complete`: output forms, errors as one line, no TensorFlow on the fast path."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+from conftest import make_model_dir
+
+from autocomplete.commands.complete import complete
+from autocomplete.fastpath import export_inference
+
+ROOT = Path(__file__).resolve().parents[1]
+PROMPT = "Today due to my current job situation and family condition, I"
+
+
+@pytest.fixture(scope="module")
+def models(tmp_path_factory) -> Path:
+    """models/ with the three cells (gru, lstm, simple_rnn), each with inference.npz."""
+    root = tmp_path_factory.mktemp("work") / "models"
+    for cell in ("gru", "lstm", "simple_rnn"):
+        export_inference(make_model_dir(root / cell, cell))
+    return root
+
+
+def run(*args: str):
+    return CliRunner().invoke(complete, list(args))
+
+
+def one_line_error(result, code: int, text: str) -> None:
+    """Exit `code`, `text` in a single "Error: ..." line, no traceback."""
+    assert result.exit_code == code, result.output
+    assert isinstance(result.exception, SystemExit)  # handled by click, not a crash
+    assert "Traceback" not in result.output
+    errors = [line for line in result.output.splitlines() if "Error" in line]
+    assert len(errors) == 1 and errors[0].startswith("Error: ") and text in errors[0]
+
+
+def test_one_model_prints_one_line(models):
+    result = run(PROMPT, "--cell", "lstm", "--models-dir", str(models), "--max-words", "3")
+    assert result.exit_code == 0, result.output
+    assert len(result.stdout.splitlines()) == 1 and result.stdout.strip()
+    by_dir = run(PROMPT, "--model", str(models / "lstm"), "--max-words", "3")
+    assert by_dir.stdout == result.stdout
+
+
+def test_every_trained_cell_as_a_table(models):
+    result = run(PROMPT, "--models-dir", str(models), "--greedy", "--max-words", "4")
+    assert result.exit_code == 0, result.output
+    lines = result.stdout.splitlines()
+    assert lines[0].split() == ["cell", "completion", "confidence"]
+    assert [line.split()[0] for line in lines[1:]] == ["simple_rnn", "lstm", "gru"]
+    col = lines[0].index("completion")
+    assert all(line[col - 2 : col] == "  " and line[col] != " " for line in lines)
+    assert len({len(line.rstrip()) for line in lines}) == 1  # confidence right-aligned
+
+
+def test_json_fields(models):
+    result = run(PROMPT, "--cell", "gru", "--models-dir", str(models), "--json")
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.stdout)
+    for key in ("prompt", "completion", "tokens", "token_probs", "confidence", "truncated",
+                "cell"):
+        assert key in data
+    assert data["cell"] == "gru" and data["prompt"] == PROMPT and not data["truncated"]
+    assert len(data["tokens"]) == len(data["token_probs"]) and 0 < data["confidence"] <= 1
+    assert data["engine"] == "numpy"
+    every = json.loads(run(PROMPT, "--models-dir", str(models), "--json").stdout)
+    assert [d["cell"] for d in every] == ["simple_rnn", "lstm", "gru"]
+
+
+def test_sampling_with_a_seed_repeats(models):
+    args = (PROMPT, "--cell", "lstm", "--models-dir", str(models), "--sample",
+            "--temperature", "2", "--seed", "7")
+    assert run(*args).stdout == run(*args).stdout
+
+
+def test_min_confidence_gives_no_suggestion(models):
+    result = run(PROMPT, "--cell", "lstm", "--models-dir", str(models),
+                 "--min-confidence", "0.99")
+    assert result.exit_code == 0 and result.stdout == "\n"
+    assert "below --min-confidence" in result.stderr
+
+
+def test_long_prompt_is_truncated_with_a_note(models):
+    long = " ".join(["thanks for the update"] * 10)  # 40 tokens, window 32
+    result = run(long, "--cell", "lstm", "--models-dir", str(models))
+    assert result.exit_code == 0
+    assert "40 tokens" in result.stderr and "last 32" in result.stderr
+    data = json.loads(run(long, "--cell", "lstm", "--models-dir", str(models), "--json").stdout)
+    assert data["truncated"] is True and data["kept_tokens"] == 32
+
+
+@pytest.mark.parametrize("prompt", ["", "   "])
+def test_blank_prompt(models, prompt):
+    one_line_error(run(prompt, "--models-dir", str(models)), 2, "prompt is empty")
+
+
+def test_missing_model_dir_names_the_train_command(tmp_path):
+    result = run(PROMPT, "--cell", "gru", "--models-dir", str(tmp_path))
+    one_line_error(result, 1, "run `autocomplete train --cell gru` first")
+    assert f"no trained model in {tmp_path / 'gru'}" in result.output
+
+
+def test_corrupt_model(models, tmp_path):
+    bad = tmp_path / "lstm"
+    shutil.copytree(models / "lstm", bad)
+    (bad / "model.keras").write_bytes(b"\x00junk, not a zip file\xff" * 10)
+    (bad / "inference.npz").unlink()
+    one_line_error(run(PROMPT, "--model", str(bad)), 1, "cannot be loaded")
+
+
+def test_unknown_cell(models):
+    one_line_error(run(PROMPT, "--cell", "transformer", "--models-dir", str(models)), 2,
+                   "Invalid value for '--cell'")
+
+
+def test_no_trained_models(tmp_path):
+    one_line_error(run(PROMPT, "--models-dir", str(tmp_path)), 1, "no trained models in")
+
+
+def test_conflicting_options(models):
+    one_line_error(run(PROMPT, "--greedy", "--sample"), 2, "--greedy and --sample")
+    one_line_error(run(PROMPT, "--temperature", "0.5"), 2, "only with --sample")
+
+
+def test_keras_fallback_without_export(models, tmp_path):
+    plain = tmp_path / "gru"
+    shutil.copytree(models / "gru", plain)
+    (plain / "inference.npz").unlink()
+    fast = json.loads(run(PROMPT, "--model", str(models / "gru"), "--json").stdout)
+    slow = json.loads(run(PROMPT, "--model", str(plain), "--json").stdout)
+    assert slow["engine"] == "keras" and slow["tokens"] == fast["tokens"]
+
+
+def test_fast_path_cli_never_imports_tensorflow(models):
+    code = (
+        "import sys\n"
+        "from autocomplete.commands.complete import complete\n"
+        "complete.main(sys.argv[1:], standalone_mode=False)\n"
+        "bad = [k for k in sys.modules if k.split('.')[0] in ('tensorflow', 'keras')]\n"
+        "assert not bad, bad\n"
+    )
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    proc = subprocess.run(
+        [sys.executable, "-c", code, PROMPT, "--models-dir", str(models)],
+        cwd=ROOT, env=env, capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.splitlines()[0].split() == ["cell", "completion", "confidence"]

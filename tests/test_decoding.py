@@ -1,0 +1,154 @@
+"""Search over step models: a hand-made Markov model, and stateful Keras parity."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from conftest import make_model_dir
+
+from autocomplete.decoding import Completer, encode_prompt, reorder
+
+VOCAB = ["", "[UNK]", "[start]", "a", "b", "c", ".", ",", "x"]
+ID = {t: i for i, t in enumerate(VOCAB)}
+# next-token probabilities given the previous token (the rest share a small epsilon)
+ROWS = {
+    "[start]": {"x": 0.9},
+    "x": {"a": 0.5, "b": 0.4, "c": 0.05},
+    "a": {".": 0.34, "c": 0.33, "b": 0.3},  # greedy: "a ." = 0.5 * 0.34 = 0.17
+    "b": {".": 0.9},  # beam: "b ." = 0.4 * 0.9 = 0.36
+    "c": {",": 0.6, "c": 0.38},
+    ",": {"[UNK]": 0.5, "c": 0.45},  # [UNK] must never be generated
+    ".": {"a": 0.9},
+}
+
+
+class MarkovStepModel:
+    """A first-order Markov "language model"; the state counts tokens fed per row."""
+
+    def __init__(self, window: int | None = 16):
+        self.vocab, self.window = VOCAB, window
+        table = np.full((len(VOCAB), len(VOCAB)), 1e-3)
+        for prev, nxt in ROWS.items():
+            for tok, p in nxt.items():
+                table[ID[prev], ID[tok]] = p
+        self.logp = np.log(table / table.sum(axis=1, keepdims=True))
+        self.batches: list[int] = []
+
+    def initial_state(self, batch: int) -> list[np.ndarray]:
+        return [np.zeros((batch, 1))]
+
+    def step(self, token_ids, state):
+        self.batches.append(len(token_ids))
+        return self.logp[np.asarray(token_ids)], [state[0] + 1]
+
+
+def test_beam_finds_the_better_sequence_greedy_misses():
+    completer = Completer(MarkovStepModel())
+    greedy = completer.complete("x", method="greedy")
+    beam = completer.complete("x", method="beam", beam=2)
+    assert greedy.tokens == ["a", "."] and beam.tokens == ["b", "."]
+    assert beam.text == "b." and beam.confidence > greedy.confidence
+    p = np.exp(MarkovStepModel().logp)
+    probs = [p[ID["x"], ID["b"]], p[ID["b"], ID["."]]]
+    assert beam.token_probs == pytest.approx(probs)
+    assert beam.confidence == pytest.approx(np.sqrt(probs[0] * probs[1]))
+    assert beam.score == pytest.approx(np.log(beam.confidence))
+
+
+def test_beam_steps_all_beams_in_one_batched_call():
+    model = MarkovStepModel()
+    Completer(model).complete("x", method="beam", beam=3)
+    prompt_steps = 2  # [start], x
+    assert model.batches[:prompt_steps] == [1, 1]
+    assert max(model.batches) == 3
+
+
+def test_stops_after_sentence_end_and_includes_it():
+    out = Completer(MarkovStepModel()).complete("x", method="greedy", max_words=10)
+    assert out.tokens[-1] == "." and out.text == "a."
+
+
+def test_max_words_does_not_count_punctuation_and_never_emits_specials():
+    out = Completer(MarkovStepModel()).complete("c", method="greedy", max_words=3)
+    assert out.tokens == [",", "c", ",", "c", ",", "c"]
+    assert "[UNK]" not in out.tokens
+
+
+def test_min_confidence_suppresses_a_weak_completion():
+    completer = Completer(MarkovStepModel())
+    weak = completer.complete("x", method="greedy", min_confidence=0.5)
+    assert weak.text == "" and weak.tokens == [] and weak.suppressed
+    p = np.exp(MarkovStepModel().logp)
+    assert weak.confidence == pytest.approx(np.sqrt(p[ID["x"], ID["a"]] * p[ID["a"], ID["."]]))
+    shown = completer.complete("x", method="greedy", min_confidence=0.3)
+    assert shown.text == "a." and not shown.suppressed
+
+
+def test_long_prompt_keeps_the_most_recent_tokens():
+    ids, info = encode_prompt("a b c a b c x", VOCAB, window=4)
+    assert ids == [ID[t] for t in "c a b c x".split()][-4:]
+    assert info == {"prompt_tokens": 7, "kept_tokens": 4, "unknown_words": 0, "truncated": True}
+    ids, info = encode_prompt("a b", VOCAB, window=4)
+    assert ids == [2, ID["a"], ID["b"]] and not info["truncated"]
+    out = Completer(MarkovStepModel(window=4)).complete("a b c a b c x", method="greedy")
+    assert out.truncated and out.prompt_tokens == 7 and out.kept_tokens == 4
+
+
+@pytest.mark.parametrize("text", ["", "   ", "\n\t"])
+def test_empty_prompt_is_an_error(text):
+    with pytest.raises(ValueError, match="empty"):
+        Completer(MarkovStepModel()).complete(text)
+
+
+def test_prompt_of_unknown_words_still_completes_and_says_so():
+    ids, info = encode_prompt("Zyzzyva quux", VOCAB)
+    assert ids == [2, 1, 1] and info["unknown_words"] == 2
+    out = Completer(MarkovStepModel()).complete("Zyzzyva quux", method="greedy")
+    assert out.text and out.unknown_words == out.kept_tokens == 2
+
+
+def test_sampling_is_reproducible_with_a_seed():
+    completer = Completer(MarkovStepModel())
+    runs = [completer.complete("x", method="sample", temperature=3.0, seed=s).tokens
+            for s in range(8)]
+    again = [completer.complete("x", method="sample", temperature=3.0, seed=s).tokens
+             for s in range(8)]
+    assert runs == again and len({tuple(r) for r in runs}) > 1
+    cold = completer.complete("x", method="sample", temperature=0.01, seed=1)
+    assert cold.tokens == ["a", "."]  # near-zero temperature is greedy
+
+
+def test_reorder_picks_beam_rows():
+    state = [np.arange(6.0).reshape(3, 2), np.arange(3.0)[:, None]]
+    out = reorder(state, np.array([2, 2, 0]))
+    assert out[0].tolist() == [[4, 5], [4, 5], [0, 1]] and out[1].ravel().tolist() == [2, 2, 0]
+
+
+# -- stateful Keras step == re-running the whole prefix ------------------------------------
+@pytest.fixture(scope="module")
+def tiny_dirs(tmp_path_factory):
+    root = tmp_path_factory.mktemp("models")
+    return {cell: make_model_dir(root / cell, cell) for cell in ("simple_rnn", "lstm", "gru")}
+
+
+def _log_softmax(z):
+    z = z - z.max(-1, keepdims=True)
+    return z - np.log(np.exp(z).sum(-1, keepdims=True))
+
+
+@pytest.mark.parametrize("cell", ["simple_rnn", "lstm", "gru"])
+def test_keras_step_equals_full_prefix(tiny_dirs, cell):
+    from autocomplete.keras_step import KerasStepModel, full_sequence_logits
+
+    model = KerasStepModel(tiny_dirs[cell])
+    ids, _ = encode_prompt("Today due to my current job situation, I", model.vocab)
+    ref = _log_softmax(full_sequence_logits(model.model, ids))
+    state = model.initial_state(1)
+    for t, tok in enumerate(ids):
+        logp, state = model.step(np.array([tok], np.int32), state)
+        np.testing.assert_allclose(logp[0], ref[t], atol=1e-5)
+    logp, pre_state = model.prefill(np.array(ids, np.int32))
+    np.testing.assert_allclose(logp[0], ref[-1], atol=1e-5)
+    for a, b in zip(state, pre_state, strict=True):
+        np.testing.assert_allclose(a, b, atol=1e-5)
+    assert Completer(model).complete("i need to take a", max_words=3).tokens
