@@ -13,8 +13,9 @@ class KerasLM:
     """Next-token log-probabilities of a model directory, for many contexts at once.
 
     Contexts are sorted by length and right-padded in batches: the recurrent
-    layers are causal, so padding after a context cannot change the logits at
-    its last token, which are the ones read.
+    layers are causal, so padding after a context cannot change the hidden
+    state at its last token. Only that state goes through the output layer,
+    so memory stays at batch x vocabulary, not batch x length x vocabulary.
 
     Args:
         model_dir: a directory written by `autocomplete train`.
@@ -30,7 +31,11 @@ class KerasLM:
 
     def __init__(self, model_dir: str | Path, batch_size: int = 128):
         self.model_dir = Path(model_dir)
-        self.model = artifacts.load_keras_model(model_dir)
+        import keras
+
+        model = artifacts.load_keras_model(model_dir)
+        self.output_layer = model.get_layer("logits")
+        self.features = keras.Model(model.input, self.output_layer.input)
         self.vocab = artifacts.read_vocab(model_dir)
         self.window = int(artifacts.read_config(model_dir).get("window", 256))
         self.batch_size = batch_size
@@ -45,8 +50,9 @@ class KerasLM:
             batch = np.zeros((len(idx), lengths.max()), dtype=np.int32)
             for row, i in enumerate(idx):
                 batch[row, : lengths[row]] = contexts[i]
-            logits = np.asarray(self.model(batch, training=False), dtype=np.float64)
-            last = logits[np.arange(len(idx)), lengths - 1]
+            hidden = np.asarray(self.features(batch, training=False))
+            last_h = hidden[np.arange(len(idx)), lengths - 1]
+            last = np.asarray(self.output_layer(last_h), dtype=np.float64)
             last -= last.max(-1, keepdims=True)
             out[idx] = last - np.log(np.exp(last).sum(-1, keepdims=True))
         return out
