@@ -1,0 +1,1 @@
+"""Keras callbacks of the training loop (importing them imports TensorFlow)."""
