@@ -52,3 +52,22 @@ def test_clipping_configured_as_asked():
 def test_unknown_cell():
     with pytest.raises(ValueError, match="unknown cell"):
         build_model("transformer", 10)
+
+
+def test_chrono_init_gives_gates_long_memory():
+    units, max_lag = 16, 120
+    lstm = build_model("lstm", 20, units=units, max_lag=max_lag).get_layer("rnn_1")
+    bias = lstm.cell.bias.numpy()
+    forget, inputs = bias[units : 2 * units], bias[:units]
+    assert (forget >= 0).all() and (forget <= np.log(max_lag)).all() and forget.std() > 0.3
+    np.testing.assert_allclose(inputs, 0.0)  # input gate left at Keras's default
+    gru = build_model("gru", 20, units=units, max_lag=max_lag).get_layer("rnn_1")
+    z = gru.cell.bias.numpy()[0, :units]  # update gate: h = z * h_prev + (1 - z) * candidate
+    assert (z >= 0).all() and z.mean() > 2.0
+
+
+def test_default_gate_init_is_keras():
+    lstm = build_model("lstm", 20, units=4, gate_init="default").get_layer("rnn_1")
+    np.testing.assert_allclose(lstm.cell.bias.numpy()[4:8], 1.0)  # unit_forget_bias
+    with pytest.raises(ValueError, match="gate_init"):
+        build_model("lstm", 20, units=4, gate_init="warm")
