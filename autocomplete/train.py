@@ -38,6 +38,7 @@ class TrainConfig:
     stride: int | None = None  # None: = window, every target once
     max_tokens: int = 8000  # vocabulary cap; the built-in corpus has fewer words
     learning_rate: float = 1e-2  # Adam; high but clipped: lower rates found the cues later
+    optimizer: str = "adam"  # "sgd" shows what clipping does (Adam rescales steps anyway)
     clipnorm: float | None = 1.0
     global_clipnorm: float | None = None
     l2: float = 1e-6  # small: a guard against exploding weights, not a handicap
@@ -173,7 +174,7 @@ def train(
     )
     compile_model(
         model, learning_rate=cfg.learning_rate, clipnorm=cfg.clipnorm,
-        global_clipnorm=cfg.global_clipnorm,
+        global_clipnorm=cfg.global_clipnorm, optimizer=cfg.optimizer,
     )
     train_ds = make_dataset(train_w, cfg.batch_size, shuffle=True, seed=cfg.seed)
     val_ds = make_dataset(val_w, cfg.batch_size, shuffle=False)

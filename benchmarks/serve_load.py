@@ -33,28 +33,9 @@ import numpy as np  # noqa: E402
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from latency import random_model_dir  # noqa: E402  (the sibling benchmark's model maker)
+
 HOST = "127.0.0.1"  # loopback only
-
-
-def random_model_dir(path: Path, vocab_size: int = 5000, units: int = 256) -> Path:
-    """A random-weight LSTM laid out like a trained model directory, with inference.npz."""
-    import keras
-
-    from autocomplete.artifacts import write_json, write_vocab
-    from autocomplete.fastpath import export_inference
-    from autocomplete.model import build_model
-
-    keras.utils.set_random_seed(0)
-    vocab = ["", "[UNK]", "[start]"] + [f"w{i}" for i in range(vocab_size - 3)]
-    model = build_model("lstm", vocab_size, units=units)
-    path.mkdir(parents=True, exist_ok=True)
-    model.save(path / "model.keras")
-    write_vocab(path / "vocab.txt", vocab)
-    write_json(path / "config.json", {"cell": "lstm", "units": units, "layers": 1,
-                                      "embedding_dim": 128, "window": 256,
-                                      "vocab_size": vocab_size})
-    export_inference(path, model)
-    return path
 
 
 def free_port() -> int:

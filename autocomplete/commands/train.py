@@ -38,6 +38,9 @@ from autocomplete.model_names import CELL_NAMES
               help="Vocabulary size cap (from the training split only).")
 @click.option("--learning-rate", "--lr", type=click.FloatRange(0, min_open=True), default=1e-2,
               show_default=True, help="Adam learning rate.")
+@click.option("--optimizer", type=click.Choice(["adam", "sgd"]), default="adam",
+              show_default=True,
+              help="sgd takes raw gradient steps: the setting where clipping visibly matters.")
 @click.option("--clipnorm", type=click.FloatRange(0, min_open=True), default=1.0,
               show_default=True, help="Clip each variable's gradient to this L2 norm.")
 @click.option("--global-clipnorm", type=click.FloatRange(0, min_open=True), default=None,

@@ -33,9 +33,9 @@ class KerasLM:
         self.model_dir = Path(model_dir)
         import keras
 
-        model = artifacts.load_keras_model(model_dir)
-        self.output_layer = model.get_layer("logits")
-        self.features = keras.Model(model.input, self.output_layer.input)
+        self.model = artifacts.load_keras_model(model_dir)  # whole sequences, for perplexity
+        self.output_layer = self.model.get_layer("logits")
+        self.features = keras.Model(self.model.input, self.output_layer.input)
         self.vocab = artifacts.read_vocab(model_dir)
         self.window = int(artifacts.read_config(model_dir).get("window", 256))
         self.batch_size = batch_size
