@@ -80,10 +80,9 @@ def prepare_data(cfg: TrainConfig, df: pd.DataFrame) -> dict:
     splits = textprep.split_by_email(df, seed=cfg.seed)
     vocab = textprep.build_vocabulary(splits["train"]["body"].tolist(), cfg.max_tokens)
     vectorizer = textprep.make_vectorizer(vocab)
-    data = {"splits": splits, "vocab": vocab, "windows": {}, "sequences": {}}
+    data = {"splits": splits, "vocab": vocab, "windows": {}}
     for name, part in splits.items():
         seqs = textprep.encode(vectorizer, part["body"].tolist())
-        data["sequences"][name] = seqs
         data["windows"][name] = textprep.make_windows(
             seqs, cfg.window, cfg.stride if name == "train" else None, seed=cfg.seed
         )

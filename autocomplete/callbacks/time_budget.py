@@ -8,11 +8,11 @@ import keras
 
 
 class TimeBudget(keras.callbacks.Callback):
-    """Stops training after the epoch in which `minutes` of wall time ran out.
+    """Stops training at the first batch after `minutes` of wall time ran out.
 
-    The check runs after every batch, so a budget ends mid-epoch; Keras then
-    still runs validation and the epoch-end callbacks (early stopping, backups)
-    for that epoch. The comparison of cells in the report gives each cell the
+    The check runs after every batch, so a budget usually ends mid-epoch; Keras
+    then still runs validation and the epoch-end callbacks (early stopping,
+    backups) for that partial epoch. The comparison of cells in the report gives each cell the
     same budget this way.
 
     Args:
