@@ -179,13 +179,14 @@ def train(
     val_ds = make_dataset(val_w, cfg.batch_size, shuffle=False)
 
     budget = TimeBudget(cfg.time_budget)
+    stopper = keras.callbacks.EarlyStopping(
+        monitor="val_loss", patience=cfg.patience, restore_best_weights=True
+    )
     callbacks = [
         keras.callbacks.BackupAndRestore(str(stage / "backup"), delete_checkpoint=True),
         budget,
         keras.callbacks.TerminateOnNaN(),
-        keras.callbacks.EarlyStopping(
-            monitor="val_loss", patience=cfg.patience, restore_best_weights=True
-        ),
+        stopper,
         PerplexityLogger(),
         keras.callbacks.CSVLogger(str(stage / "history.csv"), append=resume),
         *(callbacks or []),
@@ -211,6 +212,10 @@ def train(
         epochs_run=int(len(history)),
         parameters=int(model.count_params()),
         stopped_by_time_budget=budget.spent,
+        # early stopping restores the best epoch's weights (1-based, as Keras prints it);
+        # the gradient-flow summaries read this epoch's curve
+        kept_epoch=int(stopper.best_epoch) + 1 if stopper.best_weights is not None
+        else int(len(history)),
         split_emails={k: len(v) for k, v in data["splits"].items()},
     )
     model.save(stage / "model.keras")

@@ -235,6 +235,14 @@ def test_csv_schema_and_gradients_command(tmp_path):
         flow_df.query("epoch == 1 and lag == 38")["value"].iloc[0]
         / flow_df.query("epoch == 1 and lag == 1")["value"].iloc[0])
 
+    # early stopping kept epoch 1 (1-based): the summaries read that epoch's curve, not the last
+    (lstm / "metrics.json").write_text(json.dumps({"kept_epoch": 1}))
+    _, kept_df = load_grad_tables(lstm)
+    assert lag_ratio(kept_df, lag=50) == pytest.approx(
+        kept_df.query("epoch == 0 and lag == 38")["value"].iloc[0]
+        / kept_df.query("epoch == 0 and lag == 1")["value"].iloc[0])
+    assert lag_ratio(kept_df, lag=50) != pytest.approx(lag_ratio(flow_df, lag=50))
+
     out = tmp_path / "report"
     result = CliRunner().invoke(gradients, [str(lstm), str(simple), "--out", str(out)])
     assert result.exit_code == 0, result.output

@@ -58,6 +58,8 @@ def test_train_writes_model_directory(tmp_path):
     assert len(history) == 2
     metrics = json.loads((out / "metrics.json").read_text())
     assert metrics["perplexity"] > 1 and 0 <= metrics["top1_accuracy"] <= metrics["top5_accuracy"]
+    best = int(history["val_loss"].to_numpy().argmin()) + 1  # the epoch early stopping kept
+    assert metrics["kept_epoch"] == best
     assert not artifacts.staging_dir(out).exists()
 
 

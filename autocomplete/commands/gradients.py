@@ -9,6 +9,7 @@ reused by the report command.
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Sequence
 from pathlib import Path
@@ -56,6 +57,9 @@ def load_grad_tables(model_dir: PathLike) -> tuple[pd.DataFrame, pd.DataFrame]:
         flow = pd.read_csv(flow_path) if flow_path.is_file() else pd.DataFrame()
     except (OSError, ValueError) as e:
         raise artifacts.ModelDirError(f"cannot read the gradient tables of {model_dir}: {e}") from e
+    kept = _kept_epoch_index(model_dir)
+    if kept is not None and not flow.empty and kept in set(flow["epoch"]):
+        flow.attrs["kept_epoch"] = kept
     missing = {"step", "epoch", "layer", "statistic", "value"} - set(stats.columns)
     if missing:
         raise artifacts.ModelDirError(f"{stats_path} lacks the columns {sorted(missing)}")
@@ -113,8 +117,17 @@ def gradient_summary(model_dirs: Sequence[PathLike]) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+def _kept_epoch_index(model_dir: Path) -> int | None:
+    """0-based epoch whose weights the model kept (metrics.json "kept_epoch" is 1-based)."""
+    try:
+        kept = json.loads((model_dir / "metrics.json").read_text()).get("kept_epoch")
+    except (OSError, ValueError, AttributeError):
+        return None
+    return int(kept) - 1 if kept else None
+
+
 def lag_ratio(flow_df: pd.DataFrame, lag: int = 50) -> float:
-    """Flow at `lag` over flow at lag 1, at the last epoch.
+    """Flow at `lag` over flow at lag 1, at the kept epoch (see `_kept_epoch`).
 
     Uses the largest recorded lag when the probe is shorter than `lag`
     (`ratio_lag` says which). NaN when there is no flow.
@@ -122,7 +135,7 @@ def lag_ratio(flow_df: pd.DataFrame, lag: int = 50) -> float:
     used = ratio_lag(flow_df, lag)
     if used is None:
         return float("nan")
-    last = _last_epoch(flow_df).set_index("lag")["value"]
+    last = kept_curve(flow_df).set_index("lag")["value"]
     return float(last[used] / last[1]) if 1 in last.index else float("nan")
 
 
@@ -130,12 +143,18 @@ def ratio_lag(flow_df: pd.DataFrame, lag: int = 50) -> int | None:
     """The lag `lag_ratio` uses: `lag`, or the largest recorded one if smaller."""
     if flow_df is None or flow_df.empty:
         return None
-    return int(min(lag, _last_epoch(flow_df)["lag"].max()))
+    return int(min(lag, kept_curve(flow_df)["lag"].max()))
 
 
-def _last_epoch(flow_df: pd.DataFrame) -> pd.DataFrame:
-    last = flow_df[flow_df["epoch"] == flow_df["epoch"].max()]
-    return last.sort_values("lag")
+def kept_curve(flow_df: pd.DataFrame) -> pd.DataFrame:
+    """The flow curve at the weights the model kept.
+
+    Early stopping restores the best epoch's weights, so a run that diverged
+    later (a SimpleRNN often does) is described by that epoch's curve, not by
+    the last one. Falls back to the last epoch when the kept one is unknown.
+    """
+    epoch = flow_df.attrs.get("kept_epoch", flow_df["epoch"].max())
+    return flow_df[flow_df["epoch"] == epoch].sort_values("lag")
 
 
 def _pyplot():
@@ -179,7 +198,7 @@ def plot_grad_norms(model_dirs: Sequence[PathLike], path: PathLike,
 
 
 def plot_grad_flow(model_dirs: Sequence[PathLike], path: PathLike) -> Path:
-    """Gradient flow against lag at each model's last epoch, log y, one line per model."""
+    """Gradient flow against lag at each model's kept epoch, log y, one line per model."""
     plt = _pyplot()
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -188,13 +207,13 @@ def plot_grad_flow(model_dirs: Sequence[PathLike], path: PathLike) -> Path:
         _, flow = load_grad_tables(d)
         if flow.empty:
             continue
-        last = _last_epoch(flow)
+        last = kept_curve(flow)
         last = last[np.isfinite(last["value"]) & (last["value"] > 0)]
         ax.plot(last["lag"], last["value"], label=label)
     ax.set_yscale("log")
     ax.set_xlabel("lag (positions before the last one)")
     ax.set_ylabel("|d loss(last) / d input(last - lag)|")
-    ax.set_title("Gradient flow through time (last epoch, held-out probe)")
+    ax.set_title("Gradient flow through time (kept weights, held-out probe)")
     ax.grid(True, which="both", alpha=0.3)
     ax.legend()
     fig.tight_layout()
@@ -242,7 +261,7 @@ def gradients(model_dirs: tuple[Path, ...], out: Path, lag: int) -> None:
         "clipped": lambda v: "off" if pd.isna(v) else f"{v:.0%}",
     }))
     click.echo("")
-    click.echo(f"Gradient flow at the last epoch, norm at lag {lag} / norm at lag 1 "
+    click.echo(f"Gradient flow at the kept weights, norm at lag {lag} / norm at lag 1 "
                "(small = vanishing):")
     width = max(len(label) for label in flows)
     for label, flow in flows.items():

@@ -2234,7 +2234,10 @@ class _EmailBuilder:
                 words[wi] = f"\x02c{r_id}\x03" + words[wi]
                 break
         marked_phrase = " ".join(words)
-        cont = "" if lecture else rng.choice(REASON_CONTINUATIONS[target])
+        # the lecture's reason always ends at "loan.", as in the lecture
+        cont = "" if lecture or reason.template == LECTURE_REASON else rng.choice(
+            REASON_CONTINUATIONS[target]
+        )
         cont = _fill(rng, cont.replace("{city}", city))
         verb_words = verb.split()
         verb_words[0] = f"\x02t{t_id}\x03" + verb_words[0]

@@ -321,13 +321,13 @@ def plot_training_curves(results: Results, path: Path) -> Path:
 
 
 def plot_grad_flow(results: Results, path: Path) -> Path:
-    """Gradient flow against lag at the last epoch (the gradients module's data), log y.
+    """Gradient flow against lag at the kept weights (the gradients module's data), log y.
 
     Same picture as `autocomplete gradients`' grad_flow.png, with the report's
     colours and the lag of the summary's ratio marked; a figure saying why when
     no model recorded gradient flow.
     """
-    from autocomplete.commands.gradients import load_grad_tables
+    from autocomplete.commands.gradients import kept_curve, load_grad_tables
 
     plt = _pyplot()
     styles = _model_styles(results.models)
@@ -337,12 +337,12 @@ def plot_grad_flow(results: Results, path: Path) -> Path:
         _, flow = load_grad_tables(d)
         if flow.empty:
             continue
-        last = flow[flow["epoch"] == flow["epoch"].max()].sort_values("lag")
+        last = kept_curve(flow)
         last = last[np.isfinite(last["value"]) & (last["value"] > 0)]
         ax.plot(last["lag"], last["value"], color=styles.get(model, {}).get("color"),
                 linewidth=2, label=model)
         drawn += 1
-    ax.set_title("Gradient flow through time (last epoch, held-out probe)")
+    ax.set_title("Gradient flow through time (kept weights, held-out probe)")
     if drawn:
         ax.axvline(GRAD_LAG, color="0.5", linestyle=":", linewidth=1)
         ax.text(GRAD_LAG, 0.98, f" lag {GRAD_LAG}", transform=ax.get_xaxis_transform(),
@@ -398,7 +398,7 @@ def _document(results: Results) -> list[tuple]:
               f"{s.get('decoding', {}).get('max_words')} words) of each lecture prompt, "
               "through the engine `autocomplete complete` uses. Parameters of the n-gram: "
               "stored probabilities and back-off weights. Gradient ratio: gradient flow at "
-              f"lag {GRAD_LAG} over lag 1 at the last epoch (small = vanishing gradient)."),
+              f"lag {GRAD_LAG} over lag 1 at the kept weights (small = vanishing gradient)."),
         ("h2", "Recall by distance"),
         ("p", "Each probe feeds a test email up to a word that only an earlier cue "
               "determines (the reason -> loan/sick/flight/vacation, the time word -> "
@@ -427,9 +427,10 @@ def _document(results: Results) -> list[tuple]:
         ("table", counts),
         ("h2", "Gradient flow"),
         ("p", "Norm of the gradient of the last prediction's loss with respect to the input "
-              "k positions earlier, at the last epoch, on a held-out probe (from "
-              "`autocomplete gradients`). A SimpleRNN's curve falls geometrically with the "
-              "lag; gated cells keep a path along which it does not."),
+              "k positions earlier, at the kept weights (the epoch early stopping kept), "
+              "on a held-out probe (from `autocomplete gradients`). A SimpleRNN's curve "
+              "falls geometrically with the lag; gated cells keep a path along which it "
+              "does not."),
         ("img", "grad_flow", "Gradient flow against lag, one line per model"),
         ("h2", "Training curves"),
         ("img", "curves", "Validation perplexity per epoch per cell"),
