@@ -64,14 +64,18 @@ def build_model(
         )(x)
     logits = keras.layers.Dense(vocab_size, kernel_regularizer=reg, name="logits")(x)
     model = keras.Model(tokens, logits, name=f"autocomplete_{cell}")
-    if gate_init == "chrono":
-        chrono_init(model, max_lag, seed)
+    if gate_init in ("chrono", "chrono-full"):
+        chrono_init(model, max_lag, seed, close_input=gate_init == "chrono-full")
     elif gate_init != "default":
-        raise ValueError(f"unknown gate_init {gate_init!r}; use 'chrono' or 'default'")
+        raise ValueError(
+            f"unknown gate_init {gate_init!r}; use 'chrono', 'chrono-full' or 'default'"
+        )
     return model
 
 
-def chrono_init(model: keras.Model, max_lag: int = 120, seed: int = 0) -> None:
+def chrono_init(
+    model: keras.Model, max_lag: int = 120, seed: int = 0, close_input: bool = False
+) -> None:
     """Chrono initialisation of the gates (Tallec & Ollivier, ICLR 2018).
 
     Keras starts an LSTM's forget gate at sigmoid(1) = 0.73 and a GRU's update
@@ -82,7 +86,9 @@ def chrono_init(model: keras.Model, max_lag: int = 120, seed: int = 0) -> None:
     u ~ U(1, max_lag - 1), so each unit starts with a memory time between 1
     and `max_lag` steps. Unlike the paper we leave the LSTM input gate at 0
     instead of -log(u): closing it made our short CPU runs learn the cues
-    later. Only initial values change: the layers, their cuDNN kernels and
+    later (`close_input=True`, gate_init "chrono-full", is the paper's version:
+    the LSTM cell state then starts as a moving average that does not saturate).
+    Only initial values change: the layers, their cuDNN kernels and
     their saved form are Keras's own. SimpleRNN has no gate, so it is left as
     it is.
     """
@@ -95,6 +101,8 @@ def chrono_init(model: keras.Model, max_lag: int = 120, seed: int = 0) -> None:
         bias = np.array(layer.cell.bias.numpy())
         if isinstance(layer, keras.layers.LSTM):  # [input, forget, cell, output]
             bias[units : 2 * units] = keep
+            if close_input:
+                bias[:units] = -keep
         else:  # GRU, h = z * h_prev + (1 - z) * candidate; bias [z, r, h] (x2 if reset_after)
             bias[..., :units] = 0.0
             bias.reshape(-1, 3 * units)[0, :units] = keep

@@ -66,6 +66,14 @@ def test_chrono_init_gives_gates_long_memory():
     assert (z >= 0).all() and z.mean() > 2.0
 
 
+def test_chrono_full_closes_the_lstm_input_gate():
+    units = 16
+    lstm = build_model("lstm", 20, units=units, gate_init="chrono-full").get_layer("rnn_1")
+    bias = lstm.cell.bias.numpy()
+    np.testing.assert_allclose(bias[:units], -bias[units : 2 * units])  # input = 1 - forget
+    assert (bias[:units] <= 0).all() and bias[:units].std() > 0.3
+
+
 def test_default_gate_init_is_keras():
     lstm = build_model("lstm", 20, units=4, gate_init="default").get_layer("rnn_1")
     np.testing.assert_allclose(lstm.cell.bias.numpy()[4:8], 1.0)  # unit_forget_bias

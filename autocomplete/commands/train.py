@@ -54,9 +54,10 @@ from autocomplete.model_names import CELL_NAMES
               show_default=True,
               help="Recurrent activation; relu on simple_rnn is the exploding-gradient recipe "
                    "(on lstm/gru it also gives up cuDNN).")
-@click.option("--gate-init", type=click.Choice(["chrono", "default"]), default="chrono",
-              show_default=True,
-              help="Initial LSTM/GRU gate biases: chrono (long memory from the start) or "
+@click.option("--gate-init", type=click.Choice(["chrono", "chrono-full", "default"]),
+              default="chrono", show_default=True,
+              help="Initial LSTM/GRU gate biases: chrono (long memory from the start), "
+                   "chrono-full (also closes the LSTM input gate, as in the paper) or "
                    "Keras's defaults.")
 @click.option("--patience", type=click.IntRange(0), default=2, show_default=True,
               help="Early-stopping patience in epochs.")
