@@ -85,9 +85,10 @@ def chrono_init(
     discover long-range cues. Chrono sets the "keep" gate bias to log(u),
     u ~ U(1, max_lag - 1), so each unit starts with a memory time between 1
     and `max_lag` steps. Unlike the paper we leave the LSTM input gate at 0
-    instead of -log(u): closing it made our short CPU runs learn the cues
-    later (`close_input=True`, gate_init "chrono-full", is the paper's version:
-    the LSTM cell state then starts as a moving average that does not saturate).
+    instead of -log(u): in our 10-minute CPU runs closing it gave a worse
+    perplexity and no better cue recall (BENCHMARKS.md). `close_input=True`,
+    gate_init "chrono-full", is the paper's version: the LSTM cell state then
+    starts as a moving average that does not saturate.
     Only initial values change: the layers, their cuDNN kernels and
     their saved form are Keras's own. SimpleRNN has no gate, so it is left as
     it is.
