@@ -127,7 +127,7 @@ def _kept_epoch_index(model_dir: Path) -> int | None:
 
 
 def lag_ratio(flow_df: pd.DataFrame, lag: int = 50) -> float:
-    """Flow at `lag` over flow at lag 1, at the kept epoch (see `_kept_epoch`).
+    """Flow at `lag` over flow at lag 1, at the kept epoch (see `kept_curve`).
 
     Uses the largest recorded lag when the probe is shorter than `lag`
     (`ratio_lag` says which). NaN when there is no flow.
