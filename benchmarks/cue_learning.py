@@ -21,7 +21,6 @@ import time
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
-import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
 from autocomplete.corpus.builtin import load_builtin  # noqa: E402
@@ -50,6 +49,7 @@ def run(
 ) -> dict:
     import keras
 
+    from autocomplete.evaluate.keras_lm import KerasLM
     from autocomplete.evaluate.probes import build_probes, recall_at_distance
     from autocomplete.model import build_model, compile_model
     from autocomplete.textprep import (
@@ -69,18 +69,7 @@ def run(
     probes = build_probes(val, vocab, max_per_cell=100, seed=seed)
     model = build_model(cell, len(vocab), units=units, embedding_dim=units // 2, seed=seed)
     compile_model(model, learning_rate=1e-2)
-    features = keras.Model(model.input, model.get_layer("logits").input)
-
-    class LM:
-        def next_logprobs(self, contexts):
-            lengths = np.array([len(c) for c in contexts])
-            batch = np.zeros((len(contexts), lengths.max()), "int32")
-            for i, c in enumerate(contexts):  # right padding: causal layers ignore it
-                batch[i, : len(c)] = c
-            h = np.asarray(features(batch))[np.arange(len(contexts)), lengths - 1]
-            z = np.asarray(model.get_layer("logits")(h), np.float64)
-            z -= z.max(-1, keepdims=True)
-            return z - np.log(np.exp(z).sum(-1, keepdims=True))
+    lm = KerasLM.from_model(model, vocab)
 
     found: dict[str, int | None] = {"reason": None, "tense": None}
     state = {"step": 0, "start": time.monotonic()}
@@ -89,7 +78,7 @@ def run(
         def on_train_batch_end(self, batch, logs=None):
             state["step"] += 1
             if state["step"] % every == 0:
-                res = recall_at_distance(LM(), probes)
+                res = recall_at_distance(lm, probes)
                 worst = res.groupby(["kind", "band"], observed=True)["correct"].mean()
                 worst = worst.groupby(level="kind").min()
                 for kind in found:

@@ -16,3 +16,13 @@ def test_next_logprobs_match_full_model(tiny_model_dir):
         expected = logits - np.log(np.exp(logits - logits.max()).sum()) - logits.max()
         np.testing.assert_allclose(row, expected, atol=1e-5)
     assert np.allclose(np.exp(got).sum(-1), 1, atol=1e-4)
+
+
+def test_from_model_scores_like_the_directory(tiny_model_dir):
+    path = tiny_model_dir("gru")
+    from_dir = KerasLM(path)
+    in_memory = KerasLM.from_model(load_keras_model(path), from_dir.vocab, from_dir.window)
+    contexts = [[2, 5, 6], [2, 9, 3, 4]]
+    np.testing.assert_allclose(
+        in_memory.next_logprobs(contexts), from_dir.next_logprobs(contexts), atol=1e-6
+    )

@@ -31,13 +31,29 @@ class KerasLM:
 
     def __init__(self, model_dir: str | Path, batch_size: int = 128):
         self.model_dir = Path(model_dir)
+        self._bind(
+            artifacts.load_keras_model(model_dir),  # whole sequences, for perplexity
+            artifacts.read_vocab(model_dir),
+            int(artifacts.read_config(model_dir).get("window", 256)),
+            batch_size,
+        )
+
+    @classmethod
+    def from_model(cls, model, vocab: list[str], window: int = 256, batch_size: int = 128):
+        """Score with a model in memory (e.g. during training) instead of a directory."""
+        lm = cls.__new__(cls)
+        lm.model_dir = None
+        lm._bind(model, vocab, window, batch_size)
+        return lm
+
+    def _bind(self, model, vocab: list[str], window: int, batch_size: int) -> None:
         import keras
 
-        self.model = artifacts.load_keras_model(model_dir)  # whole sequences, for perplexity
-        self.output_layer = self.model.get_layer("logits")
-        self.features = keras.Model(self.model.input, self.output_layer.input)
-        self.vocab = artifacts.read_vocab(model_dir)
-        self.window = int(artifacts.read_config(model_dir).get("window", 256))
+        self.model = model
+        self.output_layer = model.get_layer("logits")
+        self.features = keras.Model(model.input, self.output_layer.input)
+        self.vocab = vocab
+        self.window = window
         self.batch_size = batch_size
 
     def next_logprobs(self, contexts: list[list[int]]) -> np.ndarray:
