@@ -150,7 +150,8 @@ def test_committed_corpus_counts(corpus: list[dict]) -> None:
     stats = g.summarize(corpus)
     assert stats["emails"] >= 12_000
     assert stats["words"] >= 1_300_000
-    assert all(n >= 2_000 for n in stats["cells"].values()), stats["cells"]
+    # several hundred training examples per kind and band (issue 2); entity has fewest
+    assert all(n >= 1_500 for n in stats["cells"].values()), stats["cells"]
     assert stats["max_distance"] >= 120
     assert 3_000 <= stats["distinct_tokens"] <= 8_000
     assert stats["top_sentence_share"] < 0.005

@@ -97,3 +97,14 @@ def test_failed_retrain_keeps_old_model(tmp_path):
         train(cfg, verbose=0, emails=tiny_emails(), callbacks=[Interrupt(at_epoch=0)])
     assert (out / "model.keras").read_bytes() == before
     artifacts.check_model_dir(out)
+
+
+def test_learning_rate_defaults_per_cell_and_is_recorded(tmp_path):
+    from autocomplete.train import DEFAULT_LEARNING_RATES
+
+    assert TrainConfig(cell="lstm").learning_rate == DEFAULT_LEARNING_RATES["lstm"] == 2e-2
+    assert TrainConfig(cell="gru").learning_rate == 1e-2
+    assert TrainConfig(cell="simple_rnn").learning_rate == 1e-2
+    assert TrainConfig(cell="lstm", learning_rate=3e-3).learning_rate == 3e-3  # explicit wins
+    out = train(tiny_config(tmp_path, cell="gru", epochs=1), emails=tiny_emails(40), verbose=0)
+    assert artifacts.read_config(out)["learning_rate"] == 1e-2

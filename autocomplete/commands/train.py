@@ -36,8 +36,8 @@ from autocomplete.model_names import CELL_NAMES
               help="Step between windows cut from long emails. Default: the window.")
 @click.option("--max-tokens", type=click.IntRange(10), default=8000, show_default=True,
               help="Vocabulary size cap (from the training split only).")
-@click.option("--learning-rate", "--lr", type=click.FloatRange(0, min_open=True), default=1e-2,
-              show_default=True, help="Adam learning rate.")
+@click.option("--learning-rate", "--lr", type=click.FloatRange(0, min_open=True), default=None,
+              help="Adam learning rate. Default: 2e-2 for lstm, 1e-2 for gru and simple_rnn.")
 @click.option("--optimizer", type=click.Choice(["adam", "sgd"]), default="adam",
               show_default=True,
               help="sgd takes raw gradient steps: the setting where clipping visibly matters.")

@@ -151,8 +151,8 @@ FLIGHT_CITIES: tuple[str, ...] = (
     "Nashville", "Detroit", "Montreal", "Vienna",
 )
 REASON_CONTINUATIONS: dict[str, tuple[str, ...]] = {
-    "loan": (
-        "", "", "", " from the bank", " from my bank", " from our credit union",
+    "loan": (  # most loan requests end at "loan.", as the lecture's does
+        "", "", "", "", "", "", " from the bank", " from my bank", " from our credit union",
         " to cover the costs", " for the next few months", " of about {amount}",
         " against my savings", " to get through the next months",
     ),
@@ -2374,7 +2374,7 @@ def _signature(rng: random.Random, personal: bool) -> list[str]:
 # distance band, so that every (kind, band) cell gets the same count.
 
 _PATTERN_SHARES: tuple[tuple[str, float], ...] = (
-    ("RE", 0.20), ("ER", 0.20), ("EE", 0.10), ("R", 0.286), ("E", 0.086),
+    ("RR", 0.22), ("RE", 0.20), ("ER", 0.20), ("R", 0.28), ("E", 0.05),
 )  # the rest: topic-only emails without designed dependencies
 
 
@@ -2446,7 +2446,7 @@ def _email(rng: random.Random, pattern: str, bands: list[int],
     # comes before a cue never depends on what is drawn for that cue's block.
     reserve = [BANDS[band][1] + _BLOCK_OVERHEAD for band in bands]
     used = count([greeting] + signature)
-    desired = rng.randint(55, 160)
+    desired = rng.randint(40, 110)
     pre: list[list[str]] = []
     post: list[list[str]] = []
 

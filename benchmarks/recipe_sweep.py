@@ -1,0 +1,174 @@
+"""After how many updates does a training recipe find the long-range cues?
+
+The default run of `autocomplete train` has about 1,400 updates (batch 16,
+window 256) in its 10-minute CPU budget. Whether the LSTM learns the
+time-word -> tense cue in that budget depends on the recipe and, a lot, on
+the random seed: each cue is found suddenly, after a plateau. This sweep
+trains one recipe per process on the default training windows and, every
+`--every` updates, probes the validation split (recall per kind and distance
+band, as in the report) and the lecture's prompt (P(need / needed / will) after
+"Today / Yesterday / Tomorrow due to my current job situation and family
+condition, I").
+
+Two steps, because the training needs only Keras and so runs on any backend,
+for example on a lent GPU machine that has JAX but no TensorFlow:
+
+    python benchmarks/recipe_sweep.py export sweep.npz          # here (TensorFlow)
+    KERAS_BACKEND=jax python benchmarks/recipe_sweep.py run sweep.npz lstm_lr2e2 \\
+        '{"lr": 0.02, "seed": 1}' --steps 1800 >> sweep.jsonl  # one process per recipe
+    python benchmarks/recipe_sweep.py table sweep.jsonl
+
+A recipe is a JSON object over: cell, units, emb, lr, batch, gate, clipnorm,
+gclip, l2, seed (defaults: the `train` defaults for an LSTM at 1e-2).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+from pathlib import Path
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+import numpy as np  # noqa: E402
+
+KINDS = ("tense", "reason", "entity")
+LECTURE = "{} due to my current job situation and family condition, I"
+RECIPE = dict(cell="lstm", units=256, emb=128, lr=1e-2, batch=16, gate="chrono", clipnorm=1.0,
+              gclip=None, l2=1e-6, seed=0)
+
+
+def export(path: str, per_cell: int) -> None:
+    """Training windows, validation windows and probes of the default run, as arrays."""
+    from autocomplete.evaluate.probes import build_probes
+    from autocomplete.tokens import START_ID, tokenize
+    from autocomplete.train import TrainConfig, load_emails, prepare_data
+
+    data = prepare_data(TrainConfig(), load_emails(None))
+    vocab = data["vocab"]
+    index = {t: i for i, t in enumerate(vocab)}
+    probes = build_probes(data["splits"]["validation"], vocab, max_per_cell=per_cell, seed=0)
+    width = 256
+    ctx = np.zeros((len(probes), width), np.int32)
+    alts = -np.ones((len(probes), 16), np.int32)
+    for i, p in enumerate(probes.itertuples()):
+        c = p.context[-width:]
+        ctx[i, : len(c)] = c
+        alts[i, : len(p.alternatives)] = p.alternatives
+    lecture = [[START_ID] + [index[t] for t in tokenize(LECTURE.format(w))]
+               for w in ("Today", "Yesterday", "Tomorrow")]
+    x, y, w = data["windows"]["train"]
+    vx, vy, vw = data["windows"]["validation"]
+    np.savez_compressed(
+        path, x=x, y=y, w=w, vx=vx, vy=vy, vw=vw, ctx=ctx, alts=alts,
+        lens=np.array([min(len(c), width) for c in probes["context"]]),
+        tid=probes["target_id"].to_numpy(), kinds=probes["kind"].map(KINDS.index).to_numpy(),
+        bands=probes["band"].cat.codes.to_numpy(), lecture=np.array(lecture),
+        lecture_targets=np.array([index["need"], index["needed"], index["will"]]),
+        vocab_size=len(vocab),
+    )
+    print(f"wrote {path}: {len(x)} training windows, {len(probes)} probes")
+
+
+def run(path: str, name: str, recipe: dict, steps: int, every: int, deadline: float) -> None:
+    """Train one recipe; print one JSON line per probe point."""
+    import keras
+
+    from autocomplete.model import build_model, compile_model
+
+    r = RECIPE | recipe
+    d = np.load(path)
+    x, y, w = d["x"], d["y"], d["w"].astype("float32")
+    keras.utils.set_random_seed(r["seed"])
+    model = build_model(r["cell"], int(d["vocab_size"]), units=r["units"], embedding_dim=r["emb"],
+                        l2=r["l2"], gate_init=r["gate"], seed=r["seed"])
+    compile_model(model, learning_rate=r["lr"], clipnorm=r["clipnorm"], global_clipnorm=r["gclip"])
+    features = keras.Model(model.input, model.get_layer("logits").input)
+    logits = model.get_layer("logits")
+
+    def next_logprobs(ctx: np.ndarray, lens: np.ndarray) -> np.ndarray:
+        h = keras.ops.convert_to_numpy(features.predict_on_batch(ctx))
+        h = h[np.arange(len(ctx)), lens - 1]
+        z = keras.ops.convert_to_numpy(logits(h)).astype("float64")
+        z -= z.max(-1, keepdims=True)
+        return z - np.log(np.exp(z).sum(-1, keepdims=True))
+
+    def probe() -> dict:
+        lp = np.concatenate([next_logprobs(d["ctx"][i : i + 512], d["lens"][i : i + 512])
+                             for i in range(0, len(d["ctx"]), 512)])
+        alts = d["alts"]
+        best_alt = np.where(alts >= 0, np.take_along_axis(lp, np.maximum(alts, 0), 1), -np.inf)
+        correct = lp[np.arange(len(lp)), d["tid"]] > best_alt.max(1)
+        out = {f"{k}{b}": round(float(correct[(d["kinds"] == i) & (d["bands"] == b)].mean()), 2)
+               for i, k in enumerate(KINDS) for b in range(4)}
+        lec = d["lecture"]
+        p = np.exp(next_logprobs(np.pad(lec, ((0, 0), (0, 256 - lec.shape[1]))),
+                                 np.full(len(lec), lec.shape[1])))
+        out["lecture"] = p[:, d["lecture_targets"]].round(3).tolist()
+        return out
+
+    rng = np.random.default_rng(r["seed"])
+    order = np.concatenate([rng.permutation(len(x))
+                            for _ in range(steps * r["batch"] // len(x) + 2)])
+    start, step = time.monotonic(), 0
+    while step < steps and time.monotonic() - start < deadline:
+        idx = order[step * r["batch"] : (step + every) * r["batch"]]
+        model.fit(x[idx], y[idx], sample_weight=w[idx], batch_size=r["batch"], epochs=1,
+                  verbose=0, shuffle=False)
+        step += every
+        ev = model.evaluate(d["vx"], d["vy"], sample_weight=d["vw"].astype("float32"),
+                            batch_size=64, verbose=0, return_dict=True)
+        print(json.dumps({"name": name, "recipe": r, "step": step,
+                          "epoch": round(step * r["batch"] / len(x), 2),
+                          "val_perplexity": round(float(np.exp(ev["xent"])), 3), **probe()}),
+              flush=True)
+
+
+def table(path: str, threshold: float) -> None:
+    """First step at which each cue's recall reached `threshold` in every band."""
+    import pandas as pd
+
+    rows = [json.loads(line) for line in Path(path).read_text().splitlines() if line.strip()]
+    out = []
+    for name, group in pd.DataFrame(rows).groupby("name", sort=False):
+        first = {}
+        for k in KINDS:
+            hit = group[group[[f"{k}{b}" for b in range(4)]].min(axis=1) >= threshold]
+            first[f"{k} at step"] = int(hit["step"].iloc[0]) if len(hit) else None
+        last = group.iloc[-1]
+        out.append({"recipe": name, "steps run": int(last["step"]), **first,
+                    "val perplexity": last["val_perplexity"]})
+    print(pd.DataFrame(out).to_string(index=False))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="cmd", required=True)
+    p = sub.add_parser("export")
+    p.add_argument("path")
+    p.add_argument("--per-cell", type=int, default=150, help="probes per kind and band")
+    p = sub.add_parser("run")
+    p.add_argument("path")
+    p.add_argument("name")
+    p.add_argument("recipe", help="JSON object overriding the default recipe")
+    p.add_argument("--steps", type=int, default=1800)
+    p.add_argument("--every", type=int, default=150)
+    p.add_argument("--deadline", type=float, default=1e9, help="seconds")
+    p = sub.add_parser("table")
+    p.add_argument("path")
+    p.add_argument("--threshold", type=float, default=0.9)
+    a = parser.parse_args()
+    if a.cmd == "export":
+        export(a.path, a.per_cell)
+    elif a.cmd == "run":
+        run(a.path, a.name, json.loads(a.recipe), a.steps, a.every, a.deadline)
+    else:
+        table(a.path, a.threshold)
+
+
+if __name__ == "__main__":
+    main()
