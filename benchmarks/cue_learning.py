@@ -3,12 +3,14 @@
 The request sentences of the built-in corpus ("Yesterday due to <reason>,
 <filler> I needed to take a <target> ...") are cut out of their emails, so
 every window is dense with reason and tense dependencies. Each cell trains on
-the training split's sentences with the default recipe (Adam 1e-2, clipnorm
-1.0, batch 16, chrono gates; 128 units by default, for speed) and, every
+the training split's sentences with the default recipe (the cell's default
+Adam rate unless --lr is given, clipnorm 1.0, batch 16, chrono gates; 128
+units by default, for speed) and, every
 `--every` steps, is probed on the validation split's sentences: recall per
 kind and distance band, as in the report. The table gives the first step at
 which recall reached the threshold in every band. This isolates what the full
-corpus dilutes: one dependency target per 68 tokens there, one per 26 here.
+corpus dilutes: one dependency target per 52 tokens there (68 before session 3's
+denser corpus), about one per 26 here.
 
     python benchmarks/cue_learning.py --cells gru lstm --minutes 3
 """
@@ -45,7 +47,8 @@ def request_sentences(df: pd.DataFrame) -> pd.DataFrame:
 
 
 def run(
-    cell: str, minutes: float, every: int, threshold: float, units: int, seed: int = 0
+    cell: str, minutes: float, every: int, threshold: float, units: int, seed: int = 0,
+    lr: float | None = None,
 ) -> dict:
     import keras
 
@@ -68,7 +71,9 @@ def run(
     windows = make_windows(encode(make_vectorizer(vocab), train["body"].tolist()), 256, seed=seed)
     probes = build_probes(val, vocab, max_per_cell=100, seed=seed)
     model = build_model(cell, len(vocab), units=units, embedding_dim=units // 2, seed=seed)
-    compile_model(model, learning_rate=1e-2)
+    from autocomplete.train import DEFAULT_LEARNING_RATES
+
+    compile_model(model, learning_rate=lr or DEFAULT_LEARNING_RATES[cell])
     lm = KerasLM.from_model(model, vocab)
 
     found: dict[str, int | None] = {"reason": None, "tense": None}
@@ -104,8 +109,11 @@ def main() -> None:
     parser.add_argument("--every", type=int, default=250, help="probe every N steps")
     parser.add_argument("--threshold", type=float, default=0.9)
     parser.add_argument("--units", type=int, default=128, help="embedding gets half")
+    parser.add_argument("--lr", type=float, default=None,
+                        help="Adam rate for every cell (default: each cell's train default)")
     args = parser.parse_args()
-    rows = [run(c, args.minutes, args.every, args.threshold, args.units) for c in args.cells]
+    rows = [run(c, args.minutes, args.every, args.threshold, args.units, lr=args.lr)
+            for c in args.cells]
     print(pd.DataFrame(rows).to_string(index=False))
 
 
