@@ -118,13 +118,27 @@ def publish(staging: Path, out: Path) -> Path:
     return out
 
 
+def _config_cell(model_dir: Path) -> str | None:
+    """The cell named in a directory's config.json, or None if there is none to read."""
+    try:
+        return json.loads((model_dir / "config.json").read_text()).get("cell")
+    except (OSError, ValueError, AttributeError):
+        return None
+
+
 def trained_cells(models_dir: str | os.PathLike = MODELS_DIR) -> dict[str, Path]:
-    """Complete model directories under `models_dir`, by cell name in config.json."""
+    """Complete model directories under `models_dir`, by cell name in config.json.
+
+    `models_dir/<cell>` (where `train` writes by default) wins over any other
+    directory of that cell, such as `models/enron-lstm`; among the others, the
+    first in name order.
+    """
     found: dict[str, Path] = {}
     root = Path(models_dir)
     if not root.is_dir():
         return found
-    for sub in sorted(root.iterdir()):
+    subs = sorted(root.iterdir(), key=lambda p: (_config_cell(p) != p.name, p.name))
+    for sub in subs:
         if sub.name.startswith(".") or not sub.is_dir():
             continue
         try:

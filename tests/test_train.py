@@ -108,3 +108,17 @@ def test_learning_rate_defaults_per_cell_and_is_recorded(tmp_path):
     assert TrainConfig(cell="lstm", learning_rate=3e-3).learning_rate == 3e-3  # explicit wins
     out = train(tiny_config(tmp_path, cell="gru", epochs=1), emails=tiny_emails(40), verbose=0)
     assert artifacts.read_config(out)["learning_rate"] == 1e-2
+
+
+def test_trained_cells_prefers_the_default_directory(tmp_path):
+    """models/enron-lstm sorts before models/lstm; the default directory must still win."""
+    for name, cell in (("enron-lstm", "lstm"), ("lstm", "lstm"), ("my-gru", "gru"),
+                       ("broken", "gru")):
+        d = tmp_path / name
+        d.mkdir()
+        for f in artifacts.REQUIRED:
+            (d / f).write_text("{}")
+        artifacts.write_json(d / "config.json", {"cell": cell})
+    (tmp_path / "broken" / "model.keras").unlink()  # incomplete: never chosen
+    found = artifacts.trained_cells(tmp_path)
+    assert found == {"lstm": tmp_path / "lstm", "gru": tmp_path / "my-gru"}
