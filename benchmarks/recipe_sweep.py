@@ -44,8 +44,9 @@ RECIPE = dict(cell="lstm", units=256, emb=128, lr=1e-2, batch=16, gate="chrono",
 
 def export(path: str, per_cell: int) -> None:
     """Training windows, validation windows and probes of the default run, as arrays."""
+    from autocomplete.evaluate import START_ID
     from autocomplete.evaluate.probes import build_probes
-    from autocomplete.tokens import START_ID, tokenize
+    from autocomplete.tokens import tokenize
     from autocomplete.train import TrainConfig, load_emails, prepare_data
 
     data = prepare_data(TrainConfig(), load_emails(None))
