@@ -118,14 +118,6 @@ def publish(staging: Path, out: Path) -> Path:
     return out
 
 
-def _config_cell(model_dir: Path) -> str | None:
-    """The cell named in a directory's config.json, or None if there is none to read."""
-    try:
-        return json.loads((model_dir / "config.json").read_text()).get("cell")
-    except (OSError, ValueError, AttributeError):
-        return None
-
-
 def trained_cells(models_dir: str | os.PathLike = MODELS_DIR) -> dict[str, Path]:
     """Complete model directories under `models_dir`, by cell name in config.json.
 
@@ -137,14 +129,15 @@ def trained_cells(models_dir: str | os.PathLike = MODELS_DIR) -> dict[str, Path]
     root = Path(models_dir)
     if not root.is_dir():
         return found
-    subs = sorted(root.iterdir(), key=lambda p: (_config_cell(p) != p.name, p.name))
-    for sub in subs:
+    candidates: list[tuple[str, Path]] = []
+    for sub in sorted(root.iterdir()):
         if sub.name.startswith(".") or not sub.is_dir():
             continue
         try:
             check_model_dir(sub)
-            cell = read_config(sub).get("cell", sub.name)
+            candidates.append((read_config(sub).get("cell", sub.name), sub))
         except ModelDirError:
             continue
+    for cell, sub in sorted(candidates, key=lambda c: c[1].name != c[0]):  # stable sort
         found.setdefault(cell, sub)
     return found
