@@ -37,6 +37,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import numpy as np  # noqa: E402
 
 KINDS = ("tense", "reason", "entity")
+BANDS = ("1-10", "11-30", "31-60", "61-120")  # the probes' default bands
 LECTURE = "{} due to my current job situation and family condition, I"
 RECIPE = dict(cell="lstm", units=256, emb=128, lr=1e-2, batch=16, gate="chrono", clipnorm=1.0,
               gclip=None, l2=1e-6, seed=0)
@@ -53,24 +54,14 @@ def export(path: str, per_cell: int) -> None:
     vocab = data["vocab"]
     index = {t: i for i, t in enumerate(vocab)}
     probes = build_probes(data["splits"]["validation"], vocab, max_per_cell=per_cell, seed=0)
-    width = 256
-    ctx = np.zeros((len(probes), width), np.int32)
-    alts = -np.ones((len(probes), 16), np.int32)
-    for i, p in enumerate(probes.itertuples()):
-        c = p.context[-width:]
-        ctx[i, : len(c)] = c
-        alts[i, : len(p.alternatives)] = p.alternatives
+    probes.to_json(f"{path}.probes.json", orient="records")  # read back by `run`
     lecture = [[START_ID] + [index[t] for t in tokenize(LECTURE.format(w))]
                for w in ("Today", "Yesterday", "Tomorrow")]
     x, y, w = data["windows"]["train"]
     vx, vy, vw = data["windows"]["validation"]
     np.savez_compressed(
-        path, x=x, y=y, w=w, vx=vx, vy=vy, vw=vw, ctx=ctx, alts=alts,
-        lens=np.array([min(len(c), width) for c in probes["context"]]),
-        tid=probes["target_id"].to_numpy(), kinds=probes["kind"].map(KINDS.index).to_numpy(),
-        bands=probes["band"].cat.codes.to_numpy(), lecture=np.array(lecture),
+        path, x=x, y=y, w=w, vx=vx, vy=vy, vw=vw, vocab=np.array(vocab), lecture=np.array(lecture),
         lecture_targets=np.array([index["need"], index["needed"], index["will"]]),
-        vocab_size=len(vocab),
     )
     print(f"wrote {path}: {len(x)} training windows, {len(probes)} probes")
 
@@ -78,37 +69,28 @@ def export(path: str, per_cell: int) -> None:
 def run(path: str, name: str, recipe: dict, steps: int, every: int, deadline: float) -> None:
     """Train one recipe; print one JSON line per probe point."""
     import keras
+    import pandas as pd
 
+    from autocomplete.evaluate.keras_lm import KerasLM
+    from autocomplete.evaluate.probes import recall_at_distance
     from autocomplete.model import build_model, compile_model
 
     r = RECIPE | recipe
     d = np.load(path)
     x, y, w = d["x"], d["y"], d["w"].astype("float32")
     keras.utils.set_random_seed(r["seed"])
-    model = build_model(r["cell"], int(d["vocab_size"]), units=r["units"], embedding_dim=r["emb"],
+    model = build_model(r["cell"], len(d["vocab"]), units=r["units"], embedding_dim=r["emb"],
                         l2=r["l2"], gate_init=r["gate"], seed=r["seed"])
     compile_model(model, learning_rate=r["lr"], clipnorm=r["clipnorm"], global_clipnorm=r["gclip"])
-    features = keras.Model(model.input, model.get_layer("logits").input)
-    logits = model.get_layer("logits")
-
-    def next_logprobs(ctx: np.ndarray, lens: np.ndarray) -> np.ndarray:
-        h = keras.ops.convert_to_numpy(features.predict_on_batch(ctx))
-        h = h[np.arange(len(ctx)), lens - 1]
-        z = keras.ops.convert_to_numpy(logits(h)).astype("float64")
-        z -= z.max(-1, keepdims=True)
-        return z - np.log(np.exp(z).sum(-1, keepdims=True))
+    lm = KerasLM.from_model(model, d["vocab"].tolist())
+    probes = pd.read_json(f"{path}.probes.json", orient="records")
 
     def probe() -> dict:
-        lp = np.concatenate([next_logprobs(d["ctx"][i : i + 512], d["lens"][i : i + 512])
-                             for i in range(0, len(d["ctx"]), 512)])
-        alts = d["alts"]
-        best_alt = np.where(alts >= 0, np.take_along_axis(lp, np.maximum(alts, 0), 1), -np.inf)
-        correct = lp[np.arange(len(lp)), d["tid"]] > best_alt.max(1)
-        out = {f"{k}{b}": round(float(correct[(d["kinds"] == i) & (d["bands"] == b)].mean()), 2)
-               for i, k in enumerate(KINDS) for b in range(4)}
-        lec = d["lecture"]
-        p = np.exp(next_logprobs(np.pad(lec, ((0, 0), (0, 256 - lec.shape[1]))),
-                                 np.full(len(lec), lec.shape[1])))
+        res = recall_at_distance(lm, probes)
+        recall = res.groupby(["kind", "band"])["correct"].mean()
+        out = {f"{k}{b}": round(float(recall.get((k, band), float("nan"))), 2)
+               for k in KINDS for b, band in enumerate(BANDS)}
+        p = np.exp(lm.next_logprobs(d["lecture"].tolist()))
         out["lecture"] = p[:, d["lecture_targets"]].round(3).tolist()
         return out
 
