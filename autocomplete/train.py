@@ -50,6 +50,7 @@ class TrainConfig:
     dropout: float = 0.0
     activation: str = "tanh"
     gate_init: str = "chrono"  # long initial memory for LSTM/GRU gates (see model.chrono_init)
+    precision: str = "auto"  # training arithmetic (model.resolve_precision); saved as float32
     seed: int = 0
     patience: int = 2  # early stopping on val_loss, best weights kept
     time_budget: float | None = 9.0  # minutes of fit: 3 full epochs on 2 cores, ends within 10 min
@@ -160,7 +161,7 @@ def train(
 
     from autocomplete.callbacks.perplexity import PerplexityLogger
     from autocomplete.callbacks.time_budget import TimeBudget
-    from autocomplete.model import build_model, compile_model
+    from autocomplete.model import as_float32, build_model, compile_model, resolve_precision
     from autocomplete.textprep import corpus_fingerprint, make_dataset
 
     out = cfg.out_dir()
@@ -175,11 +176,13 @@ def train(
     vocab = data["vocab"]
     train_w, val_w = data["windows"]["train"], data["windows"]["validation"]
 
-    model = build_model(
-        cfg.cell, len(vocab), units=cfg.units, layers=cfg.layers, embedding_dim=cfg.embedding_dim,
-        l2=cfg.l2, dropout=cfg.dropout, activation=cfg.activation, gate_init=cfg.gate_init,
-        seed=cfg.seed,
+    precision = resolve_precision(cfg.precision)
+    arch = dict(
+        cell=cfg.cell, vocab_size=len(vocab), units=cfg.units, layers=cfg.layers,
+        embedding_dim=cfg.embedding_dim, l2=cfg.l2, dropout=cfg.dropout,
+        activation=cfg.activation, gate_init=cfg.gate_init, seed=cfg.seed,
     )
+    model = build_model(**arch, precision=precision)
     compile_model(
         model, learning_rate=cfg.learning_rate, clipnorm=cfg.clipnorm,
         global_clipnorm=cfg.global_clipnorm, optimizer=cfg.optimizer,
@@ -214,6 +217,8 @@ def train(
     if grad_cb is not None and getattr(grad_cb, "stop_reason", None):
         print(f"training stopped by gradient statistics: {grad_cb.stop_reason}")
 
+    if precision != "float32":
+        model = as_float32(model, **arch)  # what is saved, completed with and tested
     metrics = evaluate_windows(model, data["windows"]["test"], cfg.batch_size)
     history = pd.read_csv(stage / "history.csv")
     metrics.update(
@@ -232,6 +237,7 @@ def train(
     config = dataclasses.asdict(cfg) | {
         "out": str(out),
         "vocab_size": len(vocab),
+        "precision_used": precision,
         "corpus_sha256": corpus_fingerprint(df),
         "corpus_emails": len(df),
         "versions": library_versions(),

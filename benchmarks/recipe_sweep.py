@@ -43,14 +43,19 @@ RECIPE = dict(cell="lstm", units=256, emb=128, lr=1e-2, batch=16, gate="chrono",
               gclip=None, l2=1e-6, seed=0)
 
 
-def export(path: str, per_cell: int) -> None:
-    """Training windows, validation windows and probes of the default run, as arrays."""
+def export(path: str, per_cell: int, corpus: str | None = None) -> None:
+    """Training windows, validation windows and probes of the default run, as arrays.
+
+    `corpus`: a generated corpus file (generator output) instead of data/emails.jsonl.gz,
+    to compare corpus designs.
+    """
+    from autocomplete.corpus.builtin import load_builtin
     from autocomplete.evaluate import START_ID
     from autocomplete.evaluate.probes import build_probes
     from autocomplete.tokens import tokenize
     from autocomplete.train import TrainConfig, load_emails, prepare_data
 
-    data = prepare_data(TrainConfig(), load_emails(None))
+    data = prepare_data(TrainConfig(), load_builtin(corpus) if corpus else load_emails(None))
     vocab = data["vocab"]
     index = {t: i for i, t in enumerate(vocab)}
     probes = build_probes(data["splits"]["validation"], vocab, max_per_cell=per_cell, seed=0)
@@ -134,6 +139,7 @@ def main() -> None:
     p = sub.add_parser("export")
     p.add_argument("path")
     p.add_argument("--per-cell", type=int, default=150, help="probes per kind and band")
+    p.add_argument("--corpus", default=None, help="a generated corpus file (default: data/)")
     p = sub.add_parser("run")
     p.add_argument("path")
     p.add_argument("name")
@@ -146,7 +152,7 @@ def main() -> None:
     p.add_argument("--threshold", type=float, default=0.9)
     a = parser.parse_args()
     if a.cmd == "export":
-        export(a.path, a.per_cell)
+        export(a.path, a.per_cell, a.corpus)
     elif a.cmd == "run":
         run(a.path, a.name, json.loads(a.recipe), a.steps, a.every, a.deadline)
     else:

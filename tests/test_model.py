@@ -79,3 +79,39 @@ def test_default_gate_init_is_keras():
     np.testing.assert_allclose(lstm.cell.bias.numpy()[4:8], 1.0)  # unit_forget_bias
     with pytest.raises(ValueError, match="gate_init"):
         build_model("lstm", 20, units=4, gate_init="warm")
+
+
+def test_mixed_bfloat16_computes_in_bf16_and_hands_float32_logits():
+    model = build_model("lstm", 20, units=8, embedding_dim=4, precision="mixed_bfloat16")
+    assert model.get_layer("rnn_1").compute_dtype == "bfloat16"
+    assert model.get_layer("rnn_1").cell.kernel.dtype == "float32"  # weights stay float32
+    assert model.layers[-1].name == "logits_float32"
+    assert keras.backend.standardize_dtype(model(np.ones((2, 5), "int32")).dtype) == "float32"
+    with pytest.raises(ValueError, match="unknown precision"):
+        build_model("lstm", 20, units=4, precision="float16")
+
+
+def test_as_float32_keeps_the_weights_and_drops_the_cast():
+    from autocomplete.model import as_float32
+
+    kw = dict(cell="gru", vocab_size=30, units=8, embedding_dim=4, seed=3)
+    mixed = build_model(**kw, precision="mixed_bfloat16")
+    mixed.get_layer("logits").bias.assign(np.linspace(-1, 1, 30))  # not the initial weights
+    plain = as_float32(mixed, **kw)
+    assert [layer.name for layer in plain.layers][-1] == "logits"
+    assert plain.get_layer("rnn_1").compute_dtype == "float32"
+    for a, b in zip(mixed.get_weights(), plain.get_weights(), strict=True):
+        np.testing.assert_array_equal(a, b)
+    ids = np.array([[2, 5, 7, 9]], "int32")
+    # bf16 keeps ~3 significant digits: the two agree to that, not exactly
+    np.testing.assert_allclose(mixed(ids), plain(ids), atol=0.05)
+
+
+def test_resolve_precision():
+    from autocomplete.model import resolve_precision
+
+    assert resolve_precision("float32") == "float32"
+    assert resolve_precision("mixed_bfloat16") == "mixed_bfloat16"
+    assert resolve_precision("auto") in ("float32", "mixed_bfloat16")
+    with pytest.raises(ValueError, match="unknown precision"):
+        resolve_precision("half")

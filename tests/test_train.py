@@ -63,6 +63,15 @@ def test_train_writes_model_directory(tmp_path):
     assert not artifacts.staging_dir(out).exists()
 
 
+def test_mixed_precision_training_saves_a_float32_model(tmp_path):
+    cfg = tiny_config(tmp_path, epochs=1, precision="mixed_bfloat16")
+    out = train(cfg, verbose=0, emails=tiny_emails(40))
+    assert artifacts.read_config(out)["precision_used"] == "mixed_bfloat16"
+    model = artifacts.load_keras_model(out)
+    assert [layer.name for layer in model.layers][-1] == "logits"  # no cast layer
+    assert {layer.compute_dtype for layer in model.layers[1:]} == {"float32"}
+
+
 def test_save_load_round_trip(tmp_path):
     out = train(tiny_config(tmp_path, cell="gru", epochs=1), verbose=0, emails=tiny_emails())
     vocab = artifacts.read_vocab(out)
