@@ -47,9 +47,9 @@ TENSES: dict[str, tuple[str, str]] = {  # time word -> (verb phrase, target toke
     "yesterday": ("needed", "needed"),
     "tomorrow": ("will need", "will"),
 }
-PROJECTS: tuple[str, ...] = (
-    "falcon", "orion", "atlas", "phoenix", "mercury", "aurora", "titan", "neptune",
-)
+# Four names, as the reason cue has four targets: with eight, each name was the
+# target only ~800 times per epoch and no cell learned to copy it in 20 minutes.
+PROJECTS: tuple[str, ...] = ("falcon", "orion", "atlas", "phoenix")
 REASON_TARGETS: tuple[str, ...] = ("loan", "sick", "flight", "vacation")
 LECTURE_REASON = "my current job situation and family condition"
 LECTURE_SENTENCE = (
@@ -2374,7 +2374,7 @@ def _signature(rng: random.Random, personal: bool) -> list[str]:
 # distance band, so that every (kind, band) cell gets the same count.
 
 _PATTERN_SHARES: tuple[tuple[str, float], ...] = (
-    ("RR", 0.22), ("RE", 0.20), ("ER", 0.20), ("R", 0.28), ("E", 0.05),
+    ("RR", 0.14), ("RE", 0.27), ("ER", 0.27), ("R", 0.20), ("E", 0.10),
 )  # the rest: topic-only emails without designed dependencies
 
 
