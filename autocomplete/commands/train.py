@@ -20,7 +20,7 @@ from autocomplete.model_names import CELL_NAMES
               help="Model directory to write. Default: models/<cell>.")
 @click.option("--epochs", type=click.IntRange(1), default=20, show_default=True,
               help="Maximum epochs (early stopping or the time budget may end sooner).")
-@click.option("--time-budget", type=click.FloatRange(0), default=9.0, show_default=True,
+@click.option("--time-budget", type=click.FloatRange(0), default=8.0, show_default=True,
               help="Minutes of training, after which the run finishes its epoch early "
                    "(0: no limit). The default keeps `train` under 10 minutes on 2 CPU cores.")
 @click.option("--batch-size", type=click.IntRange(1), default=16, show_default=True,
