@@ -13,7 +13,7 @@ import os
 import click
 
 # Keep TensorFlow's start-up noise (oneDNN notes, CUDA probing) off the terminal. oneDNN
-# itself stays on: it makes CPU training 1.4x faster in float32, and bfloat16 needs it.
+# itself stays on: it makes CPU training 1.3x faster in float32, and bfloat16 needs it.
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 os.environ.setdefault("ABSL_MIN_LOG_LEVEL", "3")
 

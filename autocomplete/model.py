@@ -128,8 +128,8 @@ def chrono_init(
 def resolve_precision(precision: str = "auto") -> str:
     """"auto" -> "mixed_bfloat16" on a CPU-only machine with bf16 instructions, else "float32".
 
-    bfloat16 matmuls run about twice as fast as float32 on CPUs with AVX512-BF16
-    or AMX (a training step of the default LSTM: 1.35x); elsewhere bfloat16 is
+    On CPUs with AVX512-BF16 or AMX a training step of the default LSTM is 1.3x
+    faster than in float32 (benchmarks/train_speed.py); elsewhere bfloat16 is
     emulated and slower, and GPUs already run the cuDNN kernels in float32.
     """
     if precision != "auto":
@@ -190,7 +190,7 @@ def compile_model(
     model.compile(
         optimizer=opt,
         loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
-        # no per-step top-5: it cost about 8% of a CPU step; metrics.json has the test top-5
+        # no per-step top-5 (a top-k over the vocabulary every step); metrics.json has it
         weighted_metrics=[
             keras.metrics.SparseCategoricalCrossentropy(from_logits=True, name="xent"),
             keras.metrics.SparseCategoricalAccuracy(name="accuracy"),

@@ -48,7 +48,7 @@ TENSES: dict[str, tuple[str, str]] = {  # time word -> (verb phrase, target toke
     "tomorrow": ("will need", "will"),
 }
 # Four names, as the reason cue has four targets: with eight, each name was the
-# target only ~800 times per epoch and no cell learned to copy it in 20 minutes.
+# target only ~800 times per epoch and no cell learned to copy it in 19 minutes.
 PROJECTS: tuple[str, ...] = ("falcon", "orion", "atlas", "phoenix")
 REASON_TARGETS: tuple[str, ...] = ("loan", "sick", "flight", "vacation")
 LECTURE_REASON = "my current job situation and family condition"
