@@ -137,15 +137,20 @@ def resolve_precision(precision: str = "auto") -> str:
             choices = " or ".join(("auto", *PRECISIONS))
             raise ValueError(f"unknown precision {precision!r}; use {choices}")
         return precision
-    try:
-        flags = Path("/proc/cpuinfo").read_text()
-    except OSError:
-        return "float32"
+    flags = _cpu_flags()
     if "avx512_bf16" not in flags and "amx_bf16" not in flags:
         return "float32"
     import tensorflow as tf
 
     return "float32" if tf.config.list_physical_devices("GPU") else "mixed_bfloat16"
+
+
+def _cpu_flags() -> str:
+    """The CPU's feature flags as /proc/cpuinfo lists them ("" where there is none)."""
+    try:
+        return Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return ""
 
 
 def as_float32(model: keras.Model, **build_kwargs) -> keras.Model:

@@ -107,11 +107,17 @@ def test_as_float32_keeps_the_weights_and_drops_the_cast():
     np.testing.assert_allclose(mixed(ids), plain(ids), atol=0.05)
 
 
-def test_resolve_precision():
-    from autocomplete.model import resolve_precision
+def test_resolve_precision(monkeypatch):
+    import tensorflow as tf
 
-    assert resolve_precision("float32") == "float32"
-    assert resolve_precision("mixed_bfloat16") == "mixed_bfloat16"
-    assert resolve_precision("auto") in ("float32", "mixed_bfloat16")
+    from autocomplete import model as m
+
+    assert m.resolve_precision("float32") == "float32"
+    assert m.resolve_precision("mixed_bfloat16") == "mixed_bfloat16"
     with pytest.raises(ValueError, match="unknown precision"):
-        resolve_precision("half")
+        m.resolve_precision("half")
+    monkeypatch.setattr(m, "_cpu_flags", lambda: "flags : fpu sse avx2 avx512f")
+    assert m.resolve_precision("auto") == "float32"  # bf16 would be emulated: slower
+    monkeypatch.setattr(m, "_cpu_flags", lambda: "flags : fpu avx512f avx512_bf16")
+    gpu = bool(tf.config.list_physical_devices("GPU"))
+    assert m.resolve_precision("auto") == ("float32" if gpu else "mixed_bfloat16")
