@@ -43,6 +43,7 @@ class TrainConfig:
     stride: int | None = None  # None: = window, every target once
     max_tokens: int = 8000  # vocabulary cap; the built-in corpus has fewer words
     learning_rate: float | None = None  # None: the cell's DEFAULT_LEARNING_RATES entry
+    lr_decay: float = 0.0  # share of the run, at its end, where the rate falls to 0 (LinearDecay)
     optimizer: str = "adam"  # "sgd" shows what clipping does (Adam rescales steps anyway)
     clipnorm: float | None = 1.0
     global_clipnorm: float | None = None
@@ -167,6 +168,7 @@ def train(
     """
     import keras
 
+    from autocomplete.callbacks.lr_decay import LinearDecay
     from autocomplete.callbacks.perplexity import PerplexityLogger
     from autocomplete.callbacks.time_budget import TimeBudget
     from autocomplete.model import as_float32, build_model, compile_model, resolve_precision
@@ -205,6 +207,7 @@ def train(
     callbacks = [
         keras.callbacks.BackupAndRestore(str(stage / "backup"), delete_checkpoint=True),
         budget,
+        *([LinearDecay(cfg.lr_decay, cfg.time_budget)] if cfg.lr_decay else []),
         keras.callbacks.TerminateOnNaN(),
         stopper,
         PerplexityLogger(),

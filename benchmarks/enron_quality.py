@@ -33,6 +33,8 @@ def main() -> None:
     parser.add_argument("--out", default="models/enron-lstm")
     parser.add_argument("--max-tokens", type=int, default=8000)
     parser.add_argument("--learning-rate", type=float, default=3e-3)
+    parser.add_argument("--lr-decay", type=float, default=0.0,
+                        help="share of the budget, at its end, where the rate falls to 0")
     parser.add_argument("--dropout", type=float, default=0.0, help="input dropout of the cell")
     parser.add_argument("--units", type=int, default=256)
     parser.add_argument("--precision", default="auto", help="see `autocomplete train --help`")
@@ -56,7 +58,8 @@ def main() -> None:
     print(summary)
     cfg = TrainConfig(cell=args.cell, out=args.out, time_budget=args.minutes, epochs=50,
                       max_tokens=args.max_tokens, learning_rate=args.learning_rate,
-                      dropout=args.dropout, units=args.units, precision=args.precision)
+                      lr_decay=args.lr_decay, dropout=args.dropout, units=args.units,
+                      precision=args.precision)
     started = time.monotonic()
     out = train(cfg, emails=train_df, verbose=2)
     train_minutes = (time.monotonic() - started) / 60

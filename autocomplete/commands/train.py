@@ -38,6 +38,9 @@ from autocomplete.model_names import CELL_NAMES
               help="Vocabulary size cap (from the training split only).")
 @click.option("--learning-rate", "--lr", type=click.FloatRange(0, min_open=True), default=None,
               help="Adam learning rate. Default: 2e-2 for lstm, 1e-2 for gru and simple_rnn.")
+@click.option("--lr-decay", type=click.FloatRange(0, 1), default=0.0, show_default=True,
+              help="Share of the run, at its end, over which the learning rate falls "
+                   "linearly to 0 (of the time budget, else of the epochs; 0: constant).")
 @click.option("--optimizer", type=click.Choice(["adam", "sgd"]), default="adam",
               show_default=True,
               help="sgd takes raw gradient steps: the setting where clipping visibly matters.")
