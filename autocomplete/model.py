@@ -73,6 +73,8 @@ def build_model(
             name=f"rnn_{i}",
             dtype=precision,
         )(x)
+    if dropout:  # on the output layer's input too, as in Zaremba et al. (2014)
+        x = keras.layers.Dropout(dropout, seed=seed, name="output_dropout", dtype=precision)(x)
     logits = keras.layers.Dense(
         vocab_size, kernel_regularizer=reg, name="logits", dtype=precision
     )(x)

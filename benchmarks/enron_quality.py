@@ -35,7 +35,8 @@ def main() -> None:
     parser.add_argument("--learning-rate", type=float, default=3e-3)
     parser.add_argument("--lr-decay", type=float, default=0.0,
                         help="share of the budget, at its end, where the rate falls to 0")
-    parser.add_argument("--dropout", type=float, default=0.0, help="input dropout of the cell")
+    parser.add_argument("--dropout", type=float, default=0.0,
+                        help="dropout on the inputs of the cell and of the output layer")
     parser.add_argument("--units", type=int, default=256)
     parser.add_argument("--precision", default="auto", help="see `autocomplete train --help`")
     parser.add_argument("--em-cuts", type=int, default=1000)

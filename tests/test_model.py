@@ -81,6 +81,18 @@ def test_default_gate_init_is_keras():
         build_model("lstm", 20, units=4, gate_init="warm")
 
 
+def test_dropout_on_cell_inputs_and_output_only_while_training():
+    model = build_model("lstm", 20, units=8, embedding_dim=4, dropout=0.5)
+    assert model.get_layer("rnn_1").dropout == 0.5
+    assert model.get_layer("output_dropout").rate == 0.5
+    plain = build_model("lstm", 20, units=8, embedding_dim=4)
+    assert "output_dropout" not in [layer.name for layer in plain.layers]
+    plain.set_weights(model.get_weights())  # no extra weights: the fast path reads the same
+    ids = np.arange(2, 12, dtype="int32").reshape(2, 5)
+    np.testing.assert_allclose(model(ids), plain(ids), rtol=1e-5, atol=1e-6)  # inference: off
+    assert not np.allclose(model(ids, training=True), plain(ids))
+
+
 def test_mixed_bfloat16_computes_in_bf16_and_hands_float32_logits():
     model = build_model("lstm", 20, units=8, embedding_dim=4, precision="mixed_bfloat16")
     assert model.get_layer("rnn_1").compute_dtype == "bfloat16"

@@ -52,7 +52,8 @@ from autocomplete.model_names import CELL_NAMES
 @click.option("--l2", type=click.FloatRange(0), default=1e-6, show_default=True,
               help="L2 weight on embedding, kernels and recurrent kernels (0 turns it off).")
 @click.option("--dropout", type=click.FloatRange(0, 1, max_open=True), default=0.0,
-              show_default=True, help="Input dropout of the recurrent layers.")
+              show_default=True,
+              help="Dropout on the inputs of the recurrent layers and of the output layer.")
 @click.option("--activation", type=click.Choice(["tanh", "relu"]), default="tanh",
               show_default=True,
               help="Recurrent activation; relu on simple_rnn is the exploding-gradient recipe "
