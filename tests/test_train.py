@@ -72,6 +72,22 @@ def test_mixed_precision_training_saves_a_float32_model(tmp_path):
     assert {layer.compute_dtype for layer in model.layers[1:]} == {"float32"}
 
 
+def test_lr_decay_and_dropout_reach_the_run(tmp_path):
+    cfg = tiny_config(tmp_path, time_budget=None, lr_decay=0.5, dropout=0.2, learning_rate=1e-2)
+    out = train(cfg, verbose=0, emails=tiny_emails())
+    rates = pd.read_csv(out / "history.csv")["learning_rate"].to_numpy()
+    # no time budget: held through epoch 1, one step's worth above zero at the end of epoch 2
+    assert rates[0] == pytest.approx(1e-2) and 0 < rates[1] < 1e-2 / 2
+    assert artifacts.read_config(out)["lr_decay"] == 0.5
+    model = artifacts.load_keras_model(out)
+    assert model.get_layer("output_dropout").rate == 0.2
+    from autocomplete.fastpath import NumpyStepModel
+
+    ids = np.array([2, 5, 7, 3, 9], dtype="int32")  # the fast path has no dropout layer to skip
+    np.testing.assert_allclose(NumpyStepModel(out).sequence_logits(ids), model(ids[None])[0],
+                               rtol=1e-4, atol=1e-5)
+
+
 def test_save_load_round_trip(tmp_path):
     out = train(tiny_config(tmp_path, cell="gru", epochs=1), verbose=0, emails=tiny_emails())
     vocab = artifacts.read_vocab(out)
