@@ -52,7 +52,7 @@ def main() -> None:
         print(f"skipped: {CORPUS} is absent")
         return
 
-    from autocomplete import textprep
+    from autocomplete import artifacts, textprep
     from autocomplete.corpus.loaders import load_corpus
     from autocomplete.evaluate import metrics
     from autocomplete.evaluate.keras_lm import KerasLM
@@ -69,7 +69,12 @@ def main() -> None:
                       lr_decay=args.lr_decay, dropout=args.dropout, units=args.units,
                       precision=args.precision)
     started = time.monotonic()
-    out = Path(args.out) if args.eval_only else train(cfg, emails=train_df, verbose=2)
+    if args.eval_only:  # the cell and the split seed of the model being evaluated
+        out = Path(args.out)
+        saved = artifacts.read_config(out)
+        cfg = TrainConfig(cell=saved["cell"], seed=saved["seed"])
+    else:
+        out = train(cfg, emails=train_df, verbose=2)
     train_minutes = (time.monotonic() - started) / 60
 
     lm = KerasLM(out)
@@ -85,7 +90,7 @@ def main() -> None:
     rows = []
     for test_name, seqs in tests.items():
         for name, model, completer in [
-            (args.cell, lm, step_greedy_completer(step)),
+            (cfg.cell, lm, step_greedy_completer(step)),
             ("ngram-4", ngram, metrics.greedy_completer(ngram)),
         ]:
             if model is lm:
@@ -100,7 +105,7 @@ def main() -> None:
         print(f"test {test_name}: {len(seqs)} emails, {sum(len(s) - 1 for s in seqs)} tokens")
     how = f"from {out}" if args.eval_only else f"trained {train_minutes:.1f} min"
     print(f"train: enron1-3 ({len(splits['train'])} of {len(train_df)} emails); "
-          f"{args.cell} {how}, vocabulary {len(lm.vocab)}")
+          f"{cfg.cell} {how}, vocabulary {len(lm.vocab)}")
     print(pd.DataFrame(rows).to_string(index=False))
 
 if __name__ == "__main__":
