@@ -170,3 +170,20 @@ def test_evaluate_windows_matches_a_direct_computation():
     assert got["top1_accuracy"] == pytest.approx((known & (order[..., 0] == y)).sum() / mask.sum())
     top5 = (order[..., :5] == y[..., None]).any(-1)
     assert got["top5_accuracy"] == pytest.approx((known & top5).sum() / mask.sum())
+
+
+def test_train_command_turns_out_of_memory_into_a_message(monkeypatch, tmp_path):
+    import tensorflow as tf
+    from click.testing import CliRunner
+
+    import autocomplete.train as train_module
+    from autocomplete.commands.train import train as train_command
+
+    def oom(cfg, **kw):
+        raise tf.errors.ResourceExhaustedError(None, None, "OOM when allocating tensor")
+
+    monkeypatch.setattr(train_module, "train", oom)
+    result = CliRunner().invoke(train_command, ["--batch-size", "4096", "--out", str(tmp_path)])
+    assert result.exit_code == 1
+    assert "out of memory with --batch-size 4096" in result.output
+    assert "Traceback" not in result.output

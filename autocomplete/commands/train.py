@@ -116,6 +116,13 @@ def train(**opts) -> None:
         sys.exit(130)
     except (ValueError, OSError) as e:
         raise click.ClickException(str(e)) from e
+    except Exception as e:
+        if type(e).__name__ != "ResourceExhaustedError":  # TensorFlow's out-of-memory error
+            raise
+        raise click.ClickException(
+            f"out of memory with --batch-size {cfg.batch_size} and --window {cfg.window}; "
+            "try a smaller batch or window"
+        ) from e
     from autocomplete.train import read_metrics
 
     m = read_metrics(out)
