@@ -117,7 +117,9 @@ def train(**opts) -> None:
     except (ValueError, OSError) as e:
         raise click.ClickException(str(e)) from e
     except Exception as e:
-        if type(e).__name__ != "ResourceExhaustedError":  # TensorFlow's out-of-memory error
+        import tensorflow as tf  # already loaded by training; only its error class is needed
+
+        if not isinstance(e, tf.errors.ResourceExhaustedError):  # out of memory
             raise
         raise click.ClickException(
             f"out of memory with --batch-size {cfg.batch_size} and --window {cfg.window}; "
