@@ -18,8 +18,11 @@ for example on a lent GPU machine that has JAX but no TensorFlow:
         '{"lr": 0.02, "seed": 1}' --steps 1800 >> sweep.jsonl  # one process per recipe
     python benchmarks/recipe_sweep.py table sweep.jsonl
 
-A recipe is a JSON object over: cell, units, emb, lr, batch, gate, clipnorm,
-gclip, l2, seed (defaults: the `train` defaults for an LSTM at 1e-2).
+A recipe is a JSON object over: cell, units, emb, layers, dropout, lr, batch,
+gate, clipnorm, gclip, l2, precision, seed (defaults: the `train` defaults for
+an LSTM at 1e-2, in float32), and decay / decay_steps: the rate is held, then
+falls linearly to 0 over the last `decay` fraction of `decay_steps` updates, as
+`train --lr-decay` does over a time budget (decay 0: constant).
 """
 
 from __future__ import annotations
@@ -39,8 +42,9 @@ import numpy as np  # noqa: E402
 KINDS = ("tense", "reason", "entity")
 BANDS = ("1-10", "11-30", "31-60", "61-120")  # the probes' default bands
 LECTURE = "{} due to my current job situation and family condition, I"
-RECIPE = dict(cell="lstm", units=256, emb=128, lr=1e-2, batch=16, gate="chrono", clipnorm=1.0,
-              gclip=None, l2=1e-6, seed=0)
+RECIPE = dict(cell="lstm", units=256, emb=128, layers=1, dropout=0.0, lr=1e-2, batch=16,
+              gate="chrono", clipnorm=1.0, gclip=None, l2=1e-6, precision="float32", seed=0,
+              decay=0.0, decay_steps=0)
 
 
 def export(path: str, per_cell: int, corpus: str | None = None) -> None:
@@ -71,6 +75,21 @@ def export(path: str, per_cell: int, corpus: str | None = None) -> None:
     print(f"wrote {path}: {len(x)} training windows, {len(probes)} probes")
 
 
+def HoldThenDecay(lr: float, total: int, fraction: float):  # noqa: N802 - a class factory
+    """A Keras schedule: `lr`, then linear to 0 over the last `fraction` of `total` steps."""
+    import keras
+
+    class _Schedule(keras.optimizers.schedules.LearningRateSchedule):
+        def __call__(self, step):
+            left = keras.ops.cast(total, "float32") - keras.ops.cast(step, "float32")
+            return lr * keras.ops.clip(left / (fraction * total), 0.0, 1.0)
+
+        def get_config(self) -> dict:
+            return {"lr": lr, "total": total, "fraction": fraction}
+
+    return _Schedule()
+
+
 def run(path: str, name: str, recipe: dict, steps: int, every: int, deadline: float) -> None:
     """Train one recipe; print one JSON line per probe point."""
     import keras
@@ -85,8 +104,10 @@ def run(path: str, name: str, recipe: dict, steps: int, every: int, deadline: fl
     x, y, w = d["x"], d["y"], d["w"].astype("float32")
     keras.utils.set_random_seed(r["seed"])
     model = build_model(r["cell"], len(d["vocab"]), units=r["units"], embedding_dim=r["emb"],
-                        l2=r["l2"], gate_init=r["gate"], seed=r["seed"])
-    compile_model(model, learning_rate=r["lr"], clipnorm=r["clipnorm"], global_clipnorm=r["gclip"])
+                        layers=r["layers"], dropout=r["dropout"], l2=r["l2"], gate_init=r["gate"],
+                        seed=r["seed"], precision=r["precision"])
+    lr = HoldThenDecay(r["lr"], r["decay_steps"], r["decay"]) if r["decay"] else r["lr"]
+    compile_model(model, learning_rate=lr, clipnorm=r["clipnorm"], global_clipnorm=r["gclip"])
     lm = KerasLM.from_model(model, d["vocab"].tolist())
     probes = pd.read_json(f"{path}.probes.json", orient="records")
 
@@ -111,6 +132,7 @@ def run(path: str, name: str, recipe: dict, steps: int, every: int, deadline: fl
         ev = model.evaluate(d["vx"], d["vy"], sample_weight=d["vw"].astype("float32"),
                             batch_size=64, verbose=0, return_dict=True)
         print(json.dumps({"name": name, "recipe": r, "step": step,
+                          "seconds": round(time.monotonic() - start, 1),
                           "epoch": round(step * r["batch"] / len(x), 2),
                           "val_perplexity": round(float(np.exp(ev["xent"])), 3), **probe()}),
               flush=True)
