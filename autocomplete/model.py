@@ -40,6 +40,7 @@ def build_model(
     activation: str = "tanh",
     recurrent_initializer: str | keras.initializers.Initializer = "orthogonal",
     gate_init: str = "chrono",
+    embedding_std: float | None = None,
     max_lag: int = 120,
     seed: int = 0,
     precision: str = "float32",
@@ -51,6 +52,13 @@ def build_model(
     layers by name. `precision="mixed_bfloat16"` computes in bfloat16 with
     float32 weights (a training speed-up on CPUs with bf16 instructions); a
     last "logits_float32" layer hands float32 logits to the loss and metrics.
+
+    `embedding_std` starts the word vectors from N(0, std²) instead of Keras's
+    uniform(-0.05, 0.05). Words that play the same part nearby (the corpus's
+    four project names) get nearly the same updates, so they keep little more
+    than their initial differences: from Keras's start the LSTM's name vectors
+    end up nearly parallel, from std 0.5 far apart (BENCHMARKS.md, session 6;
+    it did not make the LSTM copy the names).
     """
     if precision not in PRECISIONS:
         raise ValueError(f"unknown precision {precision!r}; use {' or '.join(PRECISIONS)}")
@@ -58,8 +66,11 @@ def build_model(
         raise ValueError(f"unknown cell {cell!r}; choose one of {', '.join(CELLS)}")
     reg = keras.regularizers.L2(l2) if l2 else None
     tokens = keras.Input(shape=(None,), dtype="int32", name="tokens")
+    init = (keras.initializers.RandomNormal(stddev=embedding_std, seed=seed) if embedding_std
+            else "uniform")  # Keras's default
     x = keras.layers.Embedding(
-        vocab_size, embedding_dim, embeddings_regularizer=reg, name="embedding", dtype=precision
+        vocab_size, embedding_dim, embeddings_initializer=init, embeddings_regularizer=reg,
+        name="embedding", dtype=precision,
     )(tokens)
     for i in range(1, layers + 1):
         x = CELLS[cell](

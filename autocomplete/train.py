@@ -51,6 +51,7 @@ class TrainConfig:
     dropout: float = 0.0
     activation: str = "tanh"
     gate_init: str = "chrono"  # long initial memory for LSTM/GRU gates (see model.chrono_init)
+    embedding_std: float | None = None  # None: Keras's uniform(-0.05, 0.05) (see build_model)
     precision: str = "auto"  # training arithmetic (model.resolve_precision); saved as float32
     seed: int = 0
     patience: int = 2  # early stopping on val_loss, best weights kept
@@ -191,6 +192,7 @@ def train(
         cell=cfg.cell, vocab_size=len(vocab), units=cfg.units, layers=cfg.layers,
         embedding_dim=cfg.embedding_dim, l2=cfg.l2, dropout=cfg.dropout,
         activation=cfg.activation, gate_init=cfg.gate_init, seed=cfg.seed,
+        embedding_std=cfg.embedding_std,
     )
     model = build_model(**arch, precision=precision)
     compile_model(

@@ -81,6 +81,18 @@ def test_default_gate_init_is_keras():
         build_model("lstm", 20, units=4, gate_init="warm")
 
 
+def test_embedding_std_starts_word_vectors_from_a_wider_normal():
+    keras_default = build_model("lstm", 400, units=8, embedding_dim=64)
+    wide = build_model("lstm", 400, units=8, embedding_dim=64, embedding_std=0.5, seed=1)
+    small = keras_default.get_layer("embedding").embeddings.numpy()
+    vectors = wide.get_layer("embedding").embeddings.numpy()
+    assert np.abs(small).max() <= 0.05  # Keras's uniform(-0.05, 0.05)
+    assert abs(vectors.std() - 0.5) < 0.02
+    assert np.abs(vectors).max() > 1.0  # a normal, not a uniform, start
+    again = build_model("lstm", 400, units=8, embedding_dim=64, embedding_std=0.5, seed=1)
+    np.testing.assert_array_equal(again.get_layer("embedding").embeddings.numpy(), vectors)
+
+
 def test_dropout_on_cell_inputs_and_output_only_while_training():
     model = build_model("lstm", 20, units=8, embedding_dim=4, dropout=0.5)
     assert model.get_layer("rnn_1").dropout == 0.5

@@ -63,6 +63,9 @@ from autocomplete.model_names import CELL_NAMES
               help="Initial LSTM/GRU gate biases: chrono (long memory from the start), "
                    "chrono-full (also closes the LSTM input gate, as in the paper) or "
                    "Keras's defaults.")
+@click.option("--embedding-std", type=click.FloatRange(0, min_open=True), default=None,
+              help="Start the word vectors from a normal distribution with this standard "
+                   "deviation (default: Keras's uniform -0.05..0.05).")
 @click.option("--precision", type=click.Choice(["auto", "float32", "mixed_bfloat16"]),
               default="auto", show_default=True,
               help="Training arithmetic. auto: mixed bfloat16 on CPUs with bf16 instructions "
