@@ -33,11 +33,15 @@ import os
 import sys
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import numpy as np  # noqa: E402
+
+if TYPE_CHECKING:  # keras is imported where it is used: its backend comes from the environment
+    import keras
 
 KINDS = ("tense", "reason", "entity")
 BANDS = ("1-10", "11-30", "31-60", "61-120")  # the probes' default bands
@@ -75,7 +79,9 @@ def export(path: str, per_cell: int, corpus: str | None = None) -> None:
     print(f"wrote {path}: {len(x)} training windows, {len(probes)} probes")
 
 
-def HoldThenDecay(lr: float, total: int, fraction: float):  # noqa: N802 - a class factory
+def hold_then_decay(
+    lr: float, total: int, fraction: float
+) -> keras.optimizers.schedules.LearningRateSchedule:
     """A Keras schedule: `lr`, then linear to 0 over the last `fraction` of `total` steps."""
     import keras
 
@@ -106,7 +112,7 @@ def run(path: str, name: str, recipe: dict, steps: int, every: int, deadline: fl
     model = build_model(r["cell"], len(d["vocab"]), units=r["units"], embedding_dim=r["emb"],
                         layers=r["layers"], dropout=r["dropout"], l2=r["l2"], gate_init=r["gate"],
                         seed=r["seed"], precision=r["precision"])
-    lr = HoldThenDecay(r["lr"], r["decay_steps"], r["decay"]) if r["decay"] else r["lr"]
+    lr = hold_then_decay(r["lr"], r["decay_steps"], r["decay"]) if r["decay"] else r["lr"]
     compile_model(model, learning_rate=lr, clipnorm=r["clipnorm"], global_clipnorm=r["gclip"])
     lm = KerasLM.from_model(model, d["vocab"].tolist())
     probes = pd.read_json(f"{path}.probes.json", orient="records")
