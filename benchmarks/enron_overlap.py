@@ -18,11 +18,11 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import pandas as pd  # noqa: E402
+from enron_quality import CORPUS  # noqa: E402 - the same corpus and split
 
 from autocomplete import textprep  # noqa: E402
 from autocomplete.tokens import tokenize  # noqa: E402
 
-CORPUS = Path(__file__).resolve().parents[2] / "shared" / "corpora" / "enron-spam-ham.tar.gz"
 ORDERS = (2, 3, 4)
 
 
