@@ -199,3 +199,18 @@ def test_time_word_independent_of_reason(corpus: list[dict]) -> None:
     assert _chi2(bands, targets, [0, 1, 2, 3]) < 27.88, bands
     for n in pairs.values():  # and close to uniform
         assert abs(n - sum(pairs.values()) / 12) < 0.15 * sum(pairs.values()) / 12
+
+
+def test_entity_recaps_follow_the_target(small: list[dict]) -> None:
+    """The project is named again after its target (never before it), and only that one."""
+    blocks = mentions = 0
+    for e in small:
+        toks = tokenize(e["body"])
+        for d in (d for d in e["deps"] if d["kind"] == "entity"):
+            later = [t for t in toks[d["target_token"] + 1 :] if t in g.PROJECTS]
+            assert set(later) <= {d["target"]}, (e["id"], d)
+            assert len(later) <= g.RECAPS_PER_BLOCK
+            blocks += 1
+            mentions += len(later)
+    # the recaps are dropped only when the email has no room left
+    assert blocks and mentions >= 0.9 * g.RECAPS_PER_BLOCK * blocks, (mentions, blocks)

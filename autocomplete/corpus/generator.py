@@ -6,7 +6,8 @@ each email's "deps" (see data/README.md):
 
 * reason: "... due to <reason phrase>, <filler> I need to take a <loan|sick|flight|vacation>"
 * tense:  "<Today|Yesterday|Tomorrow> ..., <filler> I <need|needed|will need> ..."
-* entity: a project code name is introduced and repeated after filler sentences.
+* entity: a project code name is introduced, repeated after filler sentences, and
+  named again in the sentences after that target.
 
 The text right before a target never depends on which target it is, and the
 filler between cue and target is drawn independently of the cue, so only
@@ -50,6 +51,9 @@ TENSES: dict[str, tuple[str, str]] = {  # time word -> (verb phrase, target toke
 # Four names, as the reason cue has four targets: with eight, each name was the
 # target only ~800 times per epoch and no cell learned to copy it in 19 minutes.
 PROJECTS: tuple[str, ...] = ("falcon", "orion", "atlas", "phoenix")
+# Sentences right after an entity target that name the project again, when
+# they fit in the email (see ENTITY_RECAPS).
+RECAPS_PER_BLOCK = 2
 REASON_TARGETS: tuple[str, ...] = ("loan", "sick", "flight", "vacation")
 LECTURE_REASON = "my current job situation and family condition"
 LECTURE_SENTENCE = (
@@ -572,6 +576,23 @@ ENTITY_AFTER: tuple[str, ...] = (
     "Feel free to drop by my desk if anything is unclear.",
     "The steering group will get the same summary.",
     "Let's keep the momentum going.",
+)
+# Sentences after the target that name the project again, as real updates do.
+# They give the cell short, cross-sentence uses of the name to learn from (the
+# filler between cue and target never names it, so probe distances hold).
+ENTITY_RECAPS: tuple[str, ...] = (
+    "The {P} team has been great to work with.",
+    "{P} has a lot of support from the sponsors.",
+    "The {P} budget is still within the plan.",
+    "I am glad {P} is getting this much attention.",
+    "Questions about {P} can go to {first} as well.",
+    "{P} will also come up at the {meeting}.",
+    "The {P} risks are listed in the report.",
+    "We will keep the {P} page up to date.",
+    "Everyone on {P} has seen this note.",
+    "The {P} notes are in the shared folder.",
+    "{first} is happy to demo {P} on {weekday}.",
+    "I expect {P} to stay on schedule.",
 )
 TRANSITIONS: tuple[str, ...] = (
     "One more thing.",
@@ -2311,7 +2332,9 @@ class _EmailBuilder:
         if fillers and rng.random() < 0.4:
             paras.append([])
         paras[-1].append(tgt_s)
-        after = [self.fill(s) for s in rng.sample(ENTITY_AFTER, 2)]
+        recaps = rng.sample(ENTITY_RECAPS, RECAPS_PER_BLOCK)
+        after = [self.fill(s).replace("{P}", cap_name) for s in recaps]
+        after += [self.fill(s) for s in rng.sample(ENTITY_AFTER, 2)]
         return paras, after
 
     # -- topic ------------------------------------------------------------------
@@ -2495,6 +2518,8 @@ def _email(rng: random.Random, pattern: str, bands: list[int],
         used += size
         later = sum(reserve[idx + 1 :])
         n_follow = rng.randint(0, 2)
+        if ch == "E":  # the recaps come first and are kept whenever they fit
+            n_follow = max(n_follow, RECAPS_PER_BLOCK)
         for k, sent in enumerate(follow):
             if (k < n_follow or used < desired) and fits([sent], later):
                 paras[-1].append(sent)
