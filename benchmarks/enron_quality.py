@@ -41,6 +41,9 @@ def main() -> None:
     parser.add_argument("--dropout", type=float, default=0.0,
                         help="dropout on the inputs of the cell and of the output layer")
     parser.add_argument("--units", type=int, default=256)
+    parser.add_argument("--gate-init", default="chrono",
+                        choices=["chrono", "chrono-full", "default"],
+                        help="see `autocomplete train --help`")
     parser.add_argument("--precision", default="auto", help="see `autocomplete train --help`")
     parser.add_argument("--em-cuts", type=int, default=1000)
     parser.add_argument("--eval-only", action="store_true",
@@ -67,7 +70,7 @@ def main() -> None:
     cfg = TrainConfig(cell=args.cell, out=args.out, time_budget=args.minutes, epochs=50,
                       max_tokens=args.max_tokens, learning_rate=args.learning_rate,
                       lr_decay=args.lr_decay, dropout=args.dropout, units=args.units,
-                      precision=args.precision)
+                      gate_init=args.gate_init, precision=args.precision)
     started = time.monotonic()
     if args.eval_only:  # the cell and the split seed of the model being evaluated
         out = Path(args.out)
