@@ -56,13 +56,14 @@ def test_unknown_cell():
 
 def test_chrono_init_gives_gates_long_memory():
     units, max_lag = 16, 120
-    lstm = build_model("lstm", 20, units=units, max_lag=max_lag).get_layer("rnn_1")
-    bias = lstm.cell.bias.numpy()
+    lstm = build_model("lstm", 20, units=units, max_lag=max_lag, gate_init="chrono")
+    bias = lstm.get_layer("rnn_1").cell.bias.numpy()
     forget, inputs = bias[units : 2 * units], bias[:units]
     assert (forget >= 0).all() and (forget <= np.log(max_lag)).all() and forget.std() > 0.3
     np.testing.assert_allclose(inputs, 0.0)  # input gate left at Keras's default
-    gru = build_model("gru", 20, units=units, max_lag=max_lag).get_layer("rnn_1")
-    z = gru.cell.bias.numpy()[0, :units]  # update gate: h = z * h_prev + (1 - z) * candidate
+    gru = build_model("gru", 20, units=units, max_lag=max_lag, gate_init="chrono")
+    # update gate: h = z * h_prev + (1 - z) * candidate
+    z = gru.get_layer("rnn_1").cell.bias.numpy()[0, :units]
     assert (z >= 0).all() and z.mean() > 2.0
 
 

@@ -72,6 +72,13 @@ def test_mixed_precision_training_saves_a_float32_model(tmp_path):
     assert {layer.compute_dtype for layer in model.layers[1:]} == {"float32"}
 
 
+def test_lstm_defaults_to_a_falling_rate_and_closed_input_gates():
+    lstm, gru = TrainConfig(cell="lstm"), TrainConfig(cell="gru")
+    assert (lstm.lr_decay, lstm.gate_init, lstm.learning_rate) == (0.5, "chrono-full", 2e-2)
+    assert (gru.lr_decay, gru.learning_rate) == (0.0, 1e-2)
+    assert TrainConfig(cell="lstm", lr_decay=0.0).lr_decay == 0.0  # explicit 0 stays constant
+
+
 def test_lr_decay_and_dropout_reach_the_run(tmp_path):
     cfg = tiny_config(tmp_path, time_budget=None, lr_decay=0.5, dropout=0.2, learning_rate=1e-2)
     out = train(cfg, verbose=0, emails=tiny_emails())

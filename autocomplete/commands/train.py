@@ -38,9 +38,10 @@ from autocomplete.model_names import CELL_NAMES
               help="Vocabulary size cap (from the training split only).")
 @click.option("--learning-rate", "--lr", type=click.FloatRange(0, min_open=True), default=None,
               help="Adam learning rate. Default: 2e-2 for lstm, 1e-2 for gru and simple_rnn.")
-@click.option("--lr-decay", type=click.FloatRange(0, 1), default=0.0, show_default=True,
+@click.option("--lr-decay", type=click.FloatRange(0, 1), default=None,
               help="Share of the run, at its end, over which the learning rate falls "
-                   "linearly to 0 (of the time budget, else of the epochs; 0: constant).")
+                   "linearly to 0 (of the time budget, else of the epochs; 0: constant). "
+                   "Default: 0.5 for lstm, 0 for gru and simple_rnn.")
 @click.option("--optimizer", type=click.Choice(["adam", "sgd"]), default="adam",
               show_default=True,
               help="sgd takes raw gradient steps: the setting where clipping visibly matters.")
@@ -59,10 +60,10 @@ from autocomplete.model_names import CELL_NAMES
               help="Recurrent activation; relu on simple_rnn is the exploding-gradient recipe "
                    "(on lstm/gru it also gives up cuDNN).")
 @click.option("--gate-init", type=click.Choice(["chrono", "chrono-full", "default"]),
-              default="chrono", show_default=True,
-              help="Initial LSTM/GRU gate biases: chrono (long memory from the start), "
-                   "chrono-full (also closes the LSTM input gate, as in the paper) or "
-                   "Keras's defaults.")
+              default="chrono-full", show_default=True,
+              help="Initial LSTM/GRU gate biases: chrono-full (long memory from the start, "
+                   "LSTM input gate closed, as in the paper), chrono (LSTM input gate left "
+                   "half open) or Keras's defaults. The two chronos differ only for lstm.")
 @click.option("--embedding-std", type=click.FloatRange(0, min_open=True), default=None,
               help="Start the word vectors from a normal distribution with this standard "
                    "deviation (default: Keras's uniform -0.05..0.05).")
