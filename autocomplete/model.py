@@ -116,8 +116,8 @@ def chrono_init(
     default), is the paper's version: the LSTM input gate starts at -log(u),
     so the cell state starts as a moving average that does not saturate; with
     a falling rate it gave the best LSTM runs of session 7 (BENCHMARKS.md).
-    gate_init "chrono" leaves the input gate at 0, which with a constant rate
-    on the session-2 corpus had given the better 10-minute runs.
+    gate_init "chrono" leaves the input gate at 0, which at a constant rate on
+    the session-3 corpus had given the better 10-minute run.
     Only initial values change: the layers, their cuDNN kernels and
     their saved form are Keras's own. SimpleRNN has no gate, so it is left as
     it is.
