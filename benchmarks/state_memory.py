@@ -64,6 +64,7 @@ def states_after_cue(model, probes: pd.DataFrame, offsets: tuple[int, ...],
     for context, cue, label in zip(probes["context"], probes["cue_token"], labels, strict=True):
         origin = cue + 1  # context[cue + 1] is the cue word
         if ends is not None:
+            # searched from the word after the cue, so k = -1 is never before the cue
             origin = next((i for i in range(cue + 2, len(context)) if context[i] in ends), None)
             if origin is None:
                 continue
@@ -71,7 +72,7 @@ def states_after_cue(model, probes: pd.DataFrame, offsets: tuple[int, ...],
         for pos, token in enumerate(context):
             _, state = model.step(np.array([token]), state)
             k = pos - origin
-            if k in found and pos > cue:  # never a state from before the cue
+            if k in found:
                 found[k][0].append(np.concatenate([s[0] for s in state]))
                 found[k][1].append(label)
     return {k: (np.array(xs), np.array(ys)) for k, (xs, ys) in found.items() if len(ys) >= 30}

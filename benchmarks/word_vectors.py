@@ -24,11 +24,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
-from autocomplete.corpus.generator import PROJECTS, REASON_TARGETS  # noqa: E402
+from autocomplete.corpus.generator import PROJECTS, REASON_TARGETS, TENSES  # noqa: E402
 
 GROUPS = {
     "project names": PROJECTS,
-    "time words": ("today", "yesterday", "tomorrow"),
+    "time words": tuple(TENSES),
     "reason targets": REASON_TARGETS,
 }
 
