@@ -278,6 +278,8 @@ class NumpyStepModel:
             raise ModelDirError(f"{NPZ_NAME} is not a fast-path export ({e})") from e
         if not (len(self.vocab) == emb.shape[0] == self.dense_W.shape[1]):
             raise ModelDirError(f"{NPZ_NAME}: vocabulary and weight shapes disagree")
+        # the state entry that feeds the logits: the last layer's h (the cache's key)
+        self.output_state = sum(layer.n_states for layer in self.layers[:-1])
         first = self.layers[0]
         if emb.shape[0] * first.W.shape[1] * 4 <= TABLE_LIMIT:
             self.table, self.embedding = first.project(emb), None

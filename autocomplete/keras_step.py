@@ -70,6 +70,7 @@ class KerasStepModel:
         self._sizes = [len(c.state_size) if isinstance(c.state_size, (list, tuple)) else 1
                        for c in cells]
         self._units = [c.units for c in cells]
+        self.output_state = sum(self._sizes[:-1])  # the last layer's h: it feeds the logits
         # Wrappers that run a trained cell over a sequence and return its state.
         seq_layers = [keras.layers.RNN(c, return_sequences=True, return_state=True)
                       for c in cells]

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 import numpy as np
 
 from autocomplete import artifacts
+from autocomplete.cache import ContinuousCache, hidden_scores
 
 
 class KerasLM:
@@ -20,6 +22,8 @@ class KerasLM:
     Args:
         model_dir: a directory written by `autocomplete train`.
         batch_size: contexts per forward pass.
+        cache: mix in a continuous cache over the context's hidden states
+            (`autocomplete.cache`); None scores the model alone.
 
     Example:
 
@@ -29,8 +33,10 @@ class KerasLM:
     ```
     """
 
-    def __init__(self, model_dir: str | Path, batch_size: int = 128):
+    def __init__(self, model_dir: str | Path, batch_size: int = 128,
+                 cache: ContinuousCache | None = None):
         self.model_dir = Path(model_dir)
+        self.cache = cache
         self._bind(
             artifacts.load_keras_model(model_dir),  # whole sequences, for perplexity
             artifacts.read_vocab(model_dir),
@@ -43,6 +49,7 @@ class KerasLM:
         """Score with a model in memory (e.g. during training) instead of a directory."""
         lm = cls.__new__(cls)
         lm.model_dir = None
+        lm.cache = None
         lm._bind(model, vocab, window, batch_size)
         return lm
 
@@ -66,9 +73,39 @@ class KerasLM:
             batch = np.zeros((len(idx), lengths.max()), dtype=np.int32)
             for row, i in enumerate(idx):
                 batch[row, : lengths[row]] = contexts[i]
-            hidden = np.asarray(self.features(batch, training=False))
+            hidden = np.asarray(self.features(batch, training=False), dtype=np.float32)
             last_h = hidden[np.arange(len(idx)), lengths - 1]
             last = np.asarray(self.output_layer(last_h), dtype=np.float64)
             last -= last.max(-1, keepdims=True)
-            out[idx] = last - np.log(np.exp(last).sum(-1, keepdims=True))
+            last -= np.log(np.exp(last).sum(-1, keepdims=True))
+            if self.cache is not None:
+                for row, length in enumerate(lengths):
+                    n = length - 1  # earlier positions, each with the id after it
+                    h = hidden[row, :length].astype(np.float64)
+                    scores = (h[:n] @ h[n])[None, :]
+                    last[row] = self.cache.mix(last[row : row + 1], scores, batch[row, 1:length])[0]
+            out[idx] = last
         return out
+
+
+def cache_tuning_items(
+    lm: KerasLM, sequences: Sequence[Sequence[int]], batch_size: int = 32
+) -> Iterator[tuple[np.ndarray, np.ndarray, np.ndarray]]:
+    """(log-probs, hidden-state scores, ids) of each sequence's first window, for `cache.tune`.
+
+    The first window is what a single forward pass gives; it holds most of an
+    email's tokens, and tuning needs no more than a fair sample of them.
+    """
+    seqs = [np.asarray(s)[: lm.window + 1] for s in sequences if len(s) > 1]
+    for start in range(0, len(seqs), batch_size):
+        chunk = seqs[start : start + batch_size]
+        x = np.zeros((len(chunk), max(len(s) - 1 for s in chunk)), dtype=np.int32)
+        for row, s in enumerate(chunk):
+            x[row, : len(s) - 1] = s[:-1]
+        hidden = np.asarray(lm.features(x, training=False), dtype=np.float32)
+        logits = np.asarray(lm.output_layer(hidden), dtype=np.float64)
+        for row, s in enumerate(chunk):
+            z = logits[row, : len(s) - 1]
+            z = z - z.max(-1, keepdims=True)
+            logp = z - np.log(np.exp(z).sum(-1, keepdims=True))
+            yield logp, hidden_scores(hidden[row, : len(s) - 1]), s

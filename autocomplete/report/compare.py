@@ -42,6 +42,7 @@ import numpy as np
 import pandas as pd
 
 from autocomplete import artifacts
+from autocomplete.cache import hidden_scores
 from autocomplete.evaluate import PAD_ID, SPECIAL_IDS, START_ID
 from autocomplete.evaluate import metrics as em
 from autocomplete.evaluate import probes as pr
@@ -277,12 +278,24 @@ def neural_perplexity_and_accuracy(
         x = np.zeros((len(batch), max(widths)), dtype=np.int32)
         for row, (i, w) in enumerate(zip(batch, widths, strict=True)):
             x[row, :w] = seqs[i][:w]
-        logits = keras.ops.convert_to_numpy(lm.model(x, training=False)).astype(np.float64)
+        cache = getattr(lm, "cache", None)
+        if cache is None:
+            logits = keras.ops.convert_to_numpy(lm.model(x, training=False)).astype(np.float64)
+        else:  # the cache needs the hidden states that give the logits
+            hidden = keras.ops.convert_to_numpy(lm.features(x, training=False))
+            logits = keras.ops.convert_to_numpy(lm.output_layer(hidden)).astype(np.float64)
         rows = np.concatenate([logits[r, :w] for r, w in enumerate(widths)])
         targets = np.concatenate([seqs[i][1 : w + 1] for i, w in zip(batch, widths, strict=True)])
         rows -= rows.max(-1, keepdims=True)
-        logp = (rows - np.log(np.exp(rows).sum(-1, keepdims=True))).astype(np.float32)
-        score(logp, targets)
+        logp = rows - np.log(np.exp(rows).sum(-1, keepdims=True))
+        if cache is not None:
+            starts = np.cumsum([0, *widths])
+            logp = np.concatenate([
+                cache.mix_sequence(logp[starts[r] : starts[r + 1]],
+                                   hidden_scores(hidden[r, :w]), seqs[i][:w])
+                for r, (i, w) in enumerate(zip(batch, widths, strict=True))
+            ])
+        score(logp.astype(np.float32), targets)
         for i in batch:
             s = seqs[i]
             tails.extend((s[p - ctx : p], int(s[p])) for p in range(ctx + 1, len(s)))

@@ -1,0 +1,256 @@
+"""A cache of the text already read: the model copies what followed the same context before.
+
+A recurrent cell keeps the email so far in one state vector. The gates let it
+carry a cue a long way, but not copy back, word for word, a line it read 80
+tokens ago, and real mail repeats itself: names, notices, the same line in
+every row of a schedule. On the Enron benchmark 21% of the new employee's
+words have a 3-word context that already occurred earlier in the same email.
+There the GRU was right 20% of the time, and copying what followed the last
+time was right 80% of the time (BENCHMARKS.md, session 8).
+
+The continuous cache (Grave, Joulin and Usunier, ICLR 2017) adds that memory
+without training. Each earlier position i of the context is kept with a key
+k_i and the id that followed it, x_{i+1}, and the next-token distribution
+becomes
+
+    p(w) = (1 - lam) * p_model(w) + lam * sum_{i: x_{i+1} = w} softmax_i(theta * k_t . k_i)
+
+For a neural model the keys are its own hidden states (`hidden_scores`).
+For the n-gram baseline the key of a position is its last few tokens, and
+the similarity is how many of them two positions share (`suffix_scores`),
+so both kinds of model can get the same kind of memory and be compared
+fairly. theta and lam are picked on held-out mail (`tune`). The cache holds
+only the context the model is given, so nothing outside the email leaks in.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from autocomplete.evaluate import PAD_ID, NextTokenModel
+from autocomplete.evaluate.metrics import target_ranks
+
+
+@dataclass(frozen=True)
+class ContinuousCache:
+    """Mixes a model's next-token log-probs with a copy distribution over the context.
+
+    Args:
+        theta: sharpness of the attention over earlier positions (softmax
+            temperature 1/theta on the key similarities).
+        lam: weight of the cache in the mixture, in [0, 1).
+
+    Example:
+
+    ```python
+    cache = ContinuousCache(theta=0.1, lam=0.2)
+    logp = cache.mix_sequence(model_logp, hidden_scores(hidden), ids)
+    ```
+    """
+
+    theta: float = 0.1
+    lam: float = 0.2
+
+    def __post_init__(self) -> None:
+        if not 0.0 <= self.lam < 1.0:
+            raise ValueError(f"lam must lie in [0, 1), got {self.lam}")
+        if self.theta < 0:
+            raise ValueError(f"theta must be >= 0, got {self.theta}")
+
+    def mix(self, logp: np.ndarray, scores: np.ndarray, values: np.ndarray) -> np.ndarray:
+        """(n, V) log-probs of n queries mixed with the cache.
+
+        `scores` (n, m) is the similarity of each query to m earlier positions,
+        -inf where a position is not visible to the query; `values` (m,) is
+        the id that followed each position. A query that sees no position
+        keeps the model's distribution.
+        """
+        logp = np.asarray(logp, dtype=np.float64)
+        scores = np.asarray(scores, dtype=np.float64)
+        if scores.shape[1] == 0 or self.lam == 0.0:
+            return logp
+        visible = np.isfinite(scores)
+        seen = visible.any(axis=1)
+        z = np.where(visible, self.theta * scores, -np.inf)
+        z -= np.where(seen, z.max(axis=1, initial=-np.inf, where=visible), 0.0)[:, None]
+        weights = np.where(visible, np.exp(z), 0.0)
+        weights /= np.maximum(weights.sum(axis=1, keepdims=True), 1e-300)
+        n, vocab = logp.shape
+        # p_cache[q, w] = sum of q's weights on positions followed by w: one bincount
+        flat = (np.arange(n)[:, None] * vocab + np.asarray(values)[None, :]).ravel()
+        copy = np.bincount(flat, weights.ravel(), minlength=n * vocab).reshape(n, vocab)
+        lam = np.where(seen, self.lam, 0.0)[:, None]
+        with np.errstate(divide="ignore"):  # log 0 = -inf: no cache, or a word not in it
+            # in log space, so a word the model gives e^-800 keeps a finite log-prob
+            return np.logaddexp(np.log1p(-lam) + logp, np.log(lam) + np.log(copy))
+
+    def mix_sequence(self, logp: np.ndarray, scores: np.ndarray, ids: np.ndarray) -> np.ndarray:
+        """Log-probs after each position of a context `ids` (T,); the model's are `logp` (T, V).
+
+        `scores` (T, T) compares every position with every other; position t
+        sees the positions before it, each with the id that followed it.
+        """
+        ids = np.asarray(ids)
+        t = len(ids)
+        before = np.tril(np.ones((t, t), dtype=bool), -1)[:, : t - 1]
+        return self.mix(logp, np.where(before, scores[:, : t - 1], -np.inf), ids[1:])
+
+
+def hidden_scores(hidden: np.ndarray) -> np.ndarray:
+    """(T, T) dot products of a neural model's hidden states: its keys."""
+    hidden = np.asarray(hidden, dtype=np.float64)
+    return hidden @ hidden.T
+
+
+def suffix_scores(ids: np.ndarray, order: int = 3) -> np.ndarray:
+    """(T, T) number of tokens, up to `order`, that the contexts ending at two positions share.
+
+    The token-level key of the n-gram baseline: 2 where the last two tokens
+    agree but not the third, 0 where the last tokens differ.
+    """
+    ids = np.asarray(ids)
+    t = len(ids)
+    out = np.zeros((t, t))
+    run = np.ones((t, t), dtype=bool)
+    for k in range(order):
+        shifted = np.concatenate([np.full(min(k, t), -1), ids[: max(t - k, 0)]])
+        valid = shifted >= 0
+        run &= (shifted[:, None] == shifted[None, :]) & valid[:, None] & valid[None, :]
+        out += run
+    return out
+
+
+class CachedNgramLM:
+    """A `NextTokenModel` with a token-level cache over its context (`suffix_scores`).
+
+    Args:
+        model: any `NextTokenModel` (the Kneser-Ney baseline).
+        cache: the mixture's theta and lam.
+        order: how many trailing tokens make a position's key.
+        max_context: the cache sees the last `max_context` ids of a context,
+            as a neural model with that window does.
+    """
+
+    def __init__(self, model: NextTokenModel, cache: ContinuousCache, order: int = 3,
+                 max_context: int = 256):
+        self.model, self.cache, self.order, self.max_context = model, cache, order, max_context
+        self.vocab = model.vocab
+
+    def next_logprobs(self, contexts: list[list[int]]) -> np.ndarray:
+        base = np.asarray(self.model.next_logprobs(contexts), dtype=np.float64)
+        out = np.empty_like(base)
+        for row, context in enumerate(contexts):
+            ids = np.asarray(list(context)[-self.max_context :])
+            scores = _last_suffix_scores(ids, self.order)[None, :]
+            out[row] = self.cache.mix(base[row : row + 1], scores, ids[1:])[0]
+        return out
+
+
+def _last_suffix_scores(ids: np.ndarray, order: int) -> np.ndarray:
+    """The last row of `suffix_scores(ids)` without the rest: (T - 1,) for the earlier positions."""
+    t = len(ids)
+    out = np.zeros(t - 1)
+    run = np.ones(t - 1, dtype=bool)
+    for k in range(min(order, t)):
+        earlier = np.arange(t - 1) - k  # position i's k-th token back
+        run &= (earlier >= 0) & (ids[np.maximum(earlier, 0)] == ids[t - 1 - k])
+        out += run
+    return out
+
+
+def tune(
+    items: Iterable[tuple[np.ndarray, np.ndarray, np.ndarray]],
+    thetas: Iterable[float],
+    lams: Iterable[float] = (0.1, 0.2, 0.3, 0.5),
+) -> tuple[ContinuousCache, pd.DataFrame]:
+    """Grid-search theta and lam on held-out sequences; the lowest perplexity wins.
+
+    theta's scale depends on the keys (hidden-state dot products run to tens,
+    shared suffixes to 3), so the caller gives its grid.
+
+    `items` yields (logp (T, V), scores (T, T), ids (T + 1,)) per sequence: the
+    model's log-probs after each of the first T ids, the key similarities, and
+    the ids with the last target. Top-1 is reported as the protocol defines it
+    (`metrics.target_ranks`). Perplexity picks, as in Grave et al., because it
+    scores the whole distribution and not only its peak.
+    """
+    thetas, lams = list(thetas), list(lams)
+    totals: dict[tuple[float, float], list[float]] = {}
+    n = 0
+    for logp, scores, ids in items:
+        ids = np.asarray(ids)
+        keep = ids[1:] != PAD_ID
+        targets = ids[1:][keep]
+        rows = np.arange(len(targets))
+        n += len(targets)
+        for lam in [0.0, *lams]:
+            for theta in thetas if lam else [0.0]:
+                mixed = ContinuousCache(theta, lam).mix_sequence(logp, scores, ids[:-1])[keep]
+                acc = totals.setdefault((theta, lam), [0.0, 0.0])
+                acc[0] -= float(mixed[rows, targets].sum())
+                acc[1] += int((target_ranks(mixed, targets) < 1).sum())
+    if not n:
+        raise ValueError("no tokens to tune on")
+    table = pd.DataFrame(
+        [{"theta": t, "lam": lam, "perplexity": np.exp(nll / n), "top1": hits / n}
+         for (t, lam), (nll, hits) in totals.items()]
+    ).sort_values("perplexity", kind="stable", ignore_index=True)
+    best = table[table["lam"] > 0].iloc[0]
+    return ContinuousCache(float(best["theta"]), float(best["lam"])), table
+
+
+class CachedStepModel:
+    """A step model (`decoding.StepModel`) whose predictions also copy from the text read so far.
+
+    The state carries, besides the model's own, the hidden state after each
+    token read (the keys), the token that followed each (the values) and the
+    latest hidden state, whose follower is not known yet. Like the
+    evaluation, the cache holds at most the model's `window` positions.
+
+    Args:
+        model: a step model with `output_state`, the index of the state entry
+            that feeds the logits (`NumpyStepModel`, `KerasStepModel`).
+        cache: the mixture's theta and lam.
+
+    Example:
+
+    ```python
+    completer = Completer(CachedStepModel(load_step_model("models/gru"), cache))
+    ```
+    """
+
+    def __init__(self, model, cache: ContinuousCache):
+        self.model, self.cache = model, cache
+        self.vocab, self.window = model.vocab, getattr(model, "window", None)
+        self.cell = getattr(model, "cell", None)
+
+    def initial_state(self, batch: int) -> list[np.ndarray]:
+        inner = self.model.initial_state(batch)
+        units = inner[self.model.output_state].shape[1]
+        return [*inner, np.zeros((batch, 0, units), np.float32),
+                np.zeros((batch, 0), np.int64), np.zeros((batch, 0, units), np.float32)]
+
+    def step(
+        self, token_ids: np.ndarray, state: list[np.ndarray]
+    ) -> tuple[np.ndarray, list[np.ndarray]]:
+        *inner, keys, values, pending = state
+        token_ids = np.asarray(token_ids)
+        if pending.shape[1]:  # the previous position's follower is this token
+            keys = np.concatenate([keys, pending], axis=1)
+            values = np.concatenate([values, token_ids[:, None].astype(np.int64)], axis=1)
+            if self.window and keys.shape[1] > self.window:
+                keys, values = keys[:, -self.window :], values[:, -self.window :]
+        logp, inner = self.model.step(token_ids, inner)
+        h = np.asarray(inner[self.model.output_state], dtype=np.float32)
+        logp = np.asarray(logp, dtype=np.float64)
+        if keys.shape[1]:
+            scores = np.einsum("bnh,bh->bn", keys.astype(np.float64), h.astype(np.float64))
+            logp = np.concatenate([
+                self.cache.mix(logp[b : b + 1], scores[b : b + 1], values[b])
+                for b in range(len(logp))
+            ])
+        return logp, [*inner, keys, values, h[:, None, :]]
