@@ -65,6 +65,21 @@ def read_config(path: str | os.PathLike) -> dict:
         raise ModelDirError(f"cannot read {Path(path) / 'config.json'}: {e}") from e
 
 
+def read_cache(path: str | os.PathLike):
+    """The `ContinuousCache` that `autocomplete tune-cache` wrote to `path`/cache.json."""
+    from autocomplete.cache import ContinuousCache
+
+    file = Path(path) / "cache.json"
+    if not file.exists():
+        raise ModelDirError(f"{path} has no cache.json: run `autocomplete tune-cache {path}` first")
+    try:
+        data = json.loads(file.read_text())
+        return ContinuousCache(float(data["theta"]), float(data["lam"]),
+                               data.get("keys", "hidden"))
+    except (OSError, ValueError, KeyError, TypeError) as e:
+        raise ModelDirError(f"cannot read {file}: {e}") from e
+
+
 def write_json(path: str | os.PathLike, data: dict) -> None:
     Path(path).write_text(json.dumps(data, indent=2, sort_keys=True) + "\n")
 

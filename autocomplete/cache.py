@@ -25,7 +25,7 @@ only the context the model is given, so nothing outside the email leaks in.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 import numpy as np
@@ -33,6 +33,8 @@ import pandas as pd
 
 from autocomplete.evaluate import PAD_ID, NextTokenModel
 from autocomplete.evaluate.metrics import target_ranks
+
+KEYS = ("hidden", "tokens")
 
 
 @dataclass(frozen=True)
@@ -43,23 +45,44 @@ class ContinuousCache:
         theta: sharpness of the attention over earlier positions (softmax
             temperature 1/theta on the key similarities).
         lam: weight of the cache in the mixture, in [0, 1).
+        keys: "hidden" compares positions by the model's hidden states
+            (Grave et al.); "tokens" by their last `order` tokens, which any
+            model has, the n-gram baseline included.
+        order: trailing tokens per key, for keys="tokens".
 
     Example:
 
     ```python
     cache = ContinuousCache(theta=0.1, lam=0.2)
-    logp = cache.mix_sequence(model_logp, hidden_scores(hidden), ids)
+    logp = cache.mix_sequence(model_logp, cache.scores(hidden, ids), ids)
     ```
     """
 
     theta: float = 0.1
     lam: float = 0.2
+    keys: str = "hidden"
+    order: int = 3
 
     def __post_init__(self) -> None:
         if not 0.0 <= self.lam < 1.0:
             raise ValueError(f"lam must lie in [0, 1), got {self.lam}")
         if self.theta < 0:
             raise ValueError(f"theta must be >= 0, got {self.theta}")
+        if self.keys not in KEYS:
+            raise ValueError(f"keys must be one of {', '.join(KEYS)}, got {self.keys!r}")
+
+    def scores(self, hidden: np.ndarray | None, ids: np.ndarray) -> np.ndarray:
+        """(T, T) key similarities of the T positions of a context."""
+        if self.keys == "tokens":
+            return suffix_scores(ids, self.order)
+        return hidden_scores(hidden)
+
+    def last_scores(self, hidden: np.ndarray | None, ids: np.ndarray) -> np.ndarray:
+        """(1, T - 1): the last position against the earlier ones (a `scores` row, cheaper)."""
+        if self.keys == "tokens":
+            return _last_suffix_scores(np.asarray(ids), self.order)[None, :]
+        h = np.asarray(hidden, dtype=np.float64)
+        return (h[:-1] @ h[-1])[None, :]
 
     def mix(self, logp: np.ndarray, scores: np.ndarray, values: np.ndarray) -> np.ndarray:
         """(n, V) log-probs of n queries mixed with the cache.
@@ -94,6 +117,8 @@ class ContinuousCache:
         `scores` (T, T) compares every position with every other; position t
         sees the positions before it, each with the id that followed it.
         """
+        if self.lam == 0.0:
+            return np.asarray(logp, dtype=np.float64)
         ids = np.asarray(ids)
         t = len(ids)
         before = np.tril(np.ones((t, t), dtype=bool), -1)[:, : t - 1]
@@ -129,15 +154,15 @@ class CachedNgramLM:
 
     Args:
         model: any `NextTokenModel` (the Kneser-Ney baseline).
-        cache: the mixture's theta and lam.
-        order: how many trailing tokens make a position's key.
+        cache: a cache with keys="tokens".
         max_context: the cache sees the last `max_context` ids of a context,
             as a neural model with that window does.
     """
 
-    def __init__(self, model: NextTokenModel, cache: ContinuousCache, order: int = 3,
-                 max_context: int = 256):
-        self.model, self.cache, self.order, self.max_context = model, cache, order, max_context
+    def __init__(self, model: NextTokenModel, cache: ContinuousCache, max_context: int = 256):
+        if cache.keys != "tokens":
+            raise ValueError("an n-gram model has no hidden states: use keys='tokens'")
+        self.model, self.cache, self.max_context = model, cache, max_context
         self.vocab = model.vocab
 
     def next_logprobs(self, contexts: list[list[int]]) -> np.ndarray:
@@ -145,7 +170,7 @@ class CachedNgramLM:
         out = np.empty_like(base)
         for row, context in enumerate(contexts):
             ids = np.asarray(list(context)[-self.max_context :])
-            scores = _last_suffix_scores(ids, self.order)[None, :]
+            scores = self.cache.last_scores(None, ids)
             out[row] = self.cache.mix(base[row : row + 1], scores, ids[1:])[0]
         return out
 
@@ -162,59 +187,69 @@ def _last_suffix_scores(ids: np.ndarray, order: int) -> np.ndarray:
     return out
 
 
+# theta grids: hidden-state dot products (units in (-1, 1)) run to tens, shared suffixes to 3
+THETAS = {"hidden": (0.02, 0.05, 0.1, 0.2, 0.5), "tokens": (0.5, 1.0, 2.0, 4.0, 8.0)}
+LAMS = (0.05, 0.1, 0.2, 0.3, 0.5)
+
+
 def tune(
-    items: Iterable[tuple[np.ndarray, np.ndarray, np.ndarray]],
-    thetas: Iterable[float],
-    lams: Iterable[float] = (0.1, 0.2, 0.3, 0.5),
+    items: Iterable[tuple[np.ndarray, np.ndarray | None, np.ndarray]],
+    thetas: Mapping[str, Iterable[float]] = THETAS,
+    lams: Iterable[float] = LAMS,
 ) -> tuple[ContinuousCache, pd.DataFrame]:
-    """Grid-search theta and lam on held-out sequences; the lowest perplexity wins.
+    """Grid-search keys, theta and lam on held-out sequences; the lowest perplexity wins.
 
-    theta's scale depends on the keys (hidden-state dot products run to tens,
-    shared suffixes to 3), so the caller gives its grid.
-
-    `items` yields (logp (T, V), scores (T, T), ids (T + 1,)) per sequence: the
-    model's log-probs after each of the first T ids, the key similarities, and
-    the ids with the last target. Top-1 is reported as the protocol defines it
-    (`metrics.target_ranks`). Perplexity picks, as in Grave et al., because it
-    scores the whole distribution and not only its peak.
+    `items` yields (logp (T, V), hidden (T, H) or None, ids (T + 1,)) per
+    sequence: the model's log-probs after each of the first T ids, the hidden
+    states that gave them (None for a model without, with keys "tokens"
+    only), and the ids with the last target. `thetas` maps each kind of key
+    to try to its theta grid. The table has a row for the model alone
+    (keys "none", lam 0), which wins when no cache setting beat it. Top-1 is
+    reported as the protocol defines it (`metrics.target_ranks`). Perplexity
+    picks, as in Grave et al., because it scores the whole distribution and
+    not only its peak.
     """
-    thetas, lams = list(thetas), list(lams)
-    totals: dict[tuple[float, float], list[float]] = {}
+    grid = [ContinuousCache(0.0, 0.0)] + [
+        ContinuousCache(theta, lam, keys) for keys, ts in thetas.items() for theta in ts
+        for lam in lams
+    ]
+    totals = {cache: [0.0, 0] for cache in grid}
     n = 0
-    for logp, scores, ids in items:
+    for logp, hidden, ids in items:
         ids = np.asarray(ids)
         keep = ids[1:] != PAD_ID
         targets = ids[1:][keep]
         rows = np.arange(len(targets))
         n += len(targets)
-        for lam in [0.0, *lams]:
-            for theta in thetas if lam else [0.0]:
-                mixed = ContinuousCache(theta, lam).mix_sequence(logp, scores, ids[:-1])[keep]
-                acc = totals.setdefault((theta, lam), [0.0, 0.0])
-                acc[0] -= float(mixed[rows, targets].sum())
-                acc[1] += int((target_ranks(mixed, targets) < 1).sum())
+        scores = {keys: ContinuousCache(keys=keys).scores(hidden, ids[:-1]) for keys in thetas}
+        for cache in grid:
+            mixed = cache.mix_sequence(logp, scores.get(cache.keys, np.zeros((0, 0))),
+                                       ids[:-1])[keep]
+            acc = totals[cache]
+            acc[0] -= float(mixed[rows, targets].sum())
+            acc[1] += int((target_ranks(mixed, targets) < 1).sum())
     if not n:
         raise ValueError("no tokens to tune on")
     table = pd.DataFrame(
-        [{"theta": t, "lam": lam, "perplexity": np.exp(nll / n), "top1": hits / n}
-         for (t, lam), (nll, hits) in totals.items()]
+        [{"keys": c.keys if c.lam else "none", "theta": c.theta, "lam": c.lam,
+          "perplexity": np.exp(nll / n), "top1": hits / n} for c, (nll, hits) in totals.items()]
     ).sort_values("perplexity", kind="stable", ignore_index=True)
-    best = table[table["lam"] > 0].iloc[0]
-    return ContinuousCache(float(best["theta"]), float(best["lam"])), table
+    best = table.iloc[0]
+    keys = best["keys"] if best["keys"] != "none" else "hidden"
+    return ContinuousCache(float(best["theta"]), float(best["lam"]), keys), table
 
 
 class CachedStepModel:
     """A step model (`decoding.StepModel`) whose predictions also copy from the text read so far.
 
-    The state carries, besides the model's own, the hidden state after each
-    token read (the keys), the token that followed each (the values) and the
-    latest hidden state, whose follower is not known yet. Like the
-    evaluation, the cache holds at most the model's `window` positions.
+    The state carries, besides the model's own, the ids read so far and the
+    hidden state after each. Like the evaluation, the cache holds at most
+    the model's `window` positions.
 
     Args:
         model: a step model with `output_state`, the index of the state entry
             that feeds the logits (`NumpyStepModel`, `KerasStepModel`).
-        cache: the mixture's theta and lam.
+        cache: the mixture's settings.
 
     Example:
 
@@ -231,26 +266,24 @@ class CachedStepModel:
     def initial_state(self, batch: int) -> list[np.ndarray]:
         inner = self.model.initial_state(batch)
         units = inner[self.model.output_state].shape[1]
-        return [*inner, np.zeros((batch, 0, units), np.float32),
-                np.zeros((batch, 0), np.int64), np.zeros((batch, 0, units), np.float32)]
+        return [*inner, np.zeros((batch, 0, units), np.float32), np.zeros((batch, 0), np.int64)]
 
     def step(
         self, token_ids: np.ndarray, state: list[np.ndarray]
     ) -> tuple[np.ndarray, list[np.ndarray]]:
-        *inner, keys, values, pending = state
+        *inner, hidden, ids = state
         token_ids = np.asarray(token_ids)
-        if pending.shape[1]:  # the previous position's follower is this token
-            keys = np.concatenate([keys, pending], axis=1)
-            values = np.concatenate([values, token_ids[:, None].astype(np.int64)], axis=1)
-            if self.window and keys.shape[1] > self.window:
-                keys, values = keys[:, -self.window :], values[:, -self.window :]
         logp, inner = self.model.step(token_ids, inner)
         h = np.asarray(inner[self.model.output_state], dtype=np.float32)
+        hidden = np.concatenate([hidden, h[:, None, :]], axis=1)
+        ids = np.concatenate([ids, token_ids[:, None].astype(np.int64)], axis=1)
+        if self.window and ids.shape[1] > self.window:
+            hidden, ids = hidden[:, -self.window :], ids[:, -self.window :]
         logp = np.asarray(logp, dtype=np.float64)
-        if keys.shape[1]:
-            scores = np.einsum("bnh,bh->bn", keys.astype(np.float64), h.astype(np.float64))
+        if ids.shape[1] > 1:
             logp = np.concatenate([
-                self.cache.mix(logp[b : b + 1], scores[b : b + 1], values[b])
+                self.cache.mix(logp[b : b + 1], self.cache.last_scores(hidden[b], ids[b]),
+                               ids[b, 1:])
                 for b in range(len(logp))
             ])
-        return logp, [*inner, keys, values, h[:, None, :]]
+        return logp, [*inner, hidden, ids]

@@ -32,6 +32,10 @@ COMMANDS = {
         "autocomplete.commands.prepare", "prepare",
         "Load and clean a mail corpus and summarise it.",
     ),
+    "tune-cache": (
+        "autocomplete.commands.tune_cache", "tune_cache",
+        "Fit a model's cache of the email so far (for complete --cache).",
+    ),
     "serve": ("autocomplete.commands.serve", "serve", "Serve completions over HTTP."),
 }
 ALIASES = {"compare": "report"}

@@ -7,8 +7,8 @@ both on enron4 (williams), whom neither saw: perplexity, next-word top-1/top-5
 and ExactMatch@1..5. With --in-domain, also on the held-out emails of enron1-3
 (the run's own test split), to tell how much of the gap is the new employee.
 With --cache, also both models with a cache of the email so far
-(`autocomplete.cache`), its theta and lam tuned on enron1-3's
-validation emails. Skips cleanly when the corpus is absent.
+(`autocomplete.cache`; the neural model with either kind of key), its
+settings tuned on enron1-3's validation emails. Skips cleanly when the corpus is absent.
 
     python benchmarks/enron_quality.py --cell lstm --minutes 30
     python benchmarks/enron_quality.py --eval-only --in-domain --out models/enron-lstm
@@ -64,9 +64,9 @@ def main() -> None:
         return
 
     from autocomplete import artifacts, textprep
+    from autocomplete.cache import KEYS, THETAS, CachedNgramLM, ContinuousCache, tune
     from autocomplete.corpus.loaders import load_corpus
     from autocomplete.evaluate import metrics
-    from autocomplete.cache import CachedNgramLM, suffix_scores, tune
     from autocomplete.evaluate.keras_lm import KerasLM, cache_tuning_items
     from autocomplete.evaluate.ngram import KneserNeyLM
     from autocomplete.fastpath import load_step_model
@@ -104,23 +104,26 @@ def main() -> None:
     if args.cache:  # tuned on held-out mail of the training employees, never on the test
         val = [np.asarray(s) for s in textprep.encode(
             vectorizer, splits["validation"]["body"].tolist())[: args.tune_emails] if len(s) > 1]
-        # hidden-state dot products run to tens, shared suffixes to 3: different scales
-        nn_cache, nn_table = tune(cache_tuning_items(lm, val), thetas=(0.02, 0.05, 0.1, 0.2, 0.5))
-        kn_items = ((ngram.next_logprobs([s[: i + 1] for i in range(len(s) - 1)]),
-                     suffix_scores(s[:-1]), s) for s in (s[: lm.window + 1] for s in val))
-        kn_cache, kn_table = tune(kn_items, thetas=(0.5, 1, 2, 4, 8))
+        nn_table = tune(cache_tuning_items(lm, val))[1]
+        kn_items = ((ngram.next_logprobs([s[: i + 1] for i in range(len(s) - 1)]), None, s)
+                    for s in (s[: lm.window + 1] for s in val))
+        kn_table = tune(kn_items, thetas={"tokens": THETAS["tokens"]})[1]
         for name, table in [(cfg.cell, nn_table), ("ngram-4", kn_table)]:
-            shown = pd.concat([table.head(5), table[table["lam"] == 0]]).round(4)
-            print(f"cache tuning, {name}, {len(val)} validation emails (best 5; lam 0: no cache):")
+            shown = pd.concat([table.head(6), table[table["keys"] == "none"]]).round(4)
+            print(f"cache tuning, {name}, {len(val)} validation emails (best 6, and no cache):")
             print(shown.to_string(index=False))
-        cached_lm = KerasLM(out, cache=nn_cache)
-        cached_ngram = CachedNgramLM(ngram, kn_cache)
-        models += [
-            (f"{cfg.cell} + cache ({nn_cache.theta:g}, {nn_cache.lam:g})", cached_lm,
-             metrics.greedy_completer(cached_lm)),
-            (f"ngram-4 + cache ({kn_cache.theta:g}, {kn_cache.lam:g})", cached_ngram,
-             metrics.greedy_completer(cached_ngram)),
-        ]
+
+        def best(table: pd.DataFrame, keys: str) -> ContinuousCache:
+            row = table[table["keys"] == keys].iloc[0]
+            return ContinuousCache(float(row["theta"]), float(row["lam"]), keys)
+
+        for name, model in [
+            *[(cfg.cell, KerasLM(out, cache=best(nn_table, keys))) for keys in KEYS],
+            ("ngram-4", CachedNgramLM(ngram, best(kn_table, "tokens"))),
+        ]:
+            c = model.cache
+            models.append((f"{name} + cache ({c.keys}, {c.theta:g}, {c.lam:g})", model,
+                           metrics.greedy_completer(model)))
 
     rows = []
     for test_name, seqs in tests.items():

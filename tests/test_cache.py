@@ -3,7 +3,6 @@
 import numpy as np
 import pytest
 
-from autocomplete.evaluate import metrics as em
 from autocomplete.cache import (
     CachedNgramLM,
     ContinuousCache,
@@ -11,6 +10,7 @@ from autocomplete.cache import (
     suffix_scores,
     tune,
 )
+from autocomplete.evaluate import metrics as em
 from autocomplete.evaluate.ngram import KneserNeyLM
 from autocomplete.report import compare
 
@@ -49,6 +49,8 @@ def test_lam_zero_is_the_model_and_bad_settings_are_refused():
         ContinuousCache(1.0, 1.0)
     with pytest.raises(ValueError, match="theta"):
         ContinuousCache(-1.0, 0.2)
+    with pytest.raises(ValueError, match="keys"):
+        ContinuousCache(1.0, 0.2, keys="words")
 
 
 def test_suffix_scores_count_the_shared_trailing_tokens():
@@ -66,13 +68,16 @@ def test_hidden_scores_are_dot_products():
 
 def test_tune_picks_the_lowest_perplexity_and_reports_the_model_alone():
     seqs = [np.tile([3, 4, 5, 6], 6), np.tile([7, 8, 9], 8)]
-    items = [(_uniform(len(s) - 1), suffix_scores(s[:-1]), s) for s in seqs]
-    cache, table = tune(items, thetas=[0.5, 2.0], lams=[0.2, 0.6])
-    alone = table[table["lam"] == 0].iloc[0]
+    rng = np.random.default_rng(4)
+    items = [(_uniform(len(s) - 1), rng.normal(size=(len(s) - 1, 4)), s) for s in seqs]
+    cache, table = tune(items, thetas={"hidden": [0.5], "tokens": [0.5, 2.0]}, lams=[0.2, 0.6])
+    assert len(table) == 1 + 3 * 2
+    alone = table[table["keys"] == "none"].iloc[0]
     assert alone["perplexity"] == pytest.approx(len(VOCAB))
-    assert (cache.theta, cache.lam) == tuple(table[table["lam"] > 0].iloc[0][["theta", "lam"]])
+    assert (cache.keys, cache.theta, cache.lam) == tuple(table.iloc[0][["keys", "theta", "lam"]])
+    # repeating text: exact token keys beat random hidden states, and more cache is better
+    assert (cache.keys, cache.lam) == ("tokens", 0.6)
     assert table["perplexity"].min() < alone["perplexity"]
-    assert cache.lam == 0.6  # repeating text: the more cache the better
 
 
 def test_cached_ngram_lm_copies_from_its_context():
@@ -80,15 +85,18 @@ def test_cached_ngram_lm_copies_from_its_context():
     kn = KneserNeyLM(order=3).fit(train, VOCAB)
     context = [2, 6, 3, 4, 5, 6, 9, 3, 4, 5]  # here "a b c" was followed by "x"
     assert kn.next_logprobs([context])[0].argmax() == VOCAB.index("y")
-    cached = CachedNgramLM(kn, ContinuousCache(theta=2.0, lam=0.5))
+    with pytest.raises(ValueError, match="tokens"):
+        CachedNgramLM(kn, ContinuousCache(theta=2.0, lam=0.5))
+    cached = CachedNgramLM(kn, ContinuousCache(theta=2.0, lam=0.5, keys="tokens"))
     assert cached.next_logprobs([context])[0].argmax() == VOCAB.index("x")
     assert np.exp(cached.next_logprobs([context])).sum() == pytest.approx(1.0)
 
 
-def test_cached_keras_lm_matches_the_per_position_definition(tiny_model_dir):
+@pytest.mark.parametrize("keys", ["hidden", "tokens"])
+def test_cached_keras_lm_matches_the_per_position_definition(tiny_model_dir, keys):
     from autocomplete.evaluate.keras_lm import KerasLM
 
-    cache = ContinuousCache(theta=0.5, lam=0.3)
+    cache = ContinuousCache(theta=0.5, lam=0.3, keys=keys)
     lm = KerasLM(tiny_model_dir("gru"), cache=cache)  # window 32: long ones take the cut path
     rng = np.random.default_rng(0)
     seqs = [np.concatenate([[2], rng.integers(3, len(lm.vocab), n)]) for n in (3, 31, 45)]
@@ -108,14 +116,14 @@ def test_the_last_row_shortcut_matches_suffix_scores():
         assert np.array_equal(_last_suffix_scores(ids[:t], 3), suffix_scores(ids[:t])[-1, : t - 1])
 
 
-@pytest.mark.parametrize("cell", ["lstm", "gru"])
-def test_the_cached_step_model_predicts_what_the_evaluation_scores(tiny_model_dir, cell):
+@pytest.mark.parametrize("cell,keys", [("lstm", "hidden"), ("gru", "hidden"), ("gru", "tokens")])
+def test_the_cached_step_model_predicts_what_the_evaluation_scores(tiny_model_dir, cell, keys):
     from autocomplete.cache import CachedStepModel
     from autocomplete.decoding import Completer
     from autocomplete.evaluate.keras_lm import KerasLM
     from autocomplete.fastpath import load_step_model
 
-    cache = ContinuousCache(theta=0.5, lam=0.4)
+    cache = ContinuousCache(theta=0.5, lam=0.4, keys=keys)
     model_dir = tiny_model_dir(cell)  # window 32: the cache keeps the last 32 positions
     lm = KerasLM(model_dir, cache=cache)
     step = CachedStepModel(load_step_model(model_dir), cache)
@@ -126,5 +134,39 @@ def test_the_cached_step_model_predicts_what_the_evaluation_scores(tiny_model_di
         if t + 1 in (1, 5, 32):  # contexts that fit the window, as the completer feeds them
             expected = lm.next_logprobs([list(context[: t + 1])])[0]
             assert np.allclose(logp[0], expected, atol=1e-4)
-    assert state[-3].shape[1] == 32  # keys: capped at the window
+    assert state[-1].shape[1] == state[-2].shape[1] == 32  # capped at the window
     assert Completer(step).complete("a b c", method="beam", beam=3, max_words=3).tokens
+
+
+def test_tune_cache_writes_what_complete_cache_reads(tiny_model_dir):
+    import json
+
+    from click.testing import CliRunner
+
+    from autocomplete.cli import cli
+    from autocomplete.corpus.builtin import load_builtin
+    from autocomplete.textprep import corpus_fingerprint
+
+    model_dir = tiny_model_dir("gru")
+    runner = CliRunner()
+    missing = runner.invoke(cli, ["complete", "need to take a", "--model", str(model_dir),
+                                  "--cache"])
+    assert missing.exit_code != 0 and "autocomplete tune-cache" in missing.output
+
+    config = json.loads((model_dir / "config.json").read_text())
+    wrong = runner.invoke(cli, ["tune-cache", str(model_dir), "--emails", "4"])
+    assert wrong.exit_code != 0 and "not the corpus" in wrong.output  # no fingerprint
+
+    config.update(corpus=None, corpus_sha256=corpus_fingerprint(load_builtin()), seed=0)
+    (model_dir / "config.json").write_text(json.dumps(config))
+    tuned = runner.invoke(cli, ["tune-cache", str(model_dir), "--emails", "4"])
+    assert tuned.exit_code == 0, tuned.output
+    saved = json.loads((model_dir / "cache.json").read_text())
+    assert saved["validation_emails"] == 4 and 0 <= saved["lam"] < 1
+    assert saved["keys"] in ("hidden", "tokens")
+    assert saved["perplexity"]["cache"] <= saved["perplexity"]["alone"]
+
+    done = runner.invoke(cli, ["complete", "need to take a", "--model", str(model_dir),
+                               "--cache", "--json"])
+    assert done.exit_code == 0, done.output
+    assert json.loads(done.output)["cache"] is True

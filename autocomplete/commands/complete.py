@@ -47,12 +47,15 @@ from autocomplete.model_names import CELL_NAMES  # noqa: E402
 @click.option("--min-confidence", type=click.FloatRange(0, 1), default=None,
               help="Suggest nothing when the confidence (geometric-mean token "
                    "probability, 0..1) is below this, as Smart Compose does.")
+@click.option("--cache", "use_cache", is_flag=True,
+              help="Also copy what followed the same words earlier in the prompt, with the "
+                   "settings `autocomplete tune-cache` wrote to the model's cache.json.")
 @click.option("--json", "as_json", is_flag=True,
               help="Print JSON (one object, or a list when completing with every cell).")
 def complete(prompt: str, cell: str | None, model_dir: Path | None, models_dir: Path,
              beam: int, greedy: bool, sample: bool, temperature: float | None,
              seed: int | None, max_words: int, min_confidence: float | None,
-             as_json: bool) -> None:
+             use_cache: bool, as_json: bool) -> None:
     """Complete the sentence PROMPT with every trained cell, or with one model.
 
     \b
@@ -83,7 +86,7 @@ def complete(prompt: str, cell: str | None, model_dir: Path | None, models_dir: 
     results, errors = [], []
     for label, path in targets:
         try:
-            results.append(_complete_one(prompt, label, path, options))
+            results.append(_complete_one(prompt, label, path, options, use_cache))
         except click.ClickException as e:
             if len(targets) == 1:
                 raise
@@ -122,14 +125,18 @@ def _targets(cell: str | None, model_dir: Path | None, models_dir: Path) -> list
     return sorted(found.items(), key=lambda kv: (order.get(kv[0], len(order)), kv[0]))
 
 
-def _complete_one(prompt: str, label: str | None, path: Path, options: dict) -> dict:
+def _complete_one(prompt: str, label: str | None, path: Path, options: dict,
+                  use_cache: bool = False) -> dict:
     """Load the model in `path` and complete; ModelDirError becomes one ClickException line."""
-    from autocomplete.artifacts import ModelDirError, read_config
+    from autocomplete.artifacts import ModelDirError, read_cache, read_config
+    from autocomplete.cache import CachedStepModel
     from autocomplete.decoding import Completer
     from autocomplete.fastpath import NumpyStepModel, load_step_model
 
     try:
-        model = load_step_model(path, label)
+        model = inner = load_step_model(path, label)
+        if use_cache:
+            model = CachedStepModel(inner, read_cache(path))
         label = label or read_config(path).get("cell") or path.name
         completion = Completer(model).complete(prompt, **options)
     except ModelDirError as e:
@@ -144,7 +151,8 @@ def _complete_one(prompt: str, label: str | None, path: Path, options: dict) -> 
         "completion": d.pop("text"),
         **{k: (None if isinstance(v, float) and not math.isfinite(v) else v)
            for k, v in d.items()},
-        "engine": "numpy" if isinstance(model, NumpyStepModel) else "keras",
+        "engine": "numpy" if isinstance(inner, NumpyStepModel) else "keras",
+        "cache": use_cache,
     }
 
 

@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 
 from autocomplete import artifacts
-from autocomplete.cache import ContinuousCache, hidden_scores
+from autocomplete.cache import ContinuousCache
 
 
 class KerasLM:
@@ -80,10 +80,9 @@ class KerasLM:
             last -= np.log(np.exp(last).sum(-1, keepdims=True))
             if self.cache is not None:
                 for row, length in enumerate(lengths):
-                    n = length - 1  # earlier positions, each with the id after it
-                    h = hidden[row, :length].astype(np.float64)
-                    scores = (h[:n] @ h[n])[None, :]
-                    last[row] = self.cache.mix(last[row : row + 1], scores, batch[row, 1:length])[0]
+                    ids = batch[row, :length]  # earlier positions, each with the id after it
+                    scores = self.cache.last_scores(hidden[row, :length], ids)
+                    last[row] = self.cache.mix(last[row : row + 1], scores, ids[1:])[0]
             out[idx] = last
         return out
 
@@ -91,7 +90,7 @@ class KerasLM:
 def cache_tuning_items(
     lm: KerasLM, sequences: Sequence[Sequence[int]], batch_size: int = 32
 ) -> Iterator[tuple[np.ndarray, np.ndarray, np.ndarray]]:
-    """(log-probs, hidden-state scores, ids) of each sequence's first window, for `cache.tune`.
+    """(log-probs, hidden states, ids) of each sequence's first window, for `cache.tune`.
 
     The first window is what a single forward pass gives; it holds most of an
     email's tokens, and tuning needs no more than a fair sample of them.
@@ -108,4 +107,4 @@ def cache_tuning_items(
             z = logits[row, : len(s) - 1]
             z = z - z.max(-1, keepdims=True)
             logp = z - np.log(np.exp(z).sum(-1, keepdims=True))
-            yield logp, hidden_scores(hidden[row, : len(s) - 1]), s
+            yield logp, hidden[row, : len(s) - 1], s

@@ -42,7 +42,6 @@ import numpy as np
 import pandas as pd
 
 from autocomplete import artifacts
-from autocomplete.cache import hidden_scores
 from autocomplete.evaluate import PAD_ID, SPECIAL_IDS, START_ID
 from autocomplete.evaluate import metrics as em
 from autocomplete.evaluate import probes as pr
@@ -292,7 +291,7 @@ def neural_perplexity_and_accuracy(
             starts = np.cumsum([0, *widths])
             logp = np.concatenate([
                 cache.mix_sequence(logp[starts[r] : starts[r + 1]],
-                                   hidden_scores(hidden[r, :w]), seqs[i][:w])
+                                   cache.scores(hidden[r, :w], seqs[i][:w]), seqs[i][:w])
                 for r, (i, w) in enumerate(zip(batch, widths, strict=True))
             ])
         score(logp.astype(np.float32), targets)

@@ -1,0 +1,78 @@
+"""`autocomplete tune-cache MODEL_DIR`: fit the continuous cache's theta and lam for a model.
+
+The cache (`autocomplete.cache`) lets a model copy what followed the same
+context earlier in the email. It has no weights, only two settings, picked
+here on the model's own validation emails (never its training or test
+emails) and written to `cache.json`, which `complete --cache` reads.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+
+@click.command("tune-cache")
+@click.argument("model_dir", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.option("--corpus", default=None,
+              help="The corpus the model was trained on.  [default: the one in its config.json]")
+@click.option("--include", multiple=True, metavar="GLOB",
+              help="Only these paths inside a folder or archive (repeatable), as at training.")
+@click.option("--emails", type=click.IntRange(1), default=300, show_default=True,
+              help="Validation emails to tune on (their first window each).")
+def tune_cache(model_dir: Path, corpus: str | None, include: tuple[str, ...],
+               emails: int) -> None:
+    """Pick the cache's theta and lam on MODEL_DIR's validation emails; write cache.json.
+
+    \b
+    autocomplete tune-cache models/lstm
+    autocomplete complete "Hi Mark," --model models/lstm --cache
+    """
+    import sys
+
+    from tqdm import tqdm
+
+    from autocomplete import artifacts, textprep
+    from autocomplete.cache import tune
+    from autocomplete.evaluate.keras_lm import KerasLM, cache_tuning_items
+    from autocomplete.train import load_emails
+
+    try:
+        config = artifacts.read_config(artifacts.check_model_dir(model_dir))
+        lm = KerasLM(model_dir)
+    except artifacts.ModelDirError as e:
+        raise click.ClickException(str(e)) from e
+    corpus = corpus or config.get("corpus")
+    if include:
+        from autocomplete.corpus.loaders import load_corpus
+
+        df, _ = load_corpus(corpus, include=list(include))
+    else:
+        df = load_emails(corpus, config.get("text_column"))
+    if textprep.corpus_fingerprint(df) != config.get("corpus_sha256"):
+        raise click.ClickException(
+            f"{corpus or 'the built-in corpus'} is not the corpus {model_dir} was trained on "
+            "(corpus_sha256 differs), so its validation emails cannot be rebuilt: give "
+            "--corpus (and --include) as at training")
+    val = textprep.split_by_email(df, seed=int(config.get("seed", 0)))["validation"]
+    seqs = textprep.encode(textprep.make_vectorizer(lm.vocab), val["body"].tolist()[:emails])
+    items = tqdm(cache_tuning_items(lm, seqs), total=len(seqs), desc="tuning", unit=" email",
+                 file=sys.stderr)
+    cache, table = tune(items)
+    alone = table[table["keys"] == "none"].iloc[0]
+    best = table.iloc[0]
+    artifacts.write_json(model_dir / "cache.json", {
+        "keys": cache.keys, "theta": cache.theta, "lam": cache.lam,
+        "validation_emails": len(seqs),
+        "perplexity": {"alone": alone["perplexity"], "cache": best["perplexity"]},
+        "top1": {"alone": alone["top1"], "cache": best["top1"]},
+    })
+    click.echo(table.head(5).round(4).to_string(index=False))
+    click.echo(f"validation perplexity {alone['perplexity']:.1f} -> {best['perplexity']:.1f}, "
+               f"top-1 {alone['top1']:.1%} -> {best['top1']:.1%} "
+               f"({cache.keys} keys, theta {cache.theta:g}, lam {cache.lam:g}); "
+               f"wrote {model_dir / 'cache.json'}")
+    if cache.lam == 0:
+        click.echo("note: no cache setting beat the model alone; --cache will change nothing",
+                   err=True)
