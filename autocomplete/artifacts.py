@@ -7,7 +7,8 @@ A model directory (default `models/<cell>/`) holds:
     config.json     every hyper-parameter, the corpus fingerprint, library versions
     history.csv     per epoch: loss, val_loss, perplexity, accuracy, ...
     metrics.json    held-out test perplexity, top-1 and top-5 accuracy
-    (grad_stats.csv, grad_flow.csv, inference.npz are added by later stages)
+    (grad_stats.csv, grad_flow.csv, inference.npz are added by later stages;
+    cache.json by `autocomplete tune-cache`)
 
 Training writes into a staging directory beside the target and renames it into
 place only when everything is written, so a crash or a kill never leaves a
@@ -21,6 +22,10 @@ import json
 import os
 import shutil
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from autocomplete.cache import ContinuousCache
 
 MODELS_DIR = Path("models")
 REQUIRED = ("model.keras", "vocab.txt", "config.json")
@@ -65,7 +70,7 @@ def read_config(path: str | os.PathLike) -> dict:
         raise ModelDirError(f"cannot read {Path(path) / 'config.json'}: {e}") from e
 
 
-def read_cache(path: str | os.PathLike):
+def read_cache(path: str | os.PathLike) -> ContinuousCache:
     """The `ContinuousCache` that `autocomplete tune-cache` wrote to `path`/cache.json."""
     from autocomplete.cache import ContinuousCache
 

@@ -3,10 +3,10 @@
 A recurrent cell keeps the email so far in one state vector. The gates let it
 carry a cue a long way, but not copy back, word for word, a line it read 80
 tokens ago, and real mail repeats itself: names, notices, the same line in
-every row of a schedule. On the Enron benchmark 21% of the new employee's
-words have a 3-word context that already occurred earlier in the same email.
-There the GRU was right 20% of the time, and copying what followed the last
-time was right 80% of the time (BENCHMARKS.md, session 8).
+every row of a schedule. In the Enron benchmark's new employee, 22% of the
+words have a 3-word context that already occurred earlier in the same email,
+and the word that followed it then is the right one 81% of the time
+(`benchmarks/enron_overlap.py`).
 
 The continuous cache (Grave, Joulin and Usunier, ICLR 2017) adds that memory
 without training. Each earlier position i of the context is kept with a key
@@ -15,12 +15,13 @@ becomes
 
     p(w) = (1 - lam) * p_model(w) + lam * sum_{i: x_{i+1} = w} softmax_i(theta * k_t . k_i)
 
-For a neural model the keys are its own hidden states (`hidden_scores`).
-For the n-gram baseline the key of a position is its last few tokens, and
-the similarity is how many of them two positions share (`suffix_scores`),
-so both kinds of model can get the same kind of memory and be compared
-fairly. theta and lam are picked on held-out mail (`tune`). The cache holds
-only the context the model is given, so nothing outside the email leaks in.
+The keys are either the model's own hidden states (`hidden_scores`, as in
+the paper) or the position's last few tokens, compared by how many of them
+two positions share (`suffix_scores`). Every model has tokens, the n-gram
+baseline included, so both kinds of model can get the same memory and be
+compared fairly. The keys, theta and lam are picked on held-out mail
+(`tune`). The cache holds only the context the model is given, so nothing
+outside the email leaks in.
 """
 
 from __future__ import annotations
