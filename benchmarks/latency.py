@@ -8,8 +8,9 @@ ratio to the naive baseline measured in the same run. Then the cold start of
 Uses models/lstm when it exists (trained completions may stop early at a
 sentence end: see the tokens column), else a random-weight model built with
 `build_model` whose synthetic vocabulary has no punctuation, so every
-completion is exactly 10 words. Targets: fast-path greedy p90 <= 2 ms, cold
-start < 1.5 s.
+completion is exactly 10 words. Also the fast path with the cache of the
+prompt (`complete --cache`, token keys). Targets: fast-path greedy p90 <= 2 ms,
+cold start < 1.5 s.
 
     python benchmarks/latency.py [--model models/lstm] [--runs 50]
 """
@@ -112,6 +113,7 @@ def main() -> None:
     ap.add_argument("--runs", type=int, default=50)
     args = ap.parse_args()
 
+    from autocomplete.cache import CachedStepModel, ContinuousCache
     from autocomplete.fastpath import NumpyStepModel, export_inference, fast_path_ready
     from autocomplete.keras_step import KerasStepModel
 
@@ -147,6 +149,12 @@ def main() -> None:
     b = timed(lambda: fast_c.complete(prompt, method="beam", beam=4, max_words=10), args.runs)
     rows.append(("NumpyStepModel beam 4 (fast path)", *b[:2], len(b[2].tokens)))
     assert naive[2] == [fast.vocab.index(t) for t in comp.tokens], "naive and fast disagree"
+    # the cache (complete --cache) steps through the prompt to collect its keys: no prefill
+    cached_c = Completer(CachedStepModel(fast, ContinuousCache(4.0, 0.1, "tokens")))
+    c = timed(lambda: cached_c.complete(prompt, method="greedy", max_words=10), args.runs)
+    rows.append(("NumpyStepModel greedy + cache", *c[:2], len(c[2].tokens)))
+    c = timed(lambda: cached_c.complete(prompt, method="beam", beam=4, max_words=10), args.runs)
+    rows.append(("NumpyStepModel beam 4 + cache", *c[:2], len(c[2].tokens)))
 
     print(f"model: {source}; units {fast.layers[0].units}, vocab {len(vocab)}, "
           f"prompt {info['prompt_tokens']} tokens, {args.runs} warm runs, "
