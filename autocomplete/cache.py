@@ -135,8 +135,10 @@ def hidden_scores(hidden: np.ndarray) -> np.ndarray:
 def suffix_scores(ids: np.ndarray, order: int = 3) -> np.ndarray:
     """(T, T) number of tokens, up to `order`, that the contexts ending at two positions share.
 
-    The token-level key of the n-gram baseline: 2 where the last two tokens
-    agree but not the third, 0 where the last tokens differ.
+    2 where the last two tokens agree but not the third, 0 where the last
+    tokens differ. Positions that share nothing still get weight exp(0), so
+    where no earlier context matches, the copy distribution is the email's
+    own word counts (a unigram cache).
     """
     ids = np.asarray(ids)
     t = len(ids)
