@@ -1,8 +1,8 @@
-"""`autocomplete tune-cache MODEL_DIR`: fit the continuous cache's theta and lam for a model.
+"""`autocomplete tune-cache MODEL_DIR`: fit the continuous cache's settings for a model.
 
 The cache (`autocomplete.cache`) lets a model copy what followed the same
-context earlier in the email. It has no weights, only two settings, picked
-here on the model's own validation emails (never its training or test
+context earlier in the email. It has no weights, only three settings (the
+kind of key, theta and lam), picked here on the model's own validation emails (never its training or test
 emails) and written to `cache.json`, which `complete --cache` reads.
 """
 
@@ -23,7 +23,7 @@ import click
               help="Validation emails to tune on (their first window each).")
 def tune_cache(model_dir: Path, corpus: str | None, include: tuple[str, ...],
                emails: int) -> None:
-    """Pick the cache's theta and lam on MODEL_DIR's validation emails; write cache.json.
+    """Pick the cache's keys, theta and lam on MODEL_DIR's validation emails; write cache.json.
 
     \b
     autocomplete tune-cache models/lstm

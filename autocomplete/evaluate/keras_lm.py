@@ -22,8 +22,8 @@ class KerasLM:
     Args:
         model_dir: a directory written by `autocomplete train`.
         batch_size: contexts per forward pass.
-        cache: mix in a continuous cache over the context's hidden states
-            (`autocomplete.cache`); None scores the model alone.
+        cache: mix in a cache of the context, keyed by its hidden states or
+            its tokens (`autocomplete.cache`); None scores the model alone.
 
     Example:
 
