@@ -2,8 +2,9 @@
 
 The cache (`autocomplete.cache`) lets a model copy what followed the same
 context earlier in the email. It has no weights, only three settings (the
-kind of key, theta and lam), picked here on the model's own validation emails (never its training or test
-emails) and written to `cache.json`, which `complete --cache` reads.
+kind of key, theta and lam), picked here on the model's own validation
+emails (never its training or test emails) and written to `cache.json`,
+which `complete --cache` reads.
 """
 
 from __future__ import annotations
