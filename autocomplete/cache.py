@@ -247,7 +247,8 @@ class CachedStepModel:
 
     The state carries, besides the model's own, the ids read so far and the
     hidden state after each. Like the evaluation, the cache holds at most
-    the model's `window` positions.
+    the model's `window` positions. A prompt goes through the model in one
+    pass when it offers `prefill_sequence` (the NumPy fast path does).
 
     Args:
         model: a step model with `output_state`, the index of the state entry
@@ -270,6 +271,24 @@ class CachedStepModel:
         inner = self.model.initial_state(batch)
         units = inner[self.model.output_state].shape[1]
         return [*inner, np.zeros((batch, 0, units), np.float32), np.zeros((batch, 0), np.int64)]
+
+    def prefill(self, token_ids: np.ndarray) -> tuple[np.ndarray, list[np.ndarray]]:
+        """Feed a whole prompt (batch 1) in one pass when the model can return every state."""
+        ids = np.asarray(token_ids, dtype=np.int64)
+        run = getattr(self.model, "prefill_sequence", None)
+        if run is None:  # step through it, collecting each state
+            state = self.initial_state(1)
+            for i in range(len(ids)):
+                logp, state = self.step(ids[i : i + 1], state)
+            return logp, state
+        logp, inner, hidden = run(ids)
+        if self.window:
+            hidden, ids = hidden[-self.window :], ids[-self.window :]
+        hidden = np.asarray(hidden, dtype=np.float32)
+        logp = np.asarray(logp, dtype=np.float64)
+        if len(ids) > 1:
+            logp = self.cache.mix(logp, self.cache.last_scores(hidden, ids), ids[1:])
+        return logp, [*inner, hidden[None], ids[None]]
 
     def step(
         self, token_ids: np.ndarray, state: list[np.ndarray]

@@ -327,12 +327,19 @@ class NumpyStepModel:
 
     def prefill(self, token_ids: np.ndarray) -> tuple[np.ndarray, list[np.ndarray]]:
         """Feed a whole prompt (batch 1): logits only for its last token."""
+        logp, state, _ = self.prefill_sequence(token_ids)
+        return logp, state
+
+    def prefill_sequence(
+        self, token_ids: np.ndarray
+    ) -> tuple[np.ndarray, list[np.ndarray], np.ndarray]:
+        """`prefill`, plus the last layer's hidden state after every token (T, units)."""
         x = self._input(np.asarray(token_ids, dtype=np.intp))
         new: list[np.ndarray] = []
         for li, layer in enumerate(self.layers):
             x, s = layer.run(x if li == 0 else layer.project(x), self.initial_state_layer(layer))
             new.extend(s)
-        return self._log_softmax(self.logits(x[-1:])), new
+        return self._log_softmax(self.logits(x[-1:])), new, x
 
     def sequence_logits(self, token_ids: np.ndarray) -> np.ndarray:
         """Logits (T, V) for every position of a 1-D sequence, like `model(ids[None])[0]`."""

@@ -149,7 +149,7 @@ def main() -> None:
     b = timed(lambda: fast_c.complete(prompt, method="beam", beam=4, max_words=10), args.runs)
     rows.append(("NumpyStepModel beam 4 (fast path)", *b[:2], len(b[2].tokens)))
     assert naive[2] == [fast.vocab.index(t) for t in comp.tokens], "naive and fast disagree"
-    # the cache (complete --cache) steps through the prompt to collect its keys: no prefill
+    # complete --cache: the prompt's hidden states become the cache's keys
     cached_c = Completer(CachedStepModel(fast, ContinuousCache(4.0, 0.1, "tokens")))
     c = timed(lambda: cached_c.complete(prompt, method="greedy", max_words=10), args.runs)
     rows.append(("NumpyStepModel greedy + cache", *c[:2], len(c[2].tokens)))

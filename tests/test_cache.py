@@ -116,17 +116,23 @@ def test_the_last_row_shortcut_matches_suffix_scores():
         assert np.array_equal(_last_suffix_scores(ids[:t], 3), suffix_scores(ids[:t])[-1, : t - 1])
 
 
-@pytest.mark.parametrize("cell,keys", [("lstm", "hidden"), ("gru", "hidden"), ("gru", "tokens")])
-def test_the_cached_step_model_predicts_what_the_evaluation_scores(tiny_model_dir, cell, keys):
+@pytest.mark.parametrize("cell,keys,engine", [
+    ("lstm", "hidden", "numpy"), ("gru", "hidden", "keras"), ("gru", "tokens", "numpy")])
+def test_the_cached_step_model_predicts_what_the_evaluation_scores(tiny_model_dir, cell, keys,
+                                                                    engine):
     from autocomplete.cache import CachedStepModel
     from autocomplete.decoding import Completer
     from autocomplete.evaluate.keras_lm import KerasLM
-    from autocomplete.fastpath import load_step_model
+    from autocomplete.fastpath import NumpyStepModel, export_inference, load_step_model
 
     cache = ContinuousCache(theta=0.5, lam=0.4, keys=keys)
     model_dir = tiny_model_dir(cell)  # window 32: the cache keeps the last 32 positions
+    if engine == "numpy":
+        export_inference(model_dir)
     lm = KerasLM(model_dir, cache=cache)
-    step = CachedStepModel(load_step_model(model_dir), cache)
+    inner = load_step_model(model_dir)
+    assert isinstance(inner, NumpyStepModel) == (engine == "numpy")
+    step = CachedStepModel(inner, cache)
     context = np.concatenate([[2], np.random.default_rng(3).integers(3, len(lm.vocab), 40)])
     state = step.initial_state(1)
     for t in range(len(context)):
@@ -135,6 +141,14 @@ def test_the_cached_step_model_predicts_what_the_evaluation_scores(tiny_model_di
             expected = lm.next_logprobs([list(context[: t + 1])])[0]
             assert np.allclose(logp[0], expected, atol=1e-4)
     assert state[-1].shape[1] == state[-2].shape[1] == 32  # capped at the window
+    # a prompt in one pass (the fast path's prefill_sequence) = the same prompt step by step
+    prompt = context[:20]
+    state = step.initial_state(1)
+    for t in range(len(prompt)):
+        stepped, state = step.step(prompt[t : t + 1], state)
+    once, once_state = step.prefill(prompt)
+    assert np.allclose(once, stepped, atol=1e-5)
+    assert all(np.allclose(a, b, atol=1e-5) for a, b in zip(once_state, state, strict=True))
     assert Completer(step).complete("a b c", method="beam", beam=3, max_words=3).tokens
 
 
