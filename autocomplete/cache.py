@@ -28,12 +28,15 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
-import pandas as pd
 
 from autocomplete.evaluate import PAD_ID, NextTokenModel
 from autocomplete.evaluate.metrics import target_ranks
+
+if TYPE_CHECKING:
+    import pandas
 
 KEYS = ("hidden", "tokens")
 
@@ -199,7 +202,7 @@ def tune(
     items: Iterable[tuple[np.ndarray, np.ndarray | None, np.ndarray]],
     thetas: Mapping[str, Iterable[float]] = THETAS,
     lams: Iterable[float] = LAMS,
-) -> tuple[ContinuousCache, pd.DataFrame]:
+) -> tuple[ContinuousCache, pandas.DataFrame]:
     """Grid-search keys, theta and lam on held-out sequences; the lowest perplexity wins.
 
     `items` yields (logp (T, V), hidden (T, H) or None, ids (T + 1,)) per
@@ -233,6 +236,8 @@ def tune(
             acc[1] += int((target_ranks(mixed, targets) < 1).sum())
     if not n:
         raise ValueError("no tokens to tune on")
+    import pandas as pd  # here, not at the top: `complete --cache` must start fast
+
     table = pd.DataFrame(
         [{"keys": c.keys if c.lam else "none", "theta": c.theta, "lam": c.lam,
           "perplexity": np.exp(nll / n), "top1": hits / n} for c, (nll, hits) in totals.items()]

@@ -129,13 +129,14 @@ def _complete_one(prompt: str, label: str | None, path: Path, options: dict,
                   use_cache: bool = False) -> dict:
     """Load the model in `path` and complete; ModelDirError becomes one ClickException line."""
     from autocomplete.artifacts import ModelDirError, read_cache, read_config
-    from autocomplete.cache import CachedStepModel
     from autocomplete.decoding import Completer
     from autocomplete.fastpath import NumpyStepModel, load_step_model
 
     try:
         model = inner = load_step_model(path, label)
         if use_cache:
+            from autocomplete.cache import CachedStepModel
+
             model = CachedStepModel(inner, read_cache(path))
         label = label or read_config(path).get("cell") or path.name
         completion = Completer(model).complete(prompt, **options)

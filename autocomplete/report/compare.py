@@ -251,6 +251,7 @@ def neural_perplexity_and_accuracy(
     if any((s == PAD_ID).any() for s in seqs):  # the cheap path assumes no padding inside
         return em.perplexity_and_accuracy(lm, sequences, max_context=max_context)
     ctx = min(max_context, int(getattr(lm, "window", None) or max_context))
+    cache = getattr(lm, "cache", None)  # a KerasLM with a cache of the email so far
     acc = {"nll": 0.0, "hits1": 0, "hits5": 0, "total": 0}
 
     def score(logprobs: np.ndarray, targets: np.ndarray) -> None:
@@ -277,7 +278,6 @@ def neural_perplexity_and_accuracy(
         x = np.zeros((len(batch), max(widths)), dtype=np.int32)
         for row, (i, w) in enumerate(zip(batch, widths, strict=True)):
             x[row, :w] = seqs[i][:w]
-        cache = getattr(lm, "cache", None)
         if cache is None:
             logits = keras.ops.convert_to_numpy(lm.model(x, training=False)).astype(np.float64)
         else:  # the cache needs the hidden states that give the logits
