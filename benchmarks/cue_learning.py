@@ -4,13 +4,13 @@ The request sentences of the built-in corpus ("Yesterday due to <reason>,
 <filler> I needed to take a <target> ...") are cut out of their emails, so
 every window is dense with reason and tense dependencies. Each cell trains on
 the training split's sentences with the default recipe (the cell's default
-Adam rate unless --lr is given, clipnorm 1.0, batch 16, chrono gates; 128
-units by default, for speed) and, every
+Adam rate unless --lr is given, clipnorm 1.0, batch 16, `build_model`'s
+default gate start; 128 units by default, for speed) and, every
 `--every` steps, is probed on the validation split's sentences: recall per
 kind and distance band, as in the report. The table gives the first step at
 which recall reached the threshold in every band. This isolates what the full
-corpus dilutes: one dependency target per 52 tokens there (68 before session 3's
-denser corpus), about one per 26 here.
+corpus dilutes: one dependency target per 56 tokens there, about twice as
+many per token here.
 
     python benchmarks/cue_learning.py --cells gru lstm --minutes 3
 """
