@@ -8,7 +8,7 @@ A model directory (default `models/<cell>/`) holds:
     history.csv     per epoch: loss, val_loss, perplexity, accuracy, ...
     metrics.json    held-out test perplexity, top-1 and top-5 accuracy
     (grad_stats.csv, grad_flow.csv, inference.npz are added by later stages;
-    cache.json by `autocomplete tune-cache`)
+    cache.json by `autocomplete tune-cache`, read and written by `autocomplete.cache`)
 
 Training writes into a staging directory beside the target and renames it into
 place only when everything is written, so a crash or a kill never leaves a
@@ -22,10 +22,8 @@ import json
 import os
 import shutil
 from pathlib import Path
-from typing import TYPE_CHECKING
 
-if TYPE_CHECKING:
-    from autocomplete.cache import ContinuousCache
+from autocomplete.model_names import DEFAULT_CELL, cell_sort_key
 
 MODELS_DIR = Path("models")
 REQUIRED = ("model.keras", "vocab.txt", "config.json")
@@ -46,7 +44,7 @@ def staging_dir(out: Path) -> Path:
 
 
 def train_hint(cell: str | None) -> str:
-    return f"autocomplete train --cell {cell or 'lstm'}"
+    return f"autocomplete train --cell {cell or DEFAULT_CELL}"
 
 
 def check_model_dir(path: str | os.PathLike, cell: str | None = None) -> Path:
@@ -68,21 +66,6 @@ def read_config(path: str | os.PathLike) -> dict:
         return json.loads((Path(path) / "config.json").read_text())
     except (OSError, ValueError) as e:
         raise ModelDirError(f"cannot read {Path(path) / 'config.json'}: {e}") from e
-
-
-def read_cache(path: str | os.PathLike) -> ContinuousCache:
-    """The `ContinuousCache` that `autocomplete tune-cache` wrote to `path`/cache.json."""
-    from autocomplete.cache import ContinuousCache
-
-    file = Path(path) / "cache.json"
-    if not file.exists():
-        raise ModelDirError(f"{path} has no cache.json: run `autocomplete tune-cache {path}` first")
-    try:
-        data = json.loads(file.read_text())
-        return ContinuousCache(float(data["theta"]), float(data["lam"]),
-                               data.get("keys", "hidden"))
-    except (OSError, ValueError, KeyError, TypeError) as e:
-        raise ModelDirError(f"cannot read {file}: {e}") from e
 
 
 def write_json(path: str | os.PathLike, data: dict) -> None:
@@ -161,3 +144,39 @@ def trained_cells(models_dir: str | os.PathLike = MODELS_DIR) -> dict[str, Path]
     for cell, sub in sorted(candidates, key=lambda c: c[1].name != c[0]):  # stable sort
         found.setdefault(cell, sub)
     return found
+
+
+def find_models(
+    models_dir: str | os.PathLike = MODELS_DIR,
+    *,
+    cell: str | None = None,
+    model_dir: str | os.PathLike | None = None,
+    first: str | None = None,
+) -> list[tuple[str | None, Path]]:
+    """(cell, directory) of each model to use, as `complete` and `serve` choose them.
+
+    `model_dir`: that directory only (with `cell` as given, None when not).
+    `cell`: `models_dir/<cell>`, or another directory of that cell under
+    `models_dir` when that one does not exist (`trained_cells`). Neither: every
+    trained cell under `models_dir`, in `model_names.CELL_NAMES` order with
+    `first` (if given) moved to the front. Only that last case checks the
+    directories; raises ModelDirError when it finds none.
+
+    Example:
+
+    ```python
+    find_models("models")  # [("simple_rnn", Path("models/simple_rnn")), ("lstm", ...), ...]
+    ```
+    """
+    if model_dir is not None:
+        return [(cell, Path(model_dir))]
+    if cell is not None:
+        path = Path(models_dir) / cell
+        if not path.exists():
+            path = trained_cells(models_dir).get(cell, path)
+        return [(cell, path)]
+    found = trained_cells(models_dir)
+    if not found:
+        raise ModelDirError(f"no trained models in {models_dir}: run `{train_hint(None)}` "
+                            "first (or pass --model DIR)")
+    return sorted(found.items(), key=lambda item: cell_sort_key(item[0], first))

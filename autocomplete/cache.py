@@ -20,25 +20,25 @@ the paper) or the position's last few tokens, compared by how many of them
 two positions share (`suffix_scores`). Every model has tokens, the n-gram
 baseline included, so both kinds of model can get the same memory and be
 compared fairly. The keys, theta and lam are picked on held-out mail
-(`tune`). The cache holds only the context the model is given, so nothing
-outside the email leaks in.
+(`autocomplete.evaluate.cache_tuning.tune`, run by `autocomplete tune-cache`)
+and kept in the model directory's cache.json (`write_cache`, `read_cache`).
+The cache holds only the context the model is given, so nothing outside the
+email leaks in.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+import json
+import os
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from pathlib import Path
 
 import numpy as np
 
-from autocomplete.evaluate import PAD_ID, NextTokenModel
-from autocomplete.evaluate.metrics import target_ranks
-
-if TYPE_CHECKING:
-    import pandas
+from autocomplete.artifacts import ModelDirError, write_json
 
 KEYS = ("hidden", "tokens")
+CACHE_FILE = "cache.json"  # in a model directory, written by `autocomplete tune-cache`
 
 
 @dataclass(frozen=True)
@@ -155,32 +155,6 @@ def suffix_scores(ids: np.ndarray, order: int = 3) -> np.ndarray:
     return out
 
 
-class CachedNgramLM:
-    """A `NextTokenModel` with a token-level cache over its context (`suffix_scores`).
-
-    Args:
-        model: any `NextTokenModel` (the Kneser-Ney baseline).
-        cache: a cache with keys="tokens".
-        max_context: the cache sees the last `max_context` ids of a context,
-            as a neural model with that window does.
-    """
-
-    def __init__(self, model: NextTokenModel, cache: ContinuousCache, max_context: int = 256):
-        if cache.keys != "tokens":
-            raise ValueError("an n-gram model has no hidden states: use keys='tokens'")
-        self.model, self.cache, self.max_context = model, cache, max_context
-        self.vocab = model.vocab
-
-    def next_logprobs(self, contexts: list[list[int]]) -> np.ndarray:
-        base = np.asarray(self.model.next_logprobs(contexts), dtype=np.float64)
-        out = np.empty_like(base)
-        for row, context in enumerate(contexts):
-            ids = np.asarray(list(context)[-self.max_context :])
-            scores = self.cache.last_scores(None, ids)
-            out[row] = self.cache.mix(base[row : row + 1], scores, ids[1:])[0]
-        return out
-
-
 def _last_suffix_scores(ids: np.ndarray, order: int) -> np.ndarray:
     """The last row of `suffix_scores(ids)` without the rest: (T - 1,) for the earlier positions."""
     t = len(ids)
@@ -193,58 +167,31 @@ def _last_suffix_scores(ids: np.ndarray, order: int) -> np.ndarray:
     return out
 
 
-# theta grids: hidden-state dot products (units in (-1, 1)) run to tens, shared suffixes to 3
-THETAS = {"hidden": (0.02, 0.05, 0.1, 0.2, 0.5), "tokens": (0.5, 1.0, 2.0, 4.0, 8.0)}
-LAMS = (0.05, 0.1, 0.2, 0.3, 0.5)
+def read_cache(model_dir: str | os.PathLike) -> ContinuousCache:
+    """The `ContinuousCache` that `autocomplete tune-cache` wrote to `model_dir`/cache.json.
 
-
-def tune(
-    items: Iterable[tuple[np.ndarray, np.ndarray | None, np.ndarray]],
-    thetas: Mapping[str, Iterable[float]] = THETAS,
-    lams: Iterable[float] = LAMS,
-) -> tuple[ContinuousCache, pandas.DataFrame]:
-    """Grid-search keys, theta and lam on held-out sequences; the lowest perplexity wins.
-
-    `items` yields (logp (T, V), hidden (T, H) or None, ids (T + 1,)) per
-    sequence: the model's log-probs after each of the first T ids, the hidden
-    states that gave them (None for a model without, with keys "tokens"
-    only), and the ids with the last target. `thetas` maps each kind of key
-    to try to its theta grid. The table has a row for the model alone
-    (keys "none", lam 0), which wins when no cache setting beat it. Top-1 is
-    reported as the protocol defines it (`metrics.target_ranks`). Perplexity
-    picks, as in Grave et al., because it scores the whole distribution and
-    not only its peak.
+    Raises `ModelDirError` (with the command to run) when there is none or it is unreadable.
     """
-    grid = [ContinuousCache(0.0, 0.0)] + [
-        ContinuousCache(theta, lam, keys) for keys, ts in thetas.items() for theta in ts
-        for lam in lams
-    ]
-    totals = {cache: [0.0, 0] for cache in grid}
-    n = 0
-    for logp, hidden, ids in items:
-        ids = np.asarray(ids)
-        keep = ids[1:] != PAD_ID
-        targets = ids[1:][keep]
-        rows = np.arange(len(targets))
-        n += len(targets)
-        scores = {keys: ContinuousCache(keys=keys).scores(hidden, ids[:-1]) for keys in thetas}
-        for cache in grid:
-            mixed = cache.mix_sequence(logp, scores.get(cache.keys, np.zeros((0, 0))),
-                                       ids[:-1])[keep]
-            acc = totals[cache]
-            acc[0] -= float(mixed[rows, targets].sum())
-            acc[1] += int((target_ranks(mixed, targets) < 1).sum())
-    if not n:
-        raise ValueError("no tokens to tune on")
-    import pandas as pd  # here, not at the top: `complete --cache` must start fast
+    file = Path(model_dir) / CACHE_FILE
+    if not file.exists():
+        raise ModelDirError(
+            f"{model_dir} has no {CACHE_FILE}: run `autocomplete tune-cache {model_dir}` first")
+    try:
+        data = json.loads(file.read_text())
+        return ContinuousCache(float(data["theta"]), float(data["lam"]),
+                               data.get("keys", "hidden"))
+    except (OSError, ValueError, KeyError, TypeError) as e:
+        raise ModelDirError(f"cannot read {file}: {e}") from e
 
-    table = pd.DataFrame(
-        [{"keys": c.keys if c.lam else "none", "theta": c.theta, "lam": c.lam,
-          "perplexity": np.exp(nll / n), "top1": hits / n} for c, (nll, hits) in totals.items()]
-    ).sort_values("perplexity", kind="stable", ignore_index=True)
-    best = table.iloc[0]
-    keys = best["keys"] if best["keys"] != "none" else "hidden"
-    return ContinuousCache(float(best["theta"]), float(best["lam"]), keys), table
+
+def write_cache(model_dir: str | os.PathLike, cache: ContinuousCache, **details) -> Path:
+    """Write `cache`'s settings, and `details` (how they were picked), to `model_dir`/cache.json.
+
+    `read_cache` reads the settings back; the details are for people.
+    """
+    file = Path(model_dir) / CACHE_FILE
+    write_json(file, {"keys": cache.keys, "theta": cache.theta, "lam": cache.lam, **details})
+    return file
 
 
 class CachedStepModel:

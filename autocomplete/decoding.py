@@ -40,10 +40,17 @@ from typing import Protocol
 
 import numpy as np
 
-from autocomplete.tokens import SENTENCE_END, SPECIALS, detokenize, tokenize
+from autocomplete.decoding_defaults import BEAM, MAX_WORDS, METHOD, TEMPERATURE
+from autocomplete.tokens import (
+    OOV_ID,
+    SENTENCE_END,
+    SPECIAL_IDS,
+    SPECIALS,
+    START_ID,
+    detokenize,
+    tokenize,
+)
 
-START_ID = 2
-OOV_ID = 1
 LENGTH_ALPHA = 1.0  # sum logprob / len**alpha; 1 = mean log-prob per token
 METHODS = ("beam", "greedy", "sample")
 
@@ -139,7 +146,8 @@ class Completer:
         self.window = getattr(model, "window", None)
         self.length_alpha = length_alpha
         V = len(self.vocab)
-        self.banned = np.array([i for i, t in enumerate(self.vocab) if t in SPECIALS or i < 3])
+        self.banned = np.array([i for i, t in enumerate(self.vocab)
+                                if t in SPECIALS or i in SPECIAL_IDS])
         self.is_end = np.array([t in SENTENCE_END for t in self.vocab])
         self.is_alnum = np.array([any(ch.isalnum() for ch in t) for t in self.vocab])
         self.apostrophe = self.index.get("'")  # None: no apostrophe token
@@ -151,10 +159,10 @@ class Completer:
         self,
         text: str,
         *,
-        method: str = "beam",
-        beam: int = 4,
-        max_words: int = 12,
-        temperature: float = 1.0,
+        method: str = METHOD,
+        beam: int = BEAM,
+        max_words: int = MAX_WORDS,
+        temperature: float = TEMPERATURE,
         seed: int | None = None,
         min_confidence: float | None = None,
     ) -> Completion:

@@ -30,11 +30,12 @@ from pathlib import Path
 import numpy as np
 
 from autocomplete.artifacts import ModelDirError, check_model_dir, read_config
+from autocomplete.logprobs import log_softmax
+from autocomplete.model_names import GATES, KERAS_CELL_CLASSES
 
 FORMAT_VERSION = 1
 NPZ_NAME = "inference.npz"
 TABLE_LIMIT = 64 * 2**20  # bytes; above this the first layer projects embeddings per step
-GATES = {"simple_rnn": 1, "lstm": 4, "gru": 3}
 
 
 class FastPathUnsupported(ValueError):
@@ -80,7 +81,7 @@ def export_arrays(model, vocab: list[str], window: int | None) -> dict[str, np.n
     )
     if not rnn_layers:
         raise FastPathUnsupported("no recurrent layers named rnn_1.. in the model")
-    kinds = {"SimpleRNNCell": "simple_rnn", "LSTMCell": "lstm", "GRUCell": "gru"}
+    kinds = {keras_name: cell for cell, keras_name in KERAS_CELL_CLASSES.items()}
     cell_kind = kinds.get(type(rnn_layers[0].cell).__name__)
     if cell_kind is None:
         raise FastPathUnsupported(f"unsupported cell {type(rnn_layers[0].cell).__name__}")
@@ -308,11 +309,6 @@ class NumpyStepModel:
     def logits(self, h: np.ndarray) -> np.ndarray:
         return h @ self.dense_W + self.dense_b
 
-    @staticmethod
-    def _log_softmax(z: np.ndarray) -> np.ndarray:
-        z = z - z.max(axis=-1, keepdims=True)
-        return z - np.log(np.exp(z).sum(axis=-1, keepdims=True))
-
     def step(
         self, token_ids: np.ndarray, state: list[np.ndarray]
     ) -> tuple[np.ndarray, list[np.ndarray]]:
@@ -323,7 +319,7 @@ class NumpyStepModel:
             s = layer.step(x if li == 0 else layer.project(x), s)
             new.extend(s)
             x = s[0]
-        return self._log_softmax(self.logits(x)), new
+        return log_softmax(self.logits(x)), new
 
     def prefill(self, token_ids: np.ndarray) -> tuple[np.ndarray, list[np.ndarray]]:
         """Feed a whole prompt (batch 1): logits only for its last token."""
@@ -339,7 +335,7 @@ class NumpyStepModel:
         for li, layer in enumerate(self.layers):
             x, s = layer.run(x if li == 0 else layer.project(x), self.initial_state_layer(layer))
             new.extend(s)
-        return self._log_softmax(self.logits(x[-1:])), new, x
+        return log_softmax(self.logits(x[-1:])), new, x
 
     def sequence_logits(self, token_ids: np.ndarray) -> np.ndarray:
         """Logits (T, V) for every position of a 1-D sequence, like `model(ids[None])[0]`."""

@@ -17,9 +17,7 @@ import hashlib
 import numpy as np
 import pandas as pd
 
-from autocomplete.tokens import OOV, PAD, START, TOKEN_PATTERN_TF
-
-START_ID = 2
+from autocomplete.tokens import OOV, PAD, START, START_ID, TOKEN_PATTERN_TF
 
 
 def split_by_email(

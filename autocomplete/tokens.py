@@ -19,6 +19,11 @@ PAD = ""  # index 0
 OOV = "[UNK]"  # index 1
 START = "[start]"  # index 2: start-of-email marker; no text can produce it
 SPECIALS = (PAD, OOV, START)
+# Their ids: every vocabulary starts with SPECIALS, so these hold for every model.
+PAD_ID = 0  # padding; never a prediction target
+OOV_ID = 1  # a word outside the vocabulary
+START_ID = 2  # first id of every email's sequence
+SPECIAL_IDS = (PAD_ID, OOV_ID, START_ID)
 
 _TOKEN_RE = re.compile(r"[^\W_]+|[^\s\w]|_")
 # TensorFlow (RE2) form used by TextVectorization: pad every character that is

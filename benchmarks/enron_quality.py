@@ -64,13 +64,19 @@ def main() -> None:
         return
 
     from autocomplete import artifacts, textprep
-    from autocomplete.cache import KEYS, THETAS, CachedNgramLM, ContinuousCache, tune
+    from autocomplete.cache import KEYS, ContinuousCache
     from autocomplete.corpus.loaders import load_corpus
     from autocomplete.evaluate import metrics
-    from autocomplete.evaluate.keras_lm import KerasLM, cache_tuning_items
+    from autocomplete.evaluate.cache_tuning import (
+        THETAS,
+        CachedNgramLM,
+        cache_tuning_items,
+        tune,
+    )
+    from autocomplete.evaluate.keras_lm import KerasLM
     from autocomplete.evaluate.ngram import KneserNeyLM
+    from autocomplete.evaluate.scoring import neural_perplexity_and_accuracy, step_greedy_completer
     from autocomplete.fastpath import load_step_model
-    from autocomplete.report.compare import neural_perplexity_and_accuracy, step_greedy_completer
     from autocomplete.train import TrainConfig, train
 
     train_df, summary = load_corpus(CORPUS, include=["enron1/*", "enron2/*", "enron3/*"])

@@ -3,16 +3,11 @@
 import numpy as np
 import pytest
 
-from autocomplete.cache import (
-    CachedNgramLM,
-    ContinuousCache,
-    hidden_scores,
-    suffix_scores,
-    tune,
-)
+from autocomplete.cache import ContinuousCache, hidden_scores, suffix_scores
 from autocomplete.evaluate import metrics as em
+from autocomplete.evaluate.cache_tuning import CachedNgramLM, tune
 from autocomplete.evaluate.ngram import KneserNeyLM
-from autocomplete.report import compare
+from autocomplete.evaluate.scoring import neural_perplexity_and_accuracy
 
 VOCAB = ["", "[UNK]", "[start]", "a", "b", "c", "x", "y", "z", "."]
 # "a b c x . y z . a b c" -> what follows the second "a b c"? The first time it was "x".
@@ -100,11 +95,11 @@ def test_cached_keras_lm_matches_the_per_position_definition(tiny_model_dir, key
     lm = KerasLM(tiny_model_dir("gru"), cache=cache)  # window 32: long ones take the cut path
     rng = np.random.default_rng(0)
     seqs = [np.concatenate([[2], rng.integers(3, len(lm.vocab), n)]) for n in (3, 31, 45)]
-    fast = compare.neural_perplexity_and_accuracy(lm, seqs, token_budget=40)
+    fast = neural_perplexity_and_accuracy(lm, seqs, token_budget=40)
     slow = em.perplexity_and_accuracy(lm, seqs)
     assert fast["perplexity"] == pytest.approx(slow["perplexity"], rel=1e-4)
     lm.cache = None
-    alone = compare.neural_perplexity_and_accuracy(lm, seqs, token_budget=40)
+    alone = neural_perplexity_and_accuracy(lm, seqs, token_budget=40)
     assert alone["perplexity"] != pytest.approx(fast["perplexity"], rel=1e-4)
 
 

@@ -175,3 +175,12 @@ def test_numpy_and_keras_complete_alike(exported):
     slow = Completer(KerasStepModel(exported["gru"])).complete(PROMPT, beam=3)
     assert fast.tokens == slow.tokens
     assert fast.confidence == pytest.approx(slow.confidence, rel=1e-4)
+
+
+def test_the_engine_knows_every_cell():
+    from autocomplete.model import CELLS
+    from autocomplete.model_names import CELL_NAMES, GATES, KERAS_CELL_CLASSES
+
+    assert set(CELLS) == set(GATES) == set(KERAS_CELL_CLASSES) == set(CELL_NAMES)
+    for cell, layer in CELLS.items():
+        assert type(layer(2).cell).__name__ == KERAS_CELL_CLASSES[cell]

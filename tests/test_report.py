@@ -12,9 +12,9 @@ from click.testing import CliRunner
 
 from autocomplete.commands.report import report
 from autocomplete.evaluate import metrics as em
-from autocomplete.evaluate.ngram import KneserNeyLM
+from autocomplete.evaluate.ngram import KneserNeyLM, NgramStepModel
+from autocomplete.evaluate.scoring import neural_perplexity_and_accuracy, step_greedy_completer
 from autocomplete.report import compare
-from autocomplete.report.compare import NgramStepModel, step_greedy_completer
 
 N_EMAILS = 300
 
@@ -144,7 +144,7 @@ def test_neural_perplexity_matches_the_per_position_definition(tiny_model_dir):
     lm = KerasLM(tiny_model_dir("gru"))  # window 32: the long sequences take the cut path
     rng = np.random.default_rng(0)
     seqs = [np.concatenate([[2], rng.integers(1, len(lm.vocab), n)]) for n in (0, 3, 31, 45)]
-    fast = compare.neural_perplexity_and_accuracy(lm, seqs, token_budget=40)
+    fast = neural_perplexity_and_accuracy(lm, seqs, token_budget=40)
     slow = em.perplexity_and_accuracy(lm, seqs)
     assert fast["tokens"] == slow["tokens"] == 3 + 31 + 45
     assert fast["perplexity"] == pytest.approx(slow["perplexity"], rel=1e-4)

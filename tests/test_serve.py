@@ -62,7 +62,7 @@ def test_complete_returns_every_field(client):
     assert isinstance(d["tokens"], list) and all(isinstance(t, str) for t in d["tokens"])
     assert len(d["token_probs"]) == len(d["tokens"])
     assert isinstance(d["latency_ms"], float) and d["latency_ms"] >= 0
-    assert d["cell"] == "lstm"  # the default: first of lstm, gru, simple_rnn
+    assert d["cell"] == "lstm"  # model_names.DEFAULT_CELL, served first
     assert d["truncated"] is False and d["suppressed"] is False
     assert r.headers["content-type"].startswith("application/json")
 

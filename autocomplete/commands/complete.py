@@ -21,6 +21,7 @@ from pathlib import Path  # noqa: E402
 
 import click  # noqa: E402
 
+from autocomplete.decoding_defaults import BEAM, MAX_WORDS, TEMPERATURE  # noqa: E402
 from autocomplete.model_names import CELL_NAMES  # noqa: E402
 
 
@@ -33,15 +34,17 @@ from autocomplete.model_names import CELL_NAMES  # noqa: E402
 @click.option("--models-dir", type=click.Path(file_okay=False, path_type=Path),
               default=Path("models"), show_default=True,
               help="Where the trained models are (one sub-directory per cell).")
-@click.option("--beam", type=click.IntRange(1, 64), default=4, show_default=True,
+@click.option("--beam", type=click.IntRange(1, 64), default=BEAM, show_default=True,
               help="Beam width of the beam search (1 = greedy).")
 @click.option("--greedy", is_flag=True, help="Take the most likely token at each step.")
 @click.option("--sample", is_flag=True, help="Sample tokens (see --temperature and --seed).")
 @click.option("--temperature", type=click.FloatRange(0, min_open=True), default=None,
-              help="With --sample: below 1 is safer, above 1 more varied.  [default: 1.0]")
+              help="With --sample: below 1 is safer, above 1 more varied.  "
+                   f"[default: {TEMPERATURE}]")
 @click.option("--seed", type=int, default=None,
               help="With --sample: the same seed gives the same completion.")
-@click.option("--max-words", type=click.IntRange(1, 100), default=12, show_default=True,
+@click.option("--max-words", type=click.IntRange(1, 100), default=MAX_WORDS,
+              show_default=True,
               help="Stop after this many words (punctuation does not count) if the "
                    "sentence has not ended.")
 @click.option("--min-confidence", type=click.FloatRange(0, 1), default=None,
@@ -80,7 +83,7 @@ def complete(prompt: str, cell: str | None, model_dir: Path | None, models_dir: 
         raise click.UsageError("--temperature and --seed apply only with --sample")
     method = "sample" if sample else "greedy" if greedy else "beam"
     options = dict(method=method, beam=beam, max_words=max_words,
-                   temperature=temperature or 1.0, seed=seed, min_confidence=min_confidence)
+                   temperature=temperature or TEMPERATURE, seed=seed, min_confidence=min_confidence)
 
     targets = _targets(cell, model_dir, models_dir)
     results, errors = [], []
@@ -107,35 +110,25 @@ def complete(prompt: str, cell: str | None, model_dir: Path | None, models_dir: 
 
 def _targets(cell: str | None, model_dir: Path | None, models_dir: Path) -> list:
     """(cell label or None, directory) of each model to complete with."""
-    from autocomplete.artifacts import trained_cells
+    from autocomplete.artifacts import ModelDirError, find_models
 
-    if model_dir is not None:
-        return [(None, model_dir)]
-    if cell is not None:
-        path = models_dir / cell
-        if not path.exists():
-            path = trained_cells(models_dir).get(cell, path)
-        return [(cell, path)]
-    found = trained_cells(models_dir)
-    if not found:
-        raise click.ClickException(
-            f"no trained models in {models_dir}: run `autocomplete train --cell lstm` first "
-            "(or pass --model DIR)")
-    order = {name: i for i, name in enumerate(CELL_NAMES)}
-    return sorted(found.items(), key=lambda kv: (order.get(kv[0], len(order)), kv[0]))
+    try:
+        return find_models(models_dir, cell=cell, model_dir=model_dir)
+    except ModelDirError as e:
+        raise click.ClickException(str(e)) from e
 
 
 def _complete_one(prompt: str, label: str | None, path: Path, options: dict,
                   use_cache: bool = False) -> dict:
     """Load the model in `path` and complete; ModelDirError becomes one ClickException line."""
-    from autocomplete.artifacts import ModelDirError, read_cache, read_config
+    from autocomplete.artifacts import ModelDirError, read_config
     from autocomplete.decoding import Completer
     from autocomplete.fastpath import NumpyStepModel, load_step_model
 
     try:
         model = inner = load_step_model(path, label)
         if use_cache:
-            from autocomplete.cache import CachedStepModel
+            from autocomplete.cache import CachedStepModel, read_cache
 
             model = CachedStepModel(inner, read_cache(path))
         label = label or read_config(path).get("cell") or path.name

@@ -35,8 +35,9 @@ def tune_cache(model_dir: Path, corpus: str | None, include: tuple[str, ...],
     from tqdm import tqdm
 
     from autocomplete import artifacts, textprep
-    from autocomplete.cache import tune
-    from autocomplete.evaluate.keras_lm import KerasLM, cache_tuning_items
+    from autocomplete.cache import write_cache
+    from autocomplete.evaluate.cache_tuning import cache_tuning_items, tune
+    from autocomplete.evaluate.keras_lm import KerasLM
     from autocomplete.train import load_emails
 
     try:
@@ -63,17 +64,16 @@ def tune_cache(model_dir: Path, corpus: str | None, include: tuple[str, ...],
     cache, table = tune(items)
     alone = table[table["keys"] == "none"].iloc[0]
     best = table.iloc[0]
-    artifacts.write_json(model_dir / "cache.json", {
-        "keys": cache.keys, "theta": cache.theta, "lam": cache.lam,
-        "validation_emails": len(seqs),
-        "perplexity": {"alone": alone["perplexity"], "cache": best["perplexity"]},
-        "top1": {"alone": alone["top1"], "cache": best["top1"]},
-    })
+    written = write_cache(
+        model_dir, cache, validation_emails=len(seqs),
+        perplexity={"alone": alone["perplexity"], "cache": best["perplexity"]},
+        top1={"alone": alone["top1"], "cache": best["top1"]},
+    )
     click.echo(table.head(5).round(4).to_string(index=False))
     click.echo(f"validation perplexity {alone['perplexity']:.1f} -> {best['perplexity']:.1f}, "
                f"top-1 {alone['top1']:.1%} -> {best['top1']:.1%} "
                f"({cache.keys} keys, theta {cache.theta:g}, lam {cache.lam:g}); "
-               f"wrote {model_dir / 'cache.json'}")
+               f"wrote {written}")
     if cache.lam == 0:
         click.echo("note: no cache setting beat the model alone; --cache will change nothing",
                    err=True)

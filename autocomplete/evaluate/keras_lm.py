@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 import numpy as np
 
 from autocomplete import artifacts
 from autocomplete.cache import ContinuousCache
+from autocomplete.logprobs import log_softmax
 
 
 class KerasLM:
@@ -75,9 +75,7 @@ class KerasLM:
                 batch[row, : lengths[row]] = contexts[i]
             hidden = np.asarray(self.features(batch, training=False), dtype=np.float32)
             last_h = hidden[np.arange(len(idx)), lengths - 1]
-            last = np.asarray(self.output_layer(last_h), dtype=np.float64)
-            last -= last.max(-1, keepdims=True)
-            last -= np.log(np.exp(last).sum(-1, keepdims=True))
+            last = log_softmax(np.asarray(self.output_layer(last_h), dtype=np.float64))
             if self.cache is not None:
                 for row, length in enumerate(lengths):
                     ids = batch[row, :length]  # earlier positions, each with the id after it
@@ -86,25 +84,3 @@ class KerasLM:
             out[idx] = last
         return out
 
-
-def cache_tuning_items(
-    lm: KerasLM, sequences: Sequence[Sequence[int]], batch_size: int = 32
-) -> Iterator[tuple[np.ndarray, np.ndarray, np.ndarray]]:
-    """(log-probs, hidden states, ids) of each sequence's first window, for `cache.tune`.
-
-    The first window is what a single forward pass gives; it holds most of an
-    email's tokens, and tuning needs no more than a fair sample of them.
-    """
-    seqs = [np.asarray(s)[: lm.window + 1] for s in sequences if len(s) > 1]
-    for start in range(0, len(seqs), batch_size):
-        chunk = seqs[start : start + batch_size]
-        x = np.zeros((len(chunk), max(len(s) - 1 for s in chunk)), dtype=np.int32)
-        for row, s in enumerate(chunk):
-            x[row, : len(s) - 1] = s[:-1]
-        hidden = np.asarray(lm.features(x, training=False), dtype=np.float32)
-        logits = np.asarray(lm.output_layer(hidden), dtype=np.float64)
-        for row, s in enumerate(chunk):
-            z = logits[row, : len(s) - 1]
-            z = z - z.max(-1, keepdims=True)
-            logp = z - np.log(np.exp(z).sum(-1, keepdims=True))
-            yield logp, hidden[row, : len(s) - 1], s

@@ -27,7 +27,8 @@ from typing import Any
 
 import numpy as np
 
-from autocomplete.evaluate import PAD_ID, SPECIAL_IDS, START_ID, NextTokenModel
+from autocomplete.evaluate import NextTokenModel
+from autocomplete.tokens import PAD_ID, SPECIAL_IDS, START_ID
 
 NEVER = np.iinfo(np.int64).max  # the rank of a target that can never be right
 

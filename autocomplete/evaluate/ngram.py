@@ -32,7 +32,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from autocomplete.evaluate import PAD_ID, START_ID
+from autocomplete.tokens import PAD_ID, START_ID
 
 
 @dataclass(frozen=True)
@@ -191,6 +191,40 @@ class KneserNeyLM:
     def logprob(self, token: int, context: Sequence[int]) -> float:
         """Natural-log probability of `token` after `context`."""
         return float(self.next_logprobs([list(context)])[0, token])
+
+
+class NgramStepModel:
+    """A fitted `KneserNeyLM` as a decoding step model: the state is the last order-1 ids.
+
+    Lets the n-gram complete prompts through the same `decoding.Completer`
+    (beam search, stopping rules) as the neural models.
+
+    Example:
+
+    ```python
+    Completer(NgramStepModel(KneserNeyLM(order=4).fit(train, vocab))).complete("Thanks for")
+    ```
+    """
+
+    def __init__(self, lm) -> None:
+        self.lm = lm
+        self.vocab = list(lm.vocab)
+        self.window = None
+        self.width = max(lm.order - 1, 0)
+
+    def initial_state(self, batch: int) -> list[np.ndarray]:
+        return [np.full((batch, self.width), START_ID, dtype=np.int64)]
+
+    def step(self, token_ids: np.ndarray, state: list[np.ndarray]
+             ) -> tuple[np.ndarray, list[np.ndarray]]:
+        ids = np.asarray(token_ids, dtype=np.int64).reshape(-1, 1)
+        ctx = np.concatenate([state[0], ids], axis=1)[:, _keep_last(self.width)]
+        return self.lm.next_logprobs(ctx.tolist()).astype(np.float32), [ctx]
+
+
+def _keep_last(width: int) -> slice:
+    """The slice that keeps the last `width` columns (none when width is 0)."""
+    return slice(1, None) if width else slice(0, 0)
 
 
 def _tail(context: Sequence[int], width: int) -> tuple[int, ...]:

@@ -16,9 +16,9 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
-from autocomplete.evaluate import OOV_ID, START_ID, NextTokenModel
+from autocomplete.evaluate import NextTokenModel
 from autocomplete.evaluate.metrics import target_ranks
-from autocomplete.tokens import tokenize
+from autocomplete.tokens import OOV_ID, START_ID, tokenize
 
 DEFAULT_BANDS: tuple[tuple[int, int], ...] = ((1, 10), (11, 30), (31, 60), (61, 120))
 PROBE_COLUMNS = [

@@ -13,19 +13,23 @@ Definitions (one for every model, so the rows are comparable):
   order - 1 tokens. Top-k ranks the target among suggestible tokens (not
   pad, `[UNK]`, `[start]`), ties count against the model, an OOV target
   counts in perplexity and is never correct. For a neural model the same
-  numbers come from one forward pass per email (`neural_perplexity_and_accuracy`,
-  identical to the per-position definition because the layers are causal).
+  numbers come from one forward pass per email
+  (`evaluate.scoring.neural_perplexity_and_accuracy`, identical to the
+  per-position definition because the layers are causal).
   The figures `train` wrote to metrics.json are NOT used for these columns:
-  they score packed windows (context crosses email boundaries), let ties
-  favour the model and keep the special tokens as candidates. They are kept
+  they score packed windows (`evaluate.scoring.evaluate_packed_windows`:
+  context crosses email boundaries, ties favour the model, the special tokens
+  stay candidates). They are kept
   in the JSON output as `train_eval_*`.
 * Recall by distance: `evaluate.probes` on the test split (all kinds, all bands).
 * ExactMatch@1..5 (Smart Compose): `evaluate.metrics.exact_match_at_n`; the
   neural completer is greedy decoding through the step model the app uses
-  (`fastpath.load_step_model`), the n-gram's is `metrics.greedy_completer`.
-* Latency: median and p90 of one beam-search completion (beam 4, at most 12
-  words) of each lecture prompt through `decoding.Completer`, the way
-  `autocomplete complete` does it; the n-gram runs through the same search.
+  (`fastpath.load_step_model`, `evaluate.scoring.step_greedy_completer`), the
+  n-gram's is `metrics.greedy_completer`.
+* Latency: median and p90 of one beam-search completion (beam width and word
+  limit from `decoding_defaults`, as `autocomplete complete` uses them) of each
+  lecture prompt through `decoding.Completer`; the n-gram runs through the
+  same search (`evaluate.ngram.NgramStepModel`).
 """
 
 from __future__ import annotations
@@ -34,7 +38,7 @@ import contextlib
 import math
 import sys
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -42,10 +46,15 @@ import numpy as np
 import pandas as pd
 
 from autocomplete import artifacts
-from autocomplete.evaluate import PAD_ID, SPECIAL_IDS, START_ID
+from autocomplete.decoding_defaults import BEAM, MAX_WORDS
 from autocomplete.evaluate import metrics as em
 from autocomplete.evaluate import probes as pr
-from autocomplete.model_names import CELL_NAMES
+from autocomplete.evaluate.scoring import (
+    neural_perplexity_and_accuracy,
+    progress_bar,
+    step_greedy_completer,
+)
+from autocomplete.model_names import cell_sort_key
 
 LECTURE_PROMPTS: tuple[str, ...] = (
     "Today due to my current job situation and family condition, I",
@@ -54,8 +63,6 @@ LECTURE_PROMPTS: tuple[str, ...] = (
     "Today due to my fever, I",
     "Today due to the client visit in Chicago, I",
 )
-BEAM = 4
-MAX_WORDS = 12
 EM_N = 5
 GRAD_LAG = 50
 EM_NUMBERS = tuple(range(1, EM_N + 1))
@@ -223,8 +230,7 @@ def load_model_infos(model_dirs: Mapping[str, Path] | Sequence[Path]) -> list[Mo
             label=str(label), cell=str(config.get("cell", label)), path=d, config=config,
             metrics=metrics, vocab=artifacts.read_vocab(d), history=history,
         ))
-    rank = {c: i for i, c in enumerate(CELL_NAMES)}
-    return sorted(infos, key=lambda m: (rank.get(m.cell, len(rank)), m.label))
+    return sorted(infos, key=lambda m: (cell_sort_key(m.cell), m.label))
 
 
 def corpus_label(config: dict) -> str:
@@ -232,145 +238,7 @@ def corpus_label(config: dict) -> str:
     return config.get("corpus") or "the built-in corpus"
 
 
-# ------------------------------------------------------------------------- metrics
-def neural_perplexity_and_accuracy(
-    lm, sequences: Sequence[Sequence[int]], max_context: int = 256, token_budget: int = 2048,
-    progress: bool = False, desc: str = "perplexity",
-) -> dict[str, float]:
-    """`metrics.perplexity_and_accuracy` for a `KerasLM`, one forward pass per email.
-
-    The recurrent stack is causal, so the logits at position i of a pass over
-    the email equal those of a pass over its first i + 1 ids: positions whose
-    context fits in the window are read off one pass; the few later positions
-    of emails longer than the window are scored with their cut contexts, as
-    the per-position definition does.
-    """
-    import keras
-
-    seqs = [np.asarray(s, dtype=np.int64) for s in sequences]
-    if any((s == PAD_ID).any() for s in seqs):  # the cheap path assumes no padding inside
-        return em.perplexity_and_accuracy(lm, sequences, max_context=max_context)
-    ctx = min(max_context, int(getattr(lm, "window", None) or max_context))
-    cache = getattr(lm, "cache", None)  # a KerasLM with a cache of the email so far
-    acc = {"nll": 0.0, "hits1": 0, "hits5": 0, "total": 0}
-
-    def score(logprobs: np.ndarray, targets: np.ndarray) -> None:
-        acc["nll"] -= float(logprobs[np.arange(len(targets)), targets].sum())
-        ranks = em.target_ranks(logprobs, targets)
-        acc["hits1"] += int((ranks < 1).sum())
-        acc["hits5"] += int((ranks < 5).sum())
-        acc["total"] += len(targets)
-
-    order = sorted(range(len(seqs)), key=lambda i: len(seqs[i]))
-    batches: list[list[int]] = []
-    for i in order:
-        width = min(len(seqs[i]) - 1, ctx)
-        if width < 1:
-            continue
-        if batches and (len(batches[-1]) + 1) * width <= token_budget:
-            batches[-1].append(i)
-        else:
-            batches.append([i])
-    tails: list[tuple[np.ndarray, int]] = []
-    bar = _bar(total=len(order), desc=desc, disable=not progress)
-    for batch in batches:
-        widths = [min(len(seqs[i]) - 1, ctx) for i in batch]
-        x = np.zeros((len(batch), max(widths)), dtype=np.int32)
-        for row, (i, w) in enumerate(zip(batch, widths, strict=True)):
-            x[row, :w] = seqs[i][:w]
-        if cache is None:
-            logits = keras.ops.convert_to_numpy(lm.model(x, training=False)).astype(np.float64)
-        else:  # the cache needs the hidden states that give the logits
-            hidden = keras.ops.convert_to_numpy(lm.features(x, training=False))
-            logits = keras.ops.convert_to_numpy(lm.output_layer(hidden)).astype(np.float64)
-        rows = np.concatenate([logits[r, :w] for r, w in enumerate(widths)])
-        targets = np.concatenate([seqs[i][1 : w + 1] for i, w in zip(batch, widths, strict=True)])
-        rows -= rows.max(-1, keepdims=True)
-        logp = rows - np.log(np.exp(rows).sum(-1, keepdims=True))
-        if cache is not None:
-            starts = np.cumsum([0, *widths])
-            logp = np.concatenate([
-                cache.mix_sequence(logp[starts[r] : starts[r + 1]],
-                                   cache.scores(hidden[r, :w], seqs[i][:w]), seqs[i][:w])
-                for r, (i, w) in enumerate(zip(batch, widths, strict=True))
-            ])
-        score(logp.astype(np.float32), targets)
-        for i in batch:
-            s = seqs[i]
-            tails.extend((s[p - ctx : p], int(s[p])) for p in range(ctx + 1, len(s)))
-        bar.update(len(batch))
-    bar.close()
-    for start in range(0, len(tails), 256):
-        chunk = tails[start : start + 256]
-        logp = np.asarray(lm.next_logprobs([list(c) for c, _ in chunk]))
-        score(logp, np.array([t for _, t in chunk], dtype=np.int64))
-    if not acc["total"]:
-        raise ValueError("no tokens to score")
-    total = acc["total"]
-    return {"perplexity": float(np.exp(acc["nll"] / total)), "top1": acc["hits1"] / total,
-            "top5": acc["hits5"] / total, "tokens": total}
-
-
-def step_greedy_completer(step_model, max_tokens: int = EM_N) -> Callable[[list[int]], list[int]]:
-    """Greedy completion of token ids through a step model (specials never chosen).
-
-    Same rule as `metrics.greedy_completer`; the context keeps its last
-    `window` ids, as `decoding.encode_prompt` does for a typed prompt.
-    """
-    banned = list(SPECIAL_IDS)
-    window = getattr(step_model, "window", None)
-    prefill = getattr(step_model, "prefill", None)
-
-    def complete(context: list[int]) -> list[int]:
-        ids = np.asarray(list(context)[-window:] if window else list(context), dtype=np.int32)
-        if not len(ids):
-            ids = np.array([START_ID], dtype=np.int32)
-        if prefill is not None:
-            logp, state = prefill(ids)
-        else:
-            state = step_model.initial_state(1)
-            for i in range(len(ids)):
-                logp, state = step_model.step(ids[i : i + 1], state)
-        out: list[int] = []
-        while True:
-            lp = np.array(logp[0], dtype=np.float64)
-            lp[banned] = -np.inf
-            out.append(int(np.argmax(lp)))
-            if len(out) == max_tokens:
-                return out
-            logp, state = step_model.step(np.array(out[-1:], dtype=np.int32), state)
-
-    return complete
-
-
-class NgramStepModel:
-    """A fitted `KneserNeyLM` as a decoding step model: the state is the last order-1 ids.
-
-    Lets the n-gram complete prompts through the same `decoding.Completer`
-    (beam search, stopping rules) as the neural models.
-    """
-
-    def __init__(self, lm) -> None:
-        self.lm = lm
-        self.vocab = list(lm.vocab)
-        self.window = None
-        self.width = max(lm.order - 1, 0)
-
-    def initial_state(self, batch: int) -> list[np.ndarray]:
-        return [np.full((batch, self.width), START_ID, dtype=np.int64)]
-
-    def step(self, token_ids: np.ndarray, state: list[np.ndarray]
-             ) -> tuple[np.ndarray, list[np.ndarray]]:
-        ids = np.asarray(token_ids, dtype=np.int64).reshape(-1, 1)
-        ctx = np.concatenate([state[0], ids], axis=1)[:, _keep_last(self.width)]
-        return self.lm.next_logprobs(ctx.tolist()).astype(np.float32), [ctx]
-
-
-def _keep_last(width: int) -> slice:
-    """The slice that keeps the last `width` columns (none when width is 0)."""
-    return slice(1, None) if width else slice(0, 0)
-
-
+# --------------------------------------------------------------------------- helpers
 def _ngram_parameters(lm) -> int:
     """Stored numbers of a fitted KneserNeyLM: unigram + per-context weights + n-gram masses."""
     levels = getattr(lm, "_levels", [])
@@ -379,7 +247,7 @@ def _ngram_parameters(lm) -> int:
 
 def _grad_ratio(model_dir: Path) -> tuple[float, int | None, bool]:
     """(lag-50/lag-1 gradient-flow ratio, lag used, has flow) of a model directory."""
-    from autocomplete.commands.gradients import lag_ratio, load_grad_tables, ratio_lag
+    from autocomplete.report.gradients import lag_ratio, load_grad_tables, ratio_lag
 
     try:
         _, flow = load_grad_tables(model_dir)
@@ -398,14 +266,6 @@ def _batch_for(vocab_size: int, length: int, cap: int = 128, memory: float = 2.5
     return int(max(4, min(cap, memory // (12 * vocab_size * max(length, 1)))))
 
 
-# ----------------------------------------------------------------------- progress
-def _bar(total: int, desc: str, disable: bool):
-    from tqdm.auto import tqdm
-
-    return tqdm(total=total, desc=desc, disable=disable, file=sys.stderr, leave=False,
-                dynamic_ncols=True)
-
-
 class _Status:
     def __init__(self, enabled: bool) -> None:
         self.enabled = enabled
@@ -415,6 +275,25 @@ class _Status:
         if self.enabled:
             print(f"[report {time.monotonic() - self.started:5.0f}s] {msg}", file=sys.stderr,
                   flush=True)
+
+
+@dataclass(frozen=True)
+class _Run:
+    """How this run evaluates every model: its budget, prompts and progress output."""
+
+    budget: Budget
+    prompts: Sequence[str]
+    say: _Status
+    progress: bool
+
+
+@dataclass
+class _Evaluation:
+    """One model's figures: its summary row, recall-by-distance rows and completions."""
+
+    row: dict
+    recall: pd.DataFrame | None
+    completions: list[dict]
 
 
 # ----------------------------------------------------------------------------- data
@@ -429,6 +308,8 @@ class _Group:
     train_df: pd.DataFrame
     sequences: list[np.ndarray] = field(default_factory=list)
     probes: pd.DataFrame | None = None
+    vectorizer: object = None  # the Keras TextVectorization of `vocab`
+    n_cuts: int | None = None  # ExactMatch cuts (None: one per eligible email)
     models: list[ModelInfo] = field(default_factory=list)
 
 
@@ -444,6 +325,86 @@ def _evaluated_emails(test_df: pd.DataFrame, budget: Budget) -> pd.DataFrame:
     if budget.test_emails is None or len(test_df) <= budget.test_emails:
         return test_df
     return test_df.iloc[: budget.test_emails]
+
+
+def _group_models(infos: list[ModelInfo], emails: pd.DataFrame | None, strict_corpus: bool,
+                  say: _Status) -> tuple[list[_Group], list[str]]:
+    """The test split each model was held out from, models grouped by split and vocabulary.
+
+    Returns the groups and the notes on corpus fingerprints; raises
+    `CorpusChanged` for a changed corpus when `strict_corpus`.
+    """
+    from autocomplete import textprep
+
+    notes: list[str] = []
+    corpora: dict[tuple, pd.DataFrame] = {}
+    fingerprints: dict[int, str] = {}
+    groups: dict[tuple, _Group] = {}
+    for m in infos:
+        ckey = (m.config.get("corpus"), m.config.get("text_column"))
+        if emails is not None:
+            df = emails
+        elif ckey not in corpora:
+            say(f"loading {corpus_label(m.config)}")
+            df = corpora[ckey] = _load_emails(m.config)
+        else:
+            df = corpora[ckey]
+        if id(df) not in fingerprints:
+            fingerprints[id(df)] = textprep.corpus_fingerprint(df)
+        note = _fingerprint_note(m, fingerprints[id(df)], strict_corpus)
+        if note:
+            notes.append(note)
+        seed = int(m.config.get("seed", 0))
+        gkey = (id(df), seed, tuple(m.vocab))
+        if gkey not in groups:
+            splits = textprep.split_by_email(df, seed=seed)
+            groups[gkey] = _Group(vocab=m.vocab, seed=seed, corpus=corpus_label(m.config),
+                                  test_df=splits["test"], train_df=splits["train"])
+        groups[gkey].models.append(m)
+    if len(groups) > 1:
+        notes.append("the models do not share one vocabulary/test split: each is scored with "
+                     "its own, next to an n-gram baseline fitted on its own training split; "
+                     "compare rows across groups with care.")
+    return list(groups.values()), notes
+
+
+def _fingerprint_note(m: ModelInfo, fingerprint: str, strict_corpus: bool) -> str | None:
+    """A note when `m`'s test split cannot be checked or rebuilt; CorpusChanged if strict."""
+    want = m.config.get("corpus_sha256")
+    if want is None:
+        return (f"{m.label}: config.json has no corpus fingerprint; the test split "
+                "could not be checked against the one it was held out from.")
+    if want == fingerprint:
+        return None
+    msg = (f"{m.label}: {corpus_label(m.config)} changed since {m.path} was trained "
+           "(corpus_sha256 differs), so its test split cannot be rebuilt")
+    if strict_corpus:
+        raise CorpusChanged(f"{msg}: retrain it (`autocomplete train --cell {m.cell} "
+                            f"--out {m.path}`)")
+    return msg + "; its figures are on a different split and may be inflated."
+
+
+def _prepare_group(group: _Group, budget: Budget, say: _Status) -> list[str]:
+    """Encode the group's evaluated test emails and build its probes; returns notes."""
+    from autocomplete import textprep
+
+    notes = []
+    group.vectorizer = textprep.make_vectorizer(group.vocab)
+    evaluated = _evaluated_emails(group.test_df, budget)
+    say(f"encoding {len(evaluated)} of {len(group.test_df)} test emails "
+        f"(seed {group.seed}, {len(group.vocab)} words)")
+    group.sequences = textprep.encode(group.vectorizer, evaluated["body"].tolist())
+    if "deps" in group.test_df.columns:
+        group.probes = pr.build_probes(group.test_df, group.vocab,
+                                       max_per_cell=budget.probes_per_cell, seed=group.seed)
+    else:
+        group.probes = pr.build_probes(group.test_df.assign(deps=None), group.vocab)
+        notes.append(f"{group.corpus} has no planted dependencies: no recall-by-distance "
+                     "probes (the built-in corpus has them).")
+    if len(group.probes) == 0 and "deps" in group.test_df.columns:
+        notes.append("no recall probes in the test split (too few test emails?).")
+    group.n_cuts = _em_cuts(group.sequences, budget)
+    return notes
 
 
 # ------------------------------------------------------------------------- evaluate
@@ -474,111 +435,70 @@ def evaluate_models(
     Raises:
         CorpusChanged, ModelDirError, ValueError.
     """
-    from autocomplete import textprep
-    from autocomplete.evaluate.ngram import KneserNeyLM
-
-    budget = QUICK if quick else FULL
-    say = _Status(progress)
+    run = _Run(QUICK if quick else FULL, prompts, _Status(progress), progress)
     infos = load_model_infos(model_dirs)
     if not infos:
         raise ValueError("no model directories to compare")
-    notes: list[str] = []
-
-    # -- data: the test split each model was held out from, grouped by vocabulary
-    corpora: dict[tuple, pd.DataFrame] = {}
-    fingerprints: dict[int, str] = {}
-    groups: dict[tuple, _Group] = {}
-    for m in infos:
-        ckey = (m.config.get("corpus"), m.config.get("text_column"))
-        if emails is not None:
-            df = emails
-        elif ckey not in corpora:
-            say(f"loading {corpus_label(m.config)}")
-            df = corpora[ckey] = _load_emails(m.config)
-        else:
-            df = corpora[ckey]
-        if id(df) not in fingerprints:
-            fingerprints[id(df)] = textprep.corpus_fingerprint(df)
-        want = m.config.get("corpus_sha256")
-        if want is None:
-            notes.append(f"{m.label}: config.json has no corpus fingerprint; the test split "
-                         "could not be checked against the one it was held out from.")
-        elif want != fingerprints[id(df)]:
-            msg = (f"{m.label}: {corpus_label(m.config)} changed since {m.path} was trained "
-                   "(corpus_sha256 differs), so its test split cannot be rebuilt")
-            if strict_corpus:
-                raise CorpusChanged(f"{msg}: retrain it (`autocomplete train --cell {m.cell} "
-                                    f"--out {m.path}`)")
-            notes.append(msg + "; its figures are on a different split and may be inflated.")
-        seed = int(m.config.get("seed", 0))
-        gkey = (id(df), seed, tuple(m.vocab))
-        if gkey not in groups:
-            splits = textprep.split_by_email(df, seed=seed)
-            groups[gkey] = _Group(vocab=m.vocab, seed=seed, corpus=corpus_label(m.config),
-                                  test_df=splits["test"], train_df=splits["train"])
-        groups[gkey].models.append(m)
-    if len(groups) > 1:
-        notes.append("the models do not share one vocabulary/test split: each is scored with "
-                     "its own, next to an n-gram baseline fitted on its own training split; "
-                     "compare rows across groups with care.")
-
-    summary_rows: list[dict] = []
-    recall_frames: list[pd.DataFrame] = []
-    completion_rows: list[dict] = []
-    ngram_rows: list[dict] = []
-    first_group = next(iter(groups.values()))
-    for group in groups.values():
-        vectorizer = textprep.make_vectorizer(group.vocab)
-        evaluated = _evaluated_emails(group.test_df, budget)
-        say(f"encoding {len(evaluated)} of {len(group.test_df)} test emails "
-            f"(seed {group.seed}, {len(group.vocab)} words)")
-        group.sequences = textprep.encode(vectorizer, evaluated["body"].tolist())
-        if "deps" in group.test_df.columns:
-            group.probes = pr.build_probes(group.test_df, group.vocab,
-                                           max_per_cell=budget.probes_per_cell, seed=group.seed)
-        else:
-            group.probes = pr.build_probes(group.test_df.assign(deps=None), group.vocab)
-            notes.append(f"{group.corpus} has no planted dependencies: no recall-by-distance "
-                         "probes (the built-in corpus has them).")
-        if len(group.probes) == 0 and "deps" in group.test_df.columns:
-            notes.append("no recall probes in the test split (too few test emails?).")
-        n_cuts = _em_cuts(group.sequences, budget)
-
-        for m in group.models:
-            summary_rows.append(_evaluate_neural(m, group, n_cuts, budget, prompts, say,
-                                                 progress, recall_frames, completion_rows))
-
+    groups, notes = _group_models(infos, emails, strict_corpus, run.say)
+    neural: list[_Evaluation] = []
+    ngrams: list[_Evaluation] = []
+    in_run_order: list[_Evaluation] = []  # each group's models, then its n-gram
+    for group in groups:
+        notes += _prepare_group(group, run.budget, run.say)
+        models = [_evaluate_neural(m, group, run) for m in group.models]
         suffix = "" if len(groups) == 1 else f" ({', '.join(m.label for m in group.models)})"
-        label = f"ngram-{ngram_order}{suffix}"
-        say(f"{label}: fitting Kneser-Ney on {len(group.train_df)} training emails")
-        started = time.monotonic()
-        train_seqs = textprep.encode(vectorizer, group.train_df["body"].tolist())
-        ngram = KneserNeyLM(order=ngram_order).fit(train_seqs, group.vocab)
-        fit_seconds = time.monotonic() - started
-        ngram_rows.append(_evaluate_ngram(label, ngram, fit_seconds, group, n_cuts, budget,
-                                          prompts, say, progress, recall_frames,
-                                          completion_rows))
+        ngram = _evaluate_ngram(f"ngram-{ngram_order}{suffix}", ngram_order, group, run)
+        neural += models
+        ngrams.append(ngram)
+        in_run_order += [*models, ngram]
 
-    summary = pd.DataFrame(summary_rows + ngram_rows).reindex(columns=SUMMARY_COLUMNS)
+    summary = _summary_table([e.row for e in neural + ngrams])  # neural models first
+    bands = [pr.band_label(lo, hi) for lo, hi in pr.DEFAULT_BANDS]
+    first = groups[0]
+    notes += _summary_notes([e.row for e in neural], quick)
+    return Results(
+        summary=summary,
+        recall=_recall_table([e.recall for e in in_run_order if e.recall is not None], bands),
+        probe_counts=(pr.probe_counts(first.probes) if first.probes is not None
+                      and len(first.probes) else pd.DataFrame(columns=bands)),
+        completions=pd.DataFrame([c for e in in_run_order for c in e.completions],
+                                 columns=["prompt", "model", "text", "confidence"]),
+        histories={m.label: m.history for m in infos if m.history is not None},
+        grad_flow_dirs={m.label: m.path for m in infos if _grad_ratio(m.path)[2]},
+        notes=notes, settings=_settings(groups, summary, run, quick, ngram_order), bands=bands,
+    )
+
+
+def _summary_table(rows: list[dict]) -> pd.DataFrame:
+    """One row per model, `SUMMARY_COLUMNS`, counts as nullable integers."""
+    summary = pd.DataFrame(rows).reindex(columns=SUMMARY_COLUMNS)
     for col in ("parameters", "epochs", "grad_lag", "tokens"):  # counts stay integers
         summary[col] = pd.to_numeric(summary[col]).round().astype("Int64")
-    bands = [pr.band_label(lo, hi) for lo, hi in pr.DEFAULT_BANDS]
-    recall_cols = ["model", "kind", "band", "n", "recall", "top1", "chance"]
-    recall = (pd.concat(recall_frames, ignore_index=True) if recall_frames
-              else pd.DataFrame(columns=recall_cols))
+    return summary
+
+
+def _recall_table(frames: list[pd.DataFrame], bands: list[str]) -> pd.DataFrame:
+    """Every model's recall-by-distance rows in one table, bands as ordered categories."""
+    columns = ["model", "kind", "band", "n", "recall", "top1", "chance"]
+    recall = (pd.concat(frames, ignore_index=True) if frames
+              else pd.DataFrame(columns=columns))
     recall["band"] = pd.Categorical(recall["band"].astype(str), categories=bands, ordered=True)
-    counts = (pr.probe_counts(first_group.probes) if first_group.probes is not None
-              and len(first_group.probes) else pd.DataFrame(columns=bands))
-    no_flow = [r["model"] for r in summary_rows if not np.isfinite(r["grad_ratio"])]
+    return recall[columns]
+
+
+def _summary_notes(neural_rows: list[dict], quick: bool) -> list[str]:
+    """Caveats on the neural models' figures (gradient flow, engine) and on a quick run."""
+    notes = []
+    no_flow = [r["model"] for r in neural_rows if not np.isfinite(r["grad_ratio"])]
     if no_flow:
         notes.append(f"gradient ratio n/a for {', '.join(no_flow)}: no gradient-flow records "
                      "(trained with --no-grad-stats, or the records are missing).")
-    short = {int(r["grad_lag"]) for r in summary_rows
+    short = {int(r["grad_lag"]) for r in neural_rows
              if r["grad_lag"] is not None and r["grad_lag"] != GRAD_LAG}
     if short:
         notes.append(f"the gradient-flow probe was shorter than {GRAD_LAG} positions: the ratio "
                      f"uses lag {', '.join(map(str, sorted(short)))} instead of {GRAD_LAG}.")
-    slow = [r["model"] for r in summary_rows if r["engine"] != "numpy fast path"]
+    slow = [r["model"] for r in neural_rows if r["engine"] != "numpy fast path"]
     if slow:
         notes.append(f"latency of {', '.join(slow)} measured through the Keras step model: the "
                      "directory has no up-to-date inference.npz, so `autocomplete complete` "
@@ -587,31 +507,30 @@ def evaluate_models(
         notes.append(f"quick run: at most {QUICK.test_emails} test emails, "
                      f"{QUICK.probes_per_cell} probes per kind and band, {QUICK.em_cuts} "
                      "ExactMatch cuts, one latency repeat; the figures are noisy.")
-    settings = {
+    return notes
+
+
+def _settings(groups: list[_Group], summary: pd.DataFrame, run: _Run, quick: bool,
+              ngram_order: int) -> dict:
+    """How the run was made: budget, data (of the first group), decoding, prompts, models."""
+    first = groups[0]
+    return {
         "quick": quick,
         "ngram_order": ngram_order,
-        "corpus": first_group.corpus,
-        "seed": first_group.seed,
-        "test_emails": len(first_group.test_df),
-        "evaluated_test_emails": len(first_group.sequences),
+        "corpus": first.corpus,
+        "seed": first.seed,
+        "test_emails": len(first.test_df),
+        "evaluated_test_emails": len(first.sequences),
         "tokens_scored": int(summary["tokens"].iloc[0]) if len(summary) else 0,
-        "probes": int(len(first_group.probes)) if first_group.probes is not None else 0,
-        "probe_skipped": dict(first_group.probes.attrs.get("skipped", {}))
-        if first_group.probes is not None else {},
-        "exact_match_cuts": _em_cuts(first_group.sequences, budget),
-        "latency_repeats": budget.latency_repeats,
+        "probes": int(len(first.probes)) if first.probes is not None else 0,
+        "probe_skipped": dict(first.probes.attrs.get("skipped", {}))
+        if first.probes is not None else {},
+        "exact_match_cuts": first.n_cuts,
+        "latency_repeats": run.budget.latency_repeats,
         "decoding": {"method": "beam", "beam": BEAM, "max_words": MAX_WORDS},
-        "prompts": list(prompts),
-        "models": {m.label: str(m.path) for g in groups.values() for m in g.models},
+        "prompts": list(run.prompts),
+        "models": {m.label: str(m.path) for g in groups for m in g.models},
     }
-    return Results(
-        summary=summary, recall=recall[recall_cols], probe_counts=counts,
-        completions=pd.DataFrame(completion_rows,
-                                 columns=["prompt", "model", "text", "confidence"]),
-        histories={m.label: m.history for m in infos if m.history is not None},
-        grad_flow_dirs={m.label: m.path for m in infos if _grad_ratio(m.path)[2]},
-        notes=notes, settings=settings, bands=bands,
-    )
 
 
 def _em_cuts(sequences: Sequence[np.ndarray], budget: Budget) -> int | None:
@@ -620,19 +539,18 @@ def _em_cuts(sequences: Sequence[np.ndarray], budget: Budget) -> int | None:
     return None if eligible <= budget.em_cuts else budget.em_cuts
 
 
-def _exact_match(completer, group: _Group, n_cuts: int | None, desc: str,
-                 progress: bool) -> dict[int, float]:
+def _exact_match(completer, group: _Group, desc: str, progress: bool) -> dict[int, float]:
     eligible = sum(1 for s in group.sequences if len(s) - EM_N >= 2)
     if not eligible:
         return {n: float("nan") for n in EM_NUMBERS}
-    bar = _bar(total=n_cuts or eligible, desc=desc, disable=not progress)
+    bar = progress_bar(total=group.n_cuts or eligible, desc=desc, disable=not progress)
 
     def counted(context: list[int]) -> list[int]:
         bar.update(1)
         return completer(context)
 
     try:
-        return em.exact_match_at_n(counted, group.sequences, n_max=EM_N, n_cuts=n_cuts,
+        return em.exact_match_at_n(counted, group.sequences, n_max=EM_N, n_cuts=group.n_cuts,
                                    seed=group.seed)
     finally:
         bar.close()
@@ -647,46 +565,55 @@ def _recall(label: str, lm, group: _Group) -> pd.DataFrame | None:
     return summary
 
 
-def _completions(label: str, completer, prompts: Sequence[str], repeats: int,
-                 rows: list[dict]) -> dict[str, float]:
+def _completions(label: str, completer, prompts: Sequence[str],
+                 repeats: int) -> tuple[list[dict], dict[str, float]]:
+    """Each prompt's beam-search completion (rows) and the latency of one completion."""
+    def complete(prompt: str):
+        return completer.complete(prompt, method="beam", beam=BEAM, max_words=MAX_WORDS)
+
+    rows = []
     for prompt in prompts:
-        c = completer.complete(prompt, method="beam", beam=BEAM, max_words=MAX_WORDS)
+        c = complete(prompt)
         rows.append({"prompt": prompt, "model": label, "text": c.text,
                      "confidence": c.confidence})
-    return em.latency_ms(
-        lambda p: completer.complete(p, method="beam", beam=BEAM, max_words=MAX_WORDS),
-        list(prompts), repeats=repeats,
-    )
+    return rows, em.latency_ms(complete, list(prompts), repeats=repeats)
 
 
-def _evaluate_neural(m: ModelInfo, group: _Group, n_cuts, budget: Budget, prompts, say,
-                     progress: bool, recall_frames: list, completion_rows: list) -> dict:
+def _evaluate_neural(m: ModelInfo, group: _Group, run: _Run) -> _Evaluation:
+    """Perplexity, recall, ExactMatch, completions and latency of one trained model."""
     from autocomplete.decoding import Completer
     from autocomplete.evaluate.keras_lm import KerasLM
-    from autocomplete.fastpath import NumpyStepModel, load_step_model
+    from autocomplete.fastpath import load_step_model
 
-    say(f"{m.label}: perplexity and accuracy on {len(group.sequences)} test emails")
+    run.say(f"{m.label}: perplexity and accuracy on {len(group.sequences)} test emails")
     window = int(m.config.get("window", 256))
     lm = KerasLM(m.path, batch_size=_batch_for(len(m.vocab), window))
     scores = neural_perplexity_and_accuracy(
         lm, group.sequences, token_budget=_batch_for(len(m.vocab), 1, cap=8192),
-        progress=progress, desc=f"{m.label} perplexity")
-    say(f"{m.label}: recall by distance ({len(group.probes) if group.probes is not None else 0}"
-        " probes)")
-    frame = _recall(m.label, lm, group)
-    if frame is not None:
-        recall_frames.append(frame)
+        progress=run.progress, desc=f"{m.label} perplexity")
+    run.say(f"{m.label}: recall by distance "
+            f"({len(group.probes) if group.probes is not None else 0} probes)")
+    recall = _recall(m.label, lm, group)
     step = load_step_model(m.path)
-    say(f"{m.label}: ExactMatch@1..{EM_N} and completions")
-    exact = _exact_match(step_greedy_completer(step), group, n_cuts, f"{m.label} ExactMatch",
-                         progress)
-    latency = _completions(m.label, Completer(step), prompts, budget.latency_repeats,
-                           completion_rows)
+    run.say(f"{m.label}: ExactMatch@1..{EM_N} and completions")
+    exact = _exact_match(step_greedy_completer(step, EM_N), group, f"{m.label} ExactMatch",
+                         run.progress)
+    completions, latency = _completions(m.label, Completer(step), run.prompts,
+                                        run.budget.latency_repeats)
+    row = _neural_row(m, lm.model.count_params(), step, scores, exact, latency)
+    return _Evaluation(row, recall, completions)
+
+
+def _neural_row(m: ModelInfo, parameters: int, step, scores: dict, exact: dict,
+                latency: dict) -> dict:
+    """The summary row of a trained model (its training figures from metrics.json)."""
+    from autocomplete.fastpath import NumpyStepModel
+
     ratio, lag, _ = _grad_ratio(m.path)
     metrics = m.metrics
     return {
         "model": m.label, "type": "neural", "cell": m.cell,
-        "parameters": metrics.get("parameters", lm.model.count_params()),
+        "parameters": metrics.get("parameters", parameters),
         "train_seconds": metrics.get("train_seconds", float("nan")),
         "epochs": metrics.get("epochs_run", len(m.history) if m.history is not None else None),
         "perplexity": scores["perplexity"], "top1": scores["top1"], "top5": scores["top5"],
@@ -700,21 +627,26 @@ def _evaluate_neural(m: ModelInfo, group: _Group, n_cuts, budget: Budget, prompt
     }
 
 
-def _evaluate_ngram(label: str, ngram, fit_seconds: float, group: _Group, n_cuts,
-                    budget: Budget, prompts, say, progress: bool, recall_frames: list,
-                    completion_rows: list) -> dict:
+def _evaluate_ngram(label: str, order: int, group: _Group, run: _Run) -> _Evaluation:
+    """Fit the Kneser-Ney baseline on the group's training emails and evaluate it."""
+    from autocomplete import textprep
     from autocomplete.decoding import Completer
+    from autocomplete.evaluate.ngram import KneserNeyLM, NgramStepModel
 
-    say(f"{label}: perplexity, recall, ExactMatch and completions")
+    run.say(f"{label}: fitting Kneser-Ney on {len(group.train_df)} training emails")
+    started = time.monotonic()
+    train_seqs = textprep.encode(group.vectorizer, group.train_df["body"].tolist())
+    ngram = KneserNeyLM(order=order).fit(train_seqs, group.vocab)
+    fit_seconds = time.monotonic() - started
+
+    run.say(f"{label}: perplexity, recall, ExactMatch and completions")
     scores = em.perplexity_and_accuracy(ngram, group.sequences)
-    frame = _recall(label, ngram, group)
-    if frame is not None:
-        recall_frames.append(frame)
-    exact = _exact_match(em.greedy_completer(ngram, EM_N), group, n_cuts,
-                         f"{label} ExactMatch", progress)
-    latency = _completions(label, Completer(NgramStepModel(ngram)), prompts,
-                           budget.latency_repeats, completion_rows)
-    return {
+    recall = _recall(label, ngram, group)
+    exact = _exact_match(em.greedy_completer(ngram, EM_N), group, f"{label} ExactMatch",
+                         run.progress)
+    completions, latency = _completions(label, Completer(NgramStepModel(ngram)), run.prompts,
+                                        run.budget.latency_repeats)
+    row = {
         "model": label, "type": "n-gram", "cell": f"kneser-ney order {ngram.order}",
         "parameters": _ngram_parameters(ngram), "train_seconds": fit_seconds, "epochs": None,
         "perplexity": scores["perplexity"], "top1": scores["top1"], "top5": scores["top5"],
@@ -725,3 +657,4 @@ def _evaluate_ngram(label: str, ngram, fit_seconds: float, group: _Group, n_cuts
         "train_eval_perplexity": float("nan"), "train_eval_top1": float("nan"),
         "train_eval_top5": float("nan"),
     }
+    return _Evaluation(row, recall, completions)

@@ -18,6 +18,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from autocomplete.decoding_defaults import MAX_WORDS
 from autocomplete.model_names import CELL_NAMES
 from autocomplete.report.compare import EM_NUMBERS, GRAD_LAG, Results
 
@@ -185,7 +186,8 @@ def terminal_report(results: Results) -> str:
     ]
     comp = results.completion_table()
     if not comp.empty:
-        parts += ["", "Completions (beam search, at most 12 words)"]
+        words = results.settings.get("decoding", {}).get("max_words", MAX_WORDS)
+        parts += ["", f"Completions (beam search, at most {words} words)"]
         width = max(len(m) for m in comp.columns)
         for prompt, row in comp.iterrows():
             parts.append(f"{prompt} ...")
@@ -327,7 +329,7 @@ def plot_grad_flow(results: Results, path: Path) -> Path:
     colours and the lag of the summary's ratio marked; a figure saying why when
     no model recorded gradient flow.
     """
-    from autocomplete.commands.gradients import kept_curve, load_grad_tables
+    from autocomplete.report.gradients import kept_curve, load_grad_tables
 
     plt = _pyplot()
     styles = _model_styles(results.models)

@@ -1,7 +1,6 @@
 """HTTP completion server: `autocomplete serve` (Starlette + uvicorn) and its web page."""
 
 from autocomplete.serve.app import (
-    CELL_ORDER,
     Engine,
     Limits,
     create_app,
@@ -9,4 +8,4 @@ from autocomplete.serve.app import (
     load_engines,
 )
 
-__all__ = ["CELL_ORDER", "Engine", "Limits", "create_app", "load_engine", "load_engines"]
+__all__ = ["Engine", "Limits", "create_app", "load_engine", "load_engines"]

@@ -46,12 +46,13 @@ from starlette.requests import ClientDisconnect, Request
 from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import Route
 
-from autocomplete.artifacts import MODELS_DIR, ModelDirError, read_config, trained_cells
+from autocomplete.artifacts import MODELS_DIR, ModelDirError, find_models, read_config
 from autocomplete.decoding import Completer, Completion
+from autocomplete.decoding_defaults import BEAM, MAX_WORDS
+from autocomplete.model_names import DEFAULT_CELL
 
 log = logging.getLogger("autocomplete.serve")
 
-CELL_ORDER = ("lstm", "gru", "simple_rnn")  # the default cell is the first one loaded
 FIELDS = ("text", "max_words", "beam", "cell", "min_confidence")
 PAGE = Path(__file__).parent / "static" / "index.html"
 _JSON_TYPES = {str: "a string", int: "an integer", float: "a number", bool: "a boolean",
@@ -66,8 +67,8 @@ class Limits:
     max_chars: int = 2000  # characters of `text` (422 above; the page sends the tail)
     max_words: int = 30
     max_beam: int = 16
-    default_max_words: int = 12
-    default_beam: int = 4
+    default_max_words: int = MAX_WORDS
+    default_beam: int = BEAM
     # completions running at once (threads); more queue. Around the core count: the
     # search is partly Python (GIL), so more threads only share the cores more thinly
     workers: int = max(2, os.cpu_count() or 2)
@@ -118,35 +119,25 @@ def load_engines(
     """The engines to serve, default cell first.
 
     `model_dir`: that directory only. `cell`: `models_dir/<cell>` only.
-    Neither: every trained cell in `models_dir`; one that fails to load is
-    reported to `on_skip` and left out. Raises ModelDirError when nothing loads.
+    Neither: every trained cell in `models_dir` (`artifacts.find_models`), the
+    default cell (`model_names.DEFAULT_CELL`) first, the others in
+    `model_names.CELL_NAMES` order; one that fails to load is reported to
+    `on_skip` and left out. Raises ModelDirError when nothing loads.
     """
-    if model_dir is not None:
-        engines = [load_engine(model_dir, cell, warm_up=warm_up)]
-    elif cell is not None:
-        path = Path(models_dir) / cell
-        if not path.exists():
-            path = trained_cells(models_dir).get(cell, path)
-        engines = [load_engine(path, cell, warm_up=warm_up)]
-    else:
-        found = trained_cells(models_dir)
-        if not found:
-            raise ModelDirError(
-                f"no trained models in {models_dir}: run `autocomplete train --cell lstm` "
-                "first (or pass --model DIR)"
-            )
-        engines, errors = [], []
-        for name, path in found.items():
-            try:
-                engines.append(load_engine(path, name, warm_up=warm_up))
-            except ModelDirError as e:
-                errors.append(str(e))
-                if on_skip is not None:
-                    on_skip(f"{name}: {e}")
-        if not engines:
-            raise ModelDirError("; ".join(errors))
-    rank = {name: i for i, name in enumerate(CELL_ORDER)}
-    engines.sort(key=lambda e: (rank.get(e.cell, len(rank)), e.cell))
+    every = model_dir is None and cell is None
+    engines, errors = [], []
+    for name, path in find_models(models_dir, cell=cell, model_dir=model_dir,
+                                  first=DEFAULT_CELL):
+        try:
+            engines.append(load_engine(path, name, warm_up=warm_up))
+        except ModelDirError as e:
+            if not every:
+                raise
+            errors.append(str(e))
+            if on_skip is not None:
+                on_skip(f"{name}: {e}")
+    if not engines:
+        raise ModelDirError("; ".join(errors))
     out: dict[str, Engine] = {}
     for engine in engines:
         out.setdefault(engine.cell, engine)

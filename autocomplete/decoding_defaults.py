@@ -1,0 +1,12 @@
+"""Defaults of a completion, importable without numpy.
+
+`decoding.Completer.complete`, the `complete` command's options, the web
+service's request defaults and the report's latency runs all start from these
+numbers. They live apart from `decoding` because the CLI reads them to build
+its options, and importing numpy there would slow `autocomplete complete --help`.
+"""
+
+METHOD = "beam"  # beam search; "greedy" and "sample" are the other methods
+BEAM = 4  # hypotheses kept by beam search (1 = greedy)
+MAX_WORDS = 12  # a completion stops after this many words if the sentence has not ended
+TEMPERATURE = 1.0  # sampling only: below 1 is safer, above 1 more varied

@@ -1,0 +1,194 @@
+"""Scoring a neural model the protocol's way, fast: one forward pass per email or window.
+
+`metrics` defines the figures on any `NextTokenModel`, one context at a time.
+The scorers here compute the same definitions for a Keras model in batches:
+
+* `neural_perplexity_and_accuracy`: `metrics.perplexity_and_accuracy` of a
+  `KerasLM`, each email scored on its own from `[start]` (what the report shows).
+* `evaluate_packed_windows`: perplexity, top-1 and top-5 over the packed
+  training windows of `textprep.make_windows` (context may cross emails, ties
+  favour the model, the special tokens stay candidates): the definition of
+  the test figures training writes to metrics.json.
+* `step_greedy_completer`: `metrics.greedy_completer` through a step model
+  (`decoding.StepModel`), for ExactMatch@N of the engine `complete` uses.
+
+Keras and TensorFlow are imported inside the functions that run a model.
+"""
+
+from __future__ import annotations
+
+import math
+import sys
+from collections.abc import Callable, Sequence
+
+import numpy as np
+
+from autocomplete.evaluate.metrics import perplexity_and_accuracy, target_ranks
+from autocomplete.logprobs import log_softmax
+from autocomplete.tokens import OOV_ID, PAD_ID, SPECIAL_IDS, START_ID
+
+
+def progress_bar(total: int, desc: str, disable: bool):
+    """A tqdm bar on stderr (stdout stays for results) that vanishes when done."""
+    from tqdm.auto import tqdm
+
+    return tqdm(total=total, desc=desc, disable=disable, file=sys.stderr, leave=False,
+                dynamic_ncols=True)
+
+
+def neural_perplexity_and_accuracy(
+    lm, sequences: Sequence[Sequence[int]], max_context: int = 256, token_budget: int = 2048,
+    progress: bool = False, desc: str = "perplexity",
+) -> dict[str, float]:
+    """`metrics.perplexity_and_accuracy` for a `KerasLM`, one forward pass per email.
+
+    The recurrent stack is causal, so the logits at position i of a pass over
+    the email equal those of a pass over its first i + 1 ids: positions whose
+    context fits in the window are read off one pass; the few later positions
+    of emails longer than the window are scored with their cut contexts, as
+    the per-position definition does.
+    """
+    import keras
+
+    seqs = [np.asarray(s, dtype=np.int64) for s in sequences]
+    if any((s == PAD_ID).any() for s in seqs):  # the cheap path assumes no padding inside
+        return perplexity_and_accuracy(lm, sequences, max_context=max_context)
+    ctx = min(max_context, int(getattr(lm, "window", None) or max_context))
+    cache = getattr(lm, "cache", None)  # a KerasLM with a cache of the email so far
+    acc = {"nll": 0.0, "hits1": 0, "hits5": 0, "total": 0}
+
+    def score(logprobs: np.ndarray, targets: np.ndarray) -> None:
+        acc["nll"] -= float(logprobs[np.arange(len(targets)), targets].sum())
+        ranks = target_ranks(logprobs, targets)
+        acc["hits1"] += int((ranks < 1).sum())
+        acc["hits5"] += int((ranks < 5).sum())
+        acc["total"] += len(targets)
+
+    order = sorted(range(len(seqs)), key=lambda i: len(seqs[i]))
+    batches: list[list[int]] = []
+    for i in order:
+        width = min(len(seqs[i]) - 1, ctx)
+        if width < 1:
+            continue
+        if batches and (len(batches[-1]) + 1) * width <= token_budget:
+            batches[-1].append(i)
+        else:
+            batches.append([i])
+    tails: list[tuple[np.ndarray, int]] = []
+    bar = progress_bar(total=len(order), desc=desc, disable=not progress)
+    for batch in batches:
+        widths = [min(len(seqs[i]) - 1, ctx) for i in batch]
+        x = np.zeros((len(batch), max(widths)), dtype=np.int32)
+        for row, (i, w) in enumerate(zip(batch, widths, strict=True)):
+            x[row, :w] = seqs[i][:w]
+        if cache is None:
+            logits = keras.ops.convert_to_numpy(lm.model(x, training=False)).astype(np.float64)
+        else:  # the cache needs the hidden states that give the logits
+            hidden = keras.ops.convert_to_numpy(lm.features(x, training=False))
+            logits = keras.ops.convert_to_numpy(lm.output_layer(hidden)).astype(np.float64)
+        rows = np.concatenate([logits[r, :w] for r, w in enumerate(widths)])
+        targets = np.concatenate([seqs[i][1 : w + 1] for i, w in zip(batch, widths, strict=True)])
+        logp = log_softmax(rows)
+        if cache is not None:
+            starts = np.cumsum([0, *widths])
+            logp = np.concatenate([
+                cache.mix_sequence(logp[starts[r] : starts[r + 1]],
+                                   cache.scores(hidden[r, :w], seqs[i][:w]), seqs[i][:w])
+                for r, (i, w) in enumerate(zip(batch, widths, strict=True))
+            ])
+        score(logp.astype(np.float32), targets)
+        for i in batch:
+            s = seqs[i]
+            tails.extend((s[p - ctx : p], int(s[p])) for p in range(ctx + 1, len(s)))
+        bar.update(len(batch))
+    bar.close()
+    for start in range(0, len(tails), 256):
+        chunk = tails[start : start + 256]
+        logp = np.asarray(lm.next_logprobs([list(c) for c, _ in chunk]))
+        score(logp, np.array([t for _, t in chunk], dtype=np.int64))
+    if not acc["total"]:
+        raise ValueError("no tokens to score")
+    total = acc["total"]
+    return {"perplexity": float(np.exp(acc["nll"] / total)), "top1": acc["hits1"] / total,
+            "top5": acc["hits5"] / total, "tokens": total}
+
+
+def step_greedy_completer(step_model, max_tokens: int = 5) -> Callable[[list[int]], list[int]]:
+    """Greedy completion of token ids through a step model (specials never chosen).
+
+    Same rule as `metrics.greedy_completer`; the context keeps its last
+    `window` ids, as `decoding.encode_prompt` does for a typed prompt.
+    """
+    banned = list(SPECIAL_IDS)
+    window = getattr(step_model, "window", None)
+    prefill = getattr(step_model, "prefill", None)
+
+    def complete(context: list[int]) -> list[int]:
+        ids = np.asarray(list(context)[-window:] if window else list(context), dtype=np.int32)
+        if not len(ids):
+            ids = np.array([START_ID], dtype=np.int32)
+        if prefill is not None:
+            logp, state = prefill(ids)
+        else:
+            state = step_model.initial_state(1)
+            for i in range(len(ids)):
+                logp, state = step_model.step(ids[i : i + 1], state)
+        out: list[int] = []
+        while True:
+            lp = np.array(logp[0], dtype=np.float64)
+            lp[banned] = -np.inf
+            out.append(int(np.argmax(lp)))
+            if len(out) == max_tokens:
+                return out
+            logp, state = step_model.step(np.array(out[-1:], dtype=np.int32), state)
+
+    return complete
+
+
+def evaluate_packed_windows(model, arrays, batch_size: int = 64) -> dict:
+    """Perplexity, top-1 and top-5 accuracy of a Keras model over packed windows.
+
+    `arrays` is (inputs, targets, weights) from `textprep.make_windows`; the
+    targets with weight 0 (padding) are left out. An out-of-vocabulary target
+    counts for perplexity but is never a correct prediction (predicting
+    "[UNK]" helps nobody type). A target is in the top k when fewer than k
+    tokens have a strictly larger logit (ties favour the model). Runs in
+    TensorFlow, in float32 per token and float64 for the sums, instead of a
+    float64 numpy pass over every (token, vocabulary) logit.
+
+    Returns:
+        {"perplexity", "top1_accuracy", "top5_accuracy", "tokens"}.
+
+    Example:
+
+    ```python
+    scores = evaluate_packed_windows(model, make_windows(test_sequences, window=256))
+    ```
+    """
+    import tensorflow as tf
+
+    @tf.function(reduce_retracing=True)
+    def score(xb, yb):
+        logits = tf.cast(model(xb, training=False), tf.float32)
+        nll = tf.nn.sparse_softmax_cross_entropy_with_logits(labels=yb, logits=logits)
+        true = tf.gather(logits, yb, batch_dims=2)
+        rank = tf.reduce_sum(tf.cast(logits > true[..., None], tf.int32), -1)  # tokens beating it
+        return nll, rank
+
+    x, y, w = arrays
+    nll_sum = correct1 = correct5 = 0.0
+    count = 0
+    for i in range(0, len(x), batch_size):
+        yb, mask = y[i : i + batch_size], w[i : i + batch_size] > 0
+        nll, rank = (t.numpy() for t in score(x[i : i + batch_size], yb.astype("int32")))
+        known = mask & (yb != OOV_ID)
+        nll_sum += nll[mask].astype(np.float64).sum()
+        correct1 += (known & (rank == 0)).sum()
+        correct5 += (known & (rank < 5)).sum()
+        count += mask.sum()
+    return {
+        "perplexity": math.exp(nll_sum / max(count, 1)),
+        "top1_accuracy": correct1 / max(count, 1),
+        "top5_accuracy": correct5 / max(count, 1),
+        "tokens": int(count),
+    }
