@@ -20,58 +20,121 @@ import numpy as np
 import pandas as pd
 
 from autocomplete import artifacts
+from autocomplete.model_names import CELL_NAMES
 
-# Adam rates per cell. The LSTM gets a higher one: on the built-in corpus it finds the
-# time-word -> tense cue only after a plateau, and 2e-2 left that plateau sooner in our
-# runs (BENCHMARKS.md); the GRU at 2e-2 learned worse, and SimpleRNN diverges more often.
+# Adam rates per cell. The LSTM gets a higher one: it finds the time-word -> tense
+# cue only after a plateau, and 2e-2 leaves that plateau sooner (BENCHMARKS.md,
+# "Steps to find each cue"); the GRU learns worse at 2e-2, and SimpleRNN diverges more often.
 DEFAULT_LEARNING_RATES = {"lstm": 2e-2, "gru": 1e-2, "simple_rnn": 1e-2}
-# The LSTM's rate falls to 0 over the second half of its run: at a constant 2e-2 its
-# 8-minute default run on the session-7 corpus climbed out of its best epoch and
-# learned neither the tense nor the lecture's "loan." (BENCHMARKS.md, session 7).
+# The LSTM's rate falls to 0 over the second half of its run: at a constant 2e-2 it
+# climbs out of its best epoch late in a run, and annealing into the planned end
+# settles the cues it has found (BENCHMARKS.md, "Default training").
 DEFAULT_LR_DECAY = {"lstm": 0.5}
+# The default run's work and width (BENCHMARKS.md, "Default training" and "Training
+# speed").
+DEFAULT_EPOCHS = 5
+DEFAULT_UNITS = 128
+DEFAULT_EMBEDDING_DIM = 64
+
+
+def option(default, help: str, **cli):
+    """A `TrainConfig` field that is also a `train` command-line option.
+
+    `help` is the option's help text; `cli` holds plain facts the command turns
+    into click types: `choices`, `min`/`max` (with `min_open`/`max_open`),
+    `path` ("file", "dir" or "exists"), `aliases` and `flag` (the name of an
+    off-switch for a boolean that defaults to True, e.g. "--no-grad-stats").
+    """
+    return dataclasses.field(default=default, metadata={"help": help, **cli})
 
 
 @dataclass
 class TrainConfig:
-    """Every hyper-parameter of a run; written to config.json as is."""
+    """Every hyper-parameter of a run; written to config.json as is.
 
-    cell: str = "lstm"
-    corpus: str | None = None  # None: the built-in corpus in data/
-    out: str | None = None  # None: models/<cell>
-    epochs: int = 20  # an upper bound: early stopping or the time budget ends a run first
-    batch_size: int = 16  # small batches: more updates per minute at the same tokens/s on a CPU
-    units: int = 256
-    layers: int = 1
-    embedding_dim: int = 128
-    window: int = 256  # longer than the longest designed dependency (120 tokens)
-    stride: int | None = None  # None: = window, every target once
-    max_tokens: int = 8000  # vocabulary cap; the built-in corpus has fewer words
-    learning_rate: float | None = None  # None: the cell's DEFAULT_LEARNING_RATES entry
-    lr_decay: float | None = None  # share of the run, at its end, where the rate falls to 0
-    # (LinearDecay); None: the cell's DEFAULT_LR_DECAY entry, else constant
-    optimizer: str = "adam"  # "sgd" shows what clipping does (Adam rescales steps anyway)
-    clipnorm: float | None = 1.0
-    global_clipnorm: float | None = None
-    l2: float = 1e-6  # small: a guard against exploding weights, not a handicap
-    dropout: float = 0.0
-    activation: str = "tanh"
-    gate_init: str = "chrono-full"  # long initial memory for LSTM/GRU gates (model.chrono_init)
-    embedding_std: float | None = None  # None: Keras's uniform(-0.05, 0.05) (see build_model)
-    precision: str = "auto"  # training arithmetic (model.resolve_precision); saved as float32
-    seed: int = 0
-    patience: int = 2  # early stopping on val_loss, best weights kept
-    time_budget: float | None = 8.0  # minutes of fit: 4 LSTM epochs on 2 cores, ends within 10 min
-    grad_stats: bool = True
-    grad_every: int | None = None  # None: the callback's default
-    max_grad_norm: float | None = None  # stop when the global gradient norm passes it
-    tensorboard_dir: str | None = None
-    text_column: str | None = None
+    The run's work is fixed: `epochs` passes over the training windows (early
+    stopping may end it sooner), the same on any machine. `time_budget` is an
+    optional wall-clock cap, off by default. Each field's help text is the
+    `train` command's help for its option.
+    """
+
+    cell: str = option("lstm", "Recurrent cell to train.", choices=CELL_NAMES)
+    corpus: str | None = option(
+        None, "Your own mail (mbox, maildir, folder, CSV, text or archive). "
+        "Default: the built-in corpus in data/.", path="exists")
+    text_column: str | None = option(None, "CSV corpora: the column holding the text.")
+    out: str | None = option(None, "Model directory to write. Default: models/<cell>.",
+                             path="dir")
+    epochs: int = option(
+        DEFAULT_EPOCHS, "Passes over the training windows: the run's fixed work (early "
+        "stopping may end it sooner).", min=1)
+    time_budget: float | None = option(
+        None, "Optional cap in minutes of training; the run then ends early, maybe before "
+        "the long-range cues are learned (0 or unset: no cap).", min=0)
+    batch_size: int = option(16, "Windows per update.", min=1)
+    units: int = option(DEFAULT_UNITS, "Units per recurrent layer.", min=1)
+    layers: int = option(1, "Stacked recurrent layers.", min=1)
+    embedding_dim: int = option(DEFAULT_EMBEDDING_DIM, "Size of the word vectors.", min=1)
+    window: int = option(256, "Tokens per training window (longest remembered distance; "
+                         "the longest designed dependency is 120 tokens).", min=2)
+    stride: int | None = option(None, "Step between windows cut from long emails. "
+                                "Default: the window (every target once).", min=1)
+    max_tokens: int = option(8000, "Vocabulary size cap (from the training split only).",
+                             min=10)
+    learning_rate: float | None = option(
+        None, "Adam learning rate. Default: 2e-2 for lstm, 1e-2 for gru and simple_rnn.",
+        min=0, min_open=True, aliases=("--lr",))
+    lr_decay: float | None = option(
+        None, "Share of the run, at its end, over which the learning rate falls linearly "
+        "to 0 (0: constant). Default: 0.5 for lstm, 0 for gru and simple_rnn.", min=0, max=1)
+    optimizer: str = option("adam", "sgd takes raw gradient steps: the setting where "
+                            "clipping visibly matters.", choices=("adam", "sgd"))
+    clipnorm: float | None = option(1.0, "Clip each variable's gradient to this L2 norm.",
+                                    min=0, min_open=True)
+    global_clipnorm: float | None = option(
+        None, "Clip the global gradient norm instead of each variable's.", min=0,
+        min_open=True)
+    l2: float = option(1e-6, "L2 weight on embedding, kernels and recurrent kernels "
+                       "(0 turns it off; small: a guard against exploding weights).", min=0)
+    dropout: float = option(0.0, "Dropout on the inputs of the recurrent layers and of the "
+                            "output layer.", min=0, max=1, max_open=True)
+    activation: str = option(
+        "tanh", "Recurrent activation; relu on simple_rnn is the exploding-gradient recipe "
+        "(on lstm/gru it also gives up cuDNN).", choices=("tanh", "relu"))
+    gate_init: str = option(
+        "chrono-full", "Initial LSTM/GRU gate biases: chrono-full (long memory from the "
+        "start, LSTM input gate closed, as in the paper), chrono (LSTM input gate left half "
+        "open) or Keras's defaults.", choices=("chrono", "chrono-full", "default"))
+    embedding_std: float | None = option(
+        None, "Start the word vectors from a normal distribution with this standard "
+        "deviation (default: Keras's uniform -0.05..0.05).", min=0, min_open=True)
+    precision: str = option(
+        "float32", "Training arithmetic. auto: mixed bfloat16 on CPUs with bf16 "
+        "instructions. The saved model is float32 either way.",
+        choices=("float32", "auto", "mixed_bfloat16"))
+    seed: int = option(0, "Seed of the split, the initial weights and the window order.")
+    patience: int = option(2, "Early-stopping patience in epochs (on validation "
+                           "cross-entropy, best weights kept).", min=0)
+    grad_stats: bool = option(True, "Record gradient statistics.", flag="--no-grad-stats")
+    grad_every: int | None = option(None, "Record gradient statistics every N updates.",
+                                    min=1)
+    max_grad_norm: float | None = option(
+        None, "Stop training when the global gradient norm passes this.", min=0,
+        min_open=True)
+    tensorboard_dir: str | None = option(
+        None, "Also log gradient statistics to TensorBoard here.", path="dir")
 
     def __post_init__(self) -> None:
+        for f in dataclasses.fields(self):
+            value = getattr(self, f.name)
+            if isinstance(value, float) and not math.isfinite(value):
+                raise ValueError(f"{f.name} must be a finite number, got {value}")
         if self.learning_rate is None:
             self.learning_rate = DEFAULT_LEARNING_RATES.get(self.cell, 1e-2)
         if self.lr_decay is None:
             self.lr_decay = DEFAULT_LR_DECAY.get(self.cell, 0.0)
+        if not self.time_budget:
+            self.time_budget = None
 
     def out_dir(self) -> Path:
         return Path(self.out) if self.out else artifacts.default_model_dir(self.cell)
@@ -108,43 +171,6 @@ def prepare_data(cfg: TrainConfig, df: pd.DataFrame) -> dict:
     return data
 
 
-def evaluate_windows(model, arrays, batch_size: int = 64) -> dict:
-    """Perplexity, top-1 and top-5 accuracy over the non-padding targets.
-
-    An out-of-vocabulary target counts for perplexity but is never a correct
-    prediction (predicting "[UNK]" helps nobody type). Runs in TensorFlow, in
-    float32 per token and float64 for the sums, instead of a float64 numpy pass
-    over every (token, vocabulary) logit.
-    """
-    import tensorflow as tf
-
-    @tf.function(reduce_retracing=True)
-    def score(xb, yb):
-        logits = tf.cast(model(xb, training=False), tf.float32)
-        nll = tf.nn.sparse_softmax_cross_entropy_with_logits(labels=yb, logits=logits)
-        true = tf.gather(logits, yb, batch_dims=2)
-        rank = tf.reduce_sum(tf.cast(logits > true[..., None], tf.int32), -1)  # tokens beating it
-        return nll, rank
-
-    x, y, w = arrays
-    nll_sum = correct1 = correct5 = 0.0
-    count = 0
-    for i in range(0, len(x), batch_size):
-        yb, mask = y[i : i + batch_size], w[i : i + batch_size] > 0
-        nll, rank = (t.numpy() for t in score(x[i : i + batch_size], yb.astype("int32")))
-        known = mask & (yb != 1)
-        nll_sum += nll[mask].astype(np.float64).sum()
-        correct1 += (known & (rank == 0)).sum()
-        correct5 += (known & (rank < 5)).sum()
-        count += mask.sum()
-    return {
-        "perplexity": math.exp(nll_sum / max(count, 1)),
-        "top1_accuracy": correct1 / max(count, 1),
-        "top5_accuracy": correct5 / max(count, 1),
-        "tokens": int(count),
-    }
-
-
 def library_versions() -> dict:
     import keras
     import tensorflow as tf
@@ -167,18 +193,25 @@ def train(
 ) -> Path:
     """Run training as configured and publish the model directory; returns its path.
 
+    The directory is published only when training ended with finite weights
+    and a finite loss; otherwise `NonFiniteTrainingError` is raised and an
+    existing model directory at `cfg.out` is left as it was.
+
     Args:
         cfg: the run's hyper-parameters.
         resume: continue an interrupted run of the same configuration.
-        verbose: Keras `fit` verbosity ("auto" shows the progress bar).
+        verbose: Keras `fit` verbosity: "auto" (a progress bar), 2 (one line
+            per epoch, for logs) or 0.
         emails: a DataFrame of emails to use instead of loading `cfg.corpus`.
         callbacks: extra Keras callbacks.
     """
     import keras
 
+    from autocomplete.callbacks.held_out import HeldOutScore
     from autocomplete.callbacks.lr_decay import LinearDecay
-    from autocomplete.callbacks.perplexity import PerplexityLogger
+    from autocomplete.callbacks.progress import UpdateProgress
     from autocomplete.callbacks.time_budget import TimeBudget
+    from autocomplete.evaluate.scoring import evaluate_packed_windows
     from autocomplete.model import as_float32, build_model, compile_model, resolve_precision
     from autocomplete.textprep import corpus_fingerprint, make_dataset
 
@@ -207,43 +240,49 @@ def train(
         global_clipnorm=cfg.global_clipnorm, optimizer=cfg.optimizer,
     )
     train_ds = make_dataset(train_w, cfg.batch_size, shuffle=True, seed=cfg.seed)
-    val_ds = make_dataset(val_w, cfg.batch_size, shuffle=False)
 
     budget = TimeBudget(cfg.time_budget)
     stopper = keras.callbacks.EarlyStopping(
-        monitor="val_loss", patience=cfg.patience, restore_best_weights=True
+        monitor="val_xent", mode="min", patience=cfg.patience, restore_best_weights=True
     )
+    nan_stop = keras.callbacks.TerminateOnNaN()
+    progress = UpdateProgress(print_fn=print if verbose else _silent)
     callbacks = [
+        # first: early stopping, the CSV log and the others read the logs it writes
+        HeldOutScore(lambda m: evaluate_packed_windows(m, val_w)),
         keras.callbacks.BackupAndRestore(str(stage / "backup"), delete_checkpoint=True),
+        progress,
         budget,
-        *([LinearDecay(cfg.lr_decay, cfg.time_budget)] if cfg.lr_decay else []),
-        keras.callbacks.TerminateOnNaN(),
+        *([LinearDecay(cfg.lr_decay)] if cfg.lr_decay else []),
+        nan_stop,
         stopper,
-        PerplexityLogger(),
         keras.callbacks.CSVLogger(str(stage / "history.csv"), append=resume),
         *(callbacks or []),
     ]
     grad_cb = None
     if cfg.grad_stats:
         grad_cb = _gradient_stats(cfg, model, train_w, data["windows"]["test"], stage)
-        callbacks.insert(1, grad_cb)
+        callbacks.insert(2, grad_cb)
 
     started = time.monotonic()
-    model.fit(
-        train_ds, validation_data=val_ds, epochs=cfg.epochs, callbacks=callbacks,
-        verbose=verbose, shuffle=False,  # the dataset shuffles itself
+    fit = model.fit(
+        train_ds, epochs=cfg.epochs, callbacks=callbacks, verbose=verbose,
+        shuffle=False,  # the dataset shuffles itself
     )
     seconds = time.monotonic() - started
     if grad_cb is not None and getattr(grad_cb, "stop_reason", None):
         print(f"training stopped by gradient statistics: {grad_cb.stop_reason}")
+    _check_finite(model, fit.history, stage)
 
     if precision != "float32":
         model = as_float32(model, **arch)  # what is saved, completed with and tested
-    metrics = evaluate_windows(model, data["windows"]["test"])
+    metrics = evaluate_packed_windows(model, data["windows"]["test"])
     history = pd.read_csv(stage / "history.csv")
     metrics.update(
         train_seconds=round(seconds, 1),
         epochs_run=int(len(history)),
+        updates=progress.done,
+        updates_planned=progress.planned,
         parameters=int(model.count_params()),
         stopped_by_time_budget=budget.spent,
         # early stopping restores the best epoch's weights (1-based, as Keras prints it);
@@ -267,6 +306,34 @@ def train(
     _export_fast_path(stage, model)
     shutil.rmtree(stage / "backup", ignore_errors=True)
     return artifacts.publish(stage, out)
+
+
+class NonFiniteTrainingError(ValueError):
+    """Training produced a NaN or infinite loss or weight; nothing was published."""
+
+
+def _check_finite(model, history: dict, stage: Path) -> None:
+    """Raise `NonFiniteTrainingError` (and drop the staging directory) on NaN/Inf.
+
+    A loss that went non-finite at any epoch, or a weight that is non-finite
+    now, means the run diverged: its directory must never replace a model.
+    """
+    bad = [k for k, values in history.items() if k in ("loss", "xent", "val_xent")
+           and any(not math.isfinite(float(v)) for v in values)]
+    weights = [w.path for w in model.weights
+               if not np.isfinite(np.asarray(w.numpy(), dtype=np.float64)).all()]
+    if bad or weights:
+        shutil.rmtree(stage, ignore_errors=True)
+        what = (f"non-finite weights in {', '.join(weights[:3])}" if weights
+                else f"the {bad[0]} became non-finite")
+        raise NonFiniteTrainingError(
+            f"training diverged ({what}); nothing was saved. Try a lower --learning-rate "
+            "or turn clipping on (--clipnorm)"
+        )
+
+
+def _silent(*_args) -> None:
+    """A print function that prints nothing."""
 
 
 def _gradient_stats(cfg: TrainConfig, model, train_w, test_w, stage: Path):

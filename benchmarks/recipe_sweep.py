@@ -58,9 +58,8 @@ def export(path: str, per_cell: int, corpus: str | None = None) -> None:
     to compare corpus designs.
     """
     from autocomplete.corpus.builtin import load_builtin
-    from autocomplete.evaluate import START_ID
     from autocomplete.evaluate.probes import build_probes
-    from autocomplete.tokens import tokenize
+    from autocomplete.tokens import START_ID, tokenize
     from autocomplete.train import TrainConfig, load_emails, prepare_data
 
     data = prepare_data(TrainConfig(), load_builtin(corpus) if corpus else load_emails(None))
@@ -137,10 +136,12 @@ def run(path: str, name: str, recipe: dict, steps: int, every: int, deadline: fl
         step += every
         ev = model.evaluate(d["vx"], d["vy"], sample_weight=d["vw"].astype("float32"),
                             batch_size=64, verbose=0, return_dict=True)
+        # the compiled loss holds the L2 penalty: take it off for the cross-entropy
+        xent = ev["loss"] - sum(float(keras.ops.convert_to_numpy(v)) for v in model.losses)
         print(json.dumps({"name": name, "recipe": r, "step": step,
                           "seconds": round(time.monotonic() - start, 1),
                           "epoch": round(step * r["batch"] / len(x), 2),
-                          "val_perplexity": round(float(np.exp(ev["xent"])), 3), **probe()}),
+                          "val_perplexity": round(float(np.exp(xent)), 3), **probe()}),
               flush=True)
 
 

@@ -119,15 +119,27 @@ def test_report_without_models_names_the_missing_cells(tmp_path):
     assert not (tmp_path / "r").exists()
 
 
-def test_report_train_trains_missing_cells_with_one_budget(tmp_path, monkeypatch):
+def test_report_train_trains_missing_cells_with_the_default_work(tmp_path, monkeypatch):
+    import autocomplete.train
+
+    configs = []
+    monkeypatch.setattr(autocomplete.train, "train", lambda cfg, **kw: configs.append(cfg))
+    result = CliRunner().invoke(report, ["--models-dir", str(tmp_path), "--train", "--json"])
+    assert [c.cell for c in configs] == ["simple_rnn", "lstm", "gru"]
+    assert {c.time_budget for c in configs} == {None}  # no wall-clock cap by default
+    assert {c.epochs for c in configs} == {autocomplete.train.DEFAULT_EPOCHS}
+    assert result.exit_code == 1  # the fake trained nothing
+
+
+def test_report_train_budget_is_an_optional_cap(tmp_path, monkeypatch):
     import autocomplete.train
 
     configs = []
     monkeypatch.setattr(autocomplete.train, "train", lambda cfg, **kw: configs.append(cfg))
     result = CliRunner().invoke(report, ["--models-dir", str(tmp_path), "--train",
                                          "--budget", "7", "--json"])
-    assert [c.cell for c in configs] == ["simple_rnn", "lstm", "gru"]
-    assert {c.time_budget for c in configs} == {7.0} and all(c.epochs >= 20 for c in configs)
+    assert {c.time_budget for c in configs} == {7.0}
+    assert {c.epochs for c in configs} == {autocomplete.train.DEFAULT_EPOCHS}
     assert [c.out for c in configs] == [str(tmp_path / c) for c in ("simple_rnn", "lstm", "gru")]
     assert result.exit_code == 1  # the fake trained nothing
 

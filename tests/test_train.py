@@ -54,12 +54,16 @@ def test_train_writes_model_directory(tmp_path):
     assert config["cell"] == "lstm" and config["units"] == 8 and len(config["corpus_sha256"]) == 64
     assert {"tensorflow", "keras"} <= set(config["versions"])
     history = pd.read_csv(out / "history.csv")
-    assert {"loss", "val_loss", "perplexity", "accuracy"} <= set(history.columns)
+    assert {"loss", "xent", "perplexity", "val_xent", "val_perplexity", "val_accuracy",
+            "updates"} <= set(history.columns)
     assert len(history) == 2
     metrics = json.loads((out / "metrics.json").read_text())
     assert metrics["perplexity"] > 1 and 0 <= metrics["top1_accuracy"] <= metrics["top5_accuracy"]
-    best = int(history["val_loss"].to_numpy().argmin()) + 1  # the epoch early stopping kept
+    best = int(history["val_xent"].to_numpy().argmin()) + 1  # the epoch early stopping kept
     assert metrics["kept_epoch"] == best
+    assert metrics["updates"] == metrics["updates_planned"] == history["updates"].iloc[-1] > 0
+    # the held-out figures are the test scorer's, on the validation windows
+    np.testing.assert_allclose(np.exp(history["val_xent"]), history["val_perplexity"], rtol=1e-6)
     assert not artifacts.staging_dir(out).exists()
 
 
@@ -156,29 +160,6 @@ def test_trained_cells_prefers_the_default_directory(tmp_path):
     assert found == {"lstm": tmp_path / "lstm", "gru": tmp_path / "my-gru"}
 
 
-def test_evaluate_windows_matches_a_direct_computation():
-    from autocomplete.model import build_model
-    from autocomplete.train import evaluate_windows
-
-    model = build_model("gru", 12, units=4, embedding_dim=3, seed=1)
-    rng = np.random.default_rng(0)
-    x = rng.integers(2, 12, (5, 7)).astype("int32")
-    y = rng.integers(1, 12, (5, 7)).astype("int32")  # 1 is [UNK]: never a correct guess
-    w = (rng.random((5, 7)) > 0.2).astype("float32")
-    got = evaluate_windows(model, (x, y, w), batch_size=2)
-
-    logits = np.asarray(model(x), dtype=np.float64)
-    logp = logits - np.log(np.exp(logits).sum(-1, keepdims=True))
-    true = np.take_along_axis(logp, y[..., None], -1)[..., 0]
-    mask, order = w > 0, np.argsort(-logits, axis=-1)
-    known = mask & (y != 1)
-    assert got["tokens"] == mask.sum()
-    assert got["perplexity"] == pytest.approx(np.exp(-true[mask].mean()), rel=1e-5)
-    assert got["top1_accuracy"] == pytest.approx((known & (order[..., 0] == y)).sum() / mask.sum())
-    top5 = (order[..., :5] == y[..., None]).any(-1)
-    assert got["top5_accuracy"] == pytest.approx((known & top5).sum() / mask.sum())
-
-
 def test_train_command_turns_out_of_memory_into_a_message(monkeypatch, tmp_path):
     import tensorflow as tf
     from click.testing import CliRunner
@@ -194,3 +175,122 @@ def test_train_command_turns_out_of_memory_into_a_message(monkeypatch, tmp_path)
     assert result.exit_code == 1
     assert "out of memory with --batch-size 4096" in result.output
     assert "Traceback" not in result.output
+
+
+def test_a_run_is_defined_by_work_and_the_time_cap_is_off_by_default():
+    from click.testing import CliRunner
+
+    from autocomplete.commands.train import train as train_command
+    from autocomplete.train import DEFAULT_EPOCHS
+
+    cfg = TrainConfig()
+    assert cfg.time_budget is None and cfg.epochs == DEFAULT_EPOCHS
+    assert TrainConfig(time_budget=0).time_budget is None  # 0 means no cap, as on the CLI
+    help_text = CliRunner().invoke(train_command, ["--help"]).output
+    assert f"[default: {DEFAULT_EPOCHS}; x>=1]" in help_text.replace("\n", " ").replace(
+        "  ", " ") or f"default: {DEFAULT_EPOCHS}" in help_text
+
+
+@pytest.mark.parametrize("option,value", [
+    ("--learning-rate", "nan"), ("--lr", "inf"), ("--l2", "nan"), ("--clipnorm", "inf"),
+    ("--dropout", "nan"), ("--time-budget", "inf"), ("--lr-decay", "nan"),
+    ("--embedding-std", "-inf"), ("--max-grad-norm", "nan"), ("--global-clipnorm", "inf"),
+])
+def test_non_finite_options_are_refused_with_one_line(tmp_path, option, value):
+    from click.testing import CliRunner
+
+    from autocomplete.commands.train import train as train_command
+
+    result = CliRunner().invoke(train_command, [option, value, "--out", str(tmp_path / "m")])
+    assert result.exit_code == 2
+    assert "is not a finite number" in result.output or "not in the range" in result.output
+    assert "Traceback" not in result.output
+    assert not (tmp_path / "m").exists()
+
+
+def test_every_float_field_of_the_config_refuses_non_finite_values():
+    import dataclasses
+
+    floats = [f.name for f in dataclasses.fields(TrainConfig)
+              if "float" in str(f.type)]
+    assert {"learning_rate", "l2", "clipnorm", "dropout", "time_budget"} <= set(floats)
+    for name in floats:
+        for bad in (float("nan"), float("inf"), float("-inf")):
+            with pytest.raises(ValueError, match=f"{name} must be a finite number"):
+                TrainConfig(**{name: bad})
+
+
+class PoisonWeights(keras.callbacks.Callback):
+    """Makes the weights non-finite after an update of an epoch, as a diverged run would."""
+
+    def __init__(self, at_epoch, at_batch=0):
+        super().__init__()
+        self.at_epoch, self.at_batch, self.epoch = at_epoch, at_batch, 0
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self.epoch = epoch
+
+    def on_train_batch_end(self, batch, logs=None):
+        if (self.epoch, batch) == (self.at_epoch, self.at_batch):
+            kernel = self.model.get_layer("logits").kernel
+            kernel.assign(np.full(kernel.shape, np.nan, "float32"))
+
+
+@pytest.mark.parametrize("at_epoch,at_batch", [(0, 0), (1, 5)])  # (1, 5): the last update
+def test_non_finite_training_never_publishes(tmp_path, at_epoch, at_batch):
+    from autocomplete.train import NonFiniteTrainingError
+
+    cfg = tiny_config(tmp_path, epochs=2)
+    out = train(cfg, verbose=0, emails=tiny_emails())  # a good model is already there
+    before = (out / "model.keras").read_bytes()
+    with pytest.raises(NonFiniteTrainingError, match="nothing was saved"):
+        train(cfg, verbose=0, emails=tiny_emails(), callbacks=[PoisonWeights(at_epoch, at_batch)])
+    assert (out / "model.keras").read_bytes() == before
+    assert not artifacts.staging_dir(out).exists()
+    artifacts.check_model_dir(out)
+
+
+def test_diverging_learning_rate_is_reported_not_saved(tmp_path):
+    from click.testing import CliRunner
+
+    from autocomplete.commands.train import train as train_command
+
+    corpus = tmp_path / "mail.csv"
+    tiny_emails(60).rename(columns={"body": "text"})[["text"]].to_csv(corpus, index=False)
+    out = tmp_path / "m"
+    args = ["--corpus", str(corpus), "--out", str(out), "--epochs", "2", "--units", "8",
+            "--embedding-dim", "8", "--window", "32", "--no-grad-stats", "--optimizer", "sgd",
+            "--no-clip", "--lr", "1e30"]
+    result = CliRunner().invoke(train_command, args)
+    assert result.exit_code == 1, result.output
+    assert "training diverged" in result.output and "Traceback" not in result.output
+    assert not out.exists()
+
+
+def test_same_command_and_seed_give_the_same_model(tmp_path):
+    a = train(tiny_config(tmp_path, out=str(tmp_path / "a")), verbose=0, emails=tiny_emails())
+    b = train(tiny_config(tmp_path, out=str(tmp_path / "b")), verbose=0, emails=tiny_emails())
+    c = train(tiny_config(tmp_path, out=str(tmp_path / "c"), seed=1), verbose=0,
+              emails=tiny_emails())
+    wa, wb, wc = (artifacts.load_keras_model(d).get_weights() for d in (a, b, c))
+    for x, y in zip(wa, wb, strict=True):
+        np.testing.assert_array_equal(x, y)
+    assert any(not np.array_equal(x, y) for x, y in zip(wa, wc, strict=True))
+
+
+def test_output_to_a_log_file_is_one_line_per_epoch(tmp_path):
+    from click.testing import CliRunner
+
+    from autocomplete.commands.train import train as train_command
+
+    corpus = tmp_path / "mail.csv"
+    tiny_emails(60).rename(columns={"body": "text"})[["text"]].to_csv(corpus, index=False)
+    args = ["--corpus", str(corpus), "--out", str(tmp_path / "m"), "--epochs", "3",
+            "--units", "8", "--embedding-dim", "8", "--window", "32", "--no-grad-stats"]
+    result = CliRunner().invoke(train_command, args)  # CliRunner's stdout is no terminal
+    assert result.exit_code == 0, result.output
+    assert "\r" not in result.output and "\x1b[" not in result.output  # no bar redraws
+    lines = result.output.splitlines()
+    assert sum(line.startswith("Epoch ") for line in lines) == 3
+    assert sum(line.startswith("updates ") for line in lines) == 3
+    assert len(result.output) < 4000

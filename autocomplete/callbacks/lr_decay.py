@@ -15,7 +15,9 @@ class LinearDecay(keras.callbacks.Callback):
     rate late settles what was found instead of bouncing around it. The run's
     length is the wall-clock budget when there is one (the run is stopped by
     `TimeBudget`), else the planned number of steps (`epochs` x steps per
-    epoch). A resumed run restarts the clock.
+    epoch). Counting steps, a resumed run continues where it stopped (the
+    optimizer's iteration count is restored by `BackupAndRestore`); with a
+    budget, a resumed run restarts the clock.
 
     Args:
         fraction: float in (0, 1], the share of the run, at its end, over which
@@ -44,7 +46,7 @@ class LinearDecay(keras.callbacks.Callback):
     def on_train_begin(self, logs=None):
         self.base = float(keras.ops.convert_to_numpy(self.model.optimizer.learning_rate))
         self.start = self.clock()
-        self.step = 0
+        self.step = int(keras.ops.convert_to_numpy(self.model.optimizer.iterations))
 
     def progress(self) -> float:
         """How much of the run is done, from 0 to 1."""

@@ -2,7 +2,8 @@
 
 A thin command: `autocomplete.report.compare` evaluates, `autocomplete.report.render`
 writes compare.md, compare.html and the PNGs. With `--train` it first trains
-the cells that are missing, each with the same time budget.
+the cells that are missing, each with `train`'s default work (the same number of
+updates for every cell; `--budget` adds an optional wall-clock cap).
 """
 
 from __future__ import annotations
@@ -20,8 +21,6 @@ import click  # noqa: E402
 
 from autocomplete.model_names import CELL_NAMES  # noqa: E402
 
-DEFAULT_BUDGET = 20.0  # minutes per cell
-TRAIN_EPOCHS = 50  # the budget (and early stopping) ends training, not the epoch count
 SHARED = ("corpus", "text_column", "seed", "max_tokens")  # what fixes the split and vocabulary
 DEFAULTS = {"corpus": None, "text_column": None, "seed": 0, "max_tokens": 8000}
 
@@ -39,23 +38,24 @@ def shared_options(models: dict[str, Path]) -> dict:
     return dict(DEFAULTS)
 
 
-def train_command(cell: str, models_dir: Path, budget: float, shared: dict) -> str:
+def train_command(cell: str, models_dir: Path, budget: float | None, shared: dict) -> str:
     """The `autocomplete train` line that trains `cell` the way `report --train` would."""
-    parts = [f"autocomplete train --cell {cell} --out {models_dir / cell}",
-             f"--epochs {TRAIN_EPOCHS} --time-budget {budget:g}"]
+    parts = [f"autocomplete train --cell {cell} --out {models_dir / cell}"]
+    if budget:
+        parts.append(f"--time-budget {budget:g}")
     for key in SHARED:
         if shared.get(key) != DEFAULTS[key]:
             parts.append(f"--{key.replace('_', '-')} {shared[key]}")
     return " ".join(parts)
 
 
-def report_command(models_dir: Path, budget: float) -> str:
+def report_command(models_dir: Path, budget: float | None) -> str:
     default = models_dir == Path("models")
     return "autocomplete report --train" + ("" if default else f" --models-dir {models_dir}") + (
-        "" if budget == DEFAULT_BUDGET else f" --budget {budget:g}")
+        f" --budget {budget:g}" if budget else "")
 
 
-def _train_missing(missing: list[str], models_dir: Path, budget: float, shared: dict,
+def _train_missing(missing: list[str], models_dir: Path, budget: float | None, shared: dict,
                    quiet: bool) -> None:
     from autocomplete import artifacts
     from autocomplete.train import TrainConfig, train
@@ -70,8 +70,9 @@ def _train_missing(missing: list[str], models_dir: Path, budget: float, shared: 
             if other not in (None, cell):
                 raise click.ClickException(
                     f"{out} holds a {other} model: move it, or use another --models-dir")
-        click.echo(f"training {cell} for at most {budget:g} min -> {out}", err=True)
-        cfg = TrainConfig(cell=cell, out=str(out), epochs=TRAIN_EPOCHS, time_budget=budget,
+        cap = f", capped at {budget:g} min" if budget else ""
+        click.echo(f"training {cell} with the default work{cap} -> {out}", err=True)
+        cfg = TrainConfig(cell=cell, out=str(out), time_budget=budget,
                           **shared)
         try:
             # --json: keep stdout for the document (a user corpus prints a loading summary)
@@ -95,9 +96,10 @@ def _train_missing(missing: list[str], models_dir: Path, budget: float, shared: 
               help="Directory for compare.md, compare.html and the PNG plots.")
 @click.option("--train", "train_missing", is_flag=True,
               help="First train the cells missing from --models-dir (simple_rnn, lstm, gru), "
-                   "each for at most --budget minutes.")
-@click.option("--budget", type=click.FloatRange(0, min_open=True), default=DEFAULT_BUDGET,
-              show_default=True, help="With --train: minutes of training per missing cell.")
+                   "each with `train`'s default work (the same updates for every cell).")
+@click.option("--budget", type=click.FloatRange(0, min_open=True), default=None,
+              help="With --train: an optional cap in minutes of training per missing cell "
+                   "(a capped run may end before the long-range cues are learned).")
 @click.option("--ngram-order", type=click.IntRange(3, 5), default=4, show_default=True,
               help="Order of the Kneser-Ney n-gram baseline.")
 @click.option("--quick", is_flag=True,
@@ -108,7 +110,8 @@ def _train_missing(missing: list[str], models_dir: Path, budget: float, shared: 
 @click.option("--allow-corpus-change", is_flag=True,
               help="Go on (with a note) when the corpus no longer matches the fingerprint "
                    "in a model's config.json, instead of stopping.")
-def report(models_dir: Path, out: Path, train_missing: bool, budget: float, ngram_order: int,
+def report(models_dir: Path, out: Path, train_missing: bool, budget: float | None,
+           ngram_order: int,
            quick: bool, as_json: bool, allow_corpus_change: bool) -> None:
     """Compare the trained cells and an n-gram baseline on the held-out test split.
 
@@ -120,7 +123,7 @@ def report(models_dir: Path, out: Path, train_missing: bool, budget: float, ngra
     \b
     Example:
       autocomplete report                      # the models in models/
-      autocomplete report --train --budget 20  # train missing cells first
+      autocomplete report --train              # train missing cells first
       autocomplete report --quick --json > report.json
     """
     from autocomplete import artifacts
@@ -138,7 +141,7 @@ def report(models_dir: Path, out: Path, train_missing: bool, budget: float, ngra
     if not cells:
         raise click.ClickException(
             f"no trained models in {models_dir}/ (missing: {', '.join(missing)}). Train them "
-            f"with `{report_command(models_dir, budget)}` (at most {budget:g} min per cell), "
+            f"with `{report_command(models_dir, budget)}`, "
             f"or one by one:\n{hint}")
     if missing:
         click.echo(f"missing cells: {', '.join(missing)} (going on with "

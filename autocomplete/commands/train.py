@@ -1,96 +1,83 @@
-"""`autocomplete train`: train one cell and write models/<cell>/."""
+"""`autocomplete train`: train one cell and write models/<cell>/.
+
+The options are `TrainConfig`'s fields, with its defaults and help texts, so
+the two never disagree; only --no-clip, --resume and --quiet are the command's own.
+"""
 
 from __future__ import annotations
 
+import dataclasses
+import math
 import sys
+import typing
 
 import click
 
-from autocomplete.model_names import CELL_NAMES
+
+class FiniteFloat(click.FloatRange):
+    """A float option in a range that also refuses nan and inf with a one-line error."""
+
+    name = "float"
+
+    def convert(self, value, param, ctx):
+        number = super().convert(value, param, ctx)
+        if number is not None and not math.isfinite(number):
+            self.fail(f"{value!r} is not a finite number.", param, ctx)
+        return number
+
+
+def _click_type(field: dataclasses.Field, annotation: str):
+    """The click type of a `TrainConfig` field, from its annotation and metadata."""
+    meta = field.metadata
+    if "choices" in meta:
+        return click.Choice(meta["choices"])
+    if "path" in meta:
+        return click.Path(exists=meta["path"] == "exists", file_okay=meta["path"] != "dir")
+    bounds = {k: meta[k] for k in ("min", "max", "min_open", "max_open") if k in meta}
+    if annotation.startswith("int"):
+        return click.IntRange(**bounds) if bounds else int
+    if annotation.startswith("float"):
+        return FiniteFloat(**bounds)
+    return str
+
+
+def config_options(command):
+    """Decorate `command` with one click option per `TrainConfig` field."""
+    from autocomplete.train import TrainConfig
+
+    hints = typing.get_type_hints(TrainConfig)
+    for field in reversed(dataclasses.fields(TrainConfig)):
+        meta = field.metadata
+        if "flag" in meta:  # a boolean that defaults to on: only its off-switch is an option
+            command = click.option(meta["flag"], field.name, flag_value=False, default=True,
+                                   help=f"Do not: {meta['help'][0].lower()}{meta['help'][1:]}"
+                                   )(command)
+            continue
+        annotation = str(hints[field.name]).replace("typing.", "").replace("<class '", "")
+        command = click.option(
+            "--" + field.name.replace("_", "-"), *meta.get("aliases", ()), field.name,
+            type=_click_type(field, annotation), default=field.default,
+            show_default=field.default is not None, help=meta["help"],
+        )(command)
+    return command
 
 
 @click.command("train")
-@click.option("--cell", type=click.Choice(CELL_NAMES), default="lstm", show_default=True,
-              help="Recurrent cell to train.")
-@click.option("--corpus", type=click.Path(exists=True), default=None,
-              help="Your own mail (mbox, maildir, folder, CSV, text or archive). "
-                   "Default: the built-in corpus in data/.")
-@click.option("--text-column", default=None, help="CSV corpora: the column holding the text.")
-@click.option("--out", type=click.Path(file_okay=False), default=None,
-              help="Model directory to write. Default: models/<cell>.")
-@click.option("--epochs", type=click.IntRange(1), default=20, show_default=True,
-              help="Maximum epochs (early stopping or the time budget may end sooner).")
-@click.option("--time-budget", type=click.FloatRange(0), default=8.0, show_default=True,
-              help="Minutes of training, after which the run finishes its epoch early "
-                   "(0: no limit). The default keeps `train` under 10 minutes on 2 CPU cores.")
-@click.option("--batch-size", type=click.IntRange(1), default=16, show_default=True,
-              help="Windows per step (small: more updates per minute on a CPU).")
-@click.option("--units", type=click.IntRange(1), default=256, show_default=True,
-              help="Units per recurrent layer.")
-@click.option("--layers", type=click.IntRange(1), default=1, show_default=True,
-              help="Stacked recurrent layers.")
-@click.option("--embedding-dim", type=click.IntRange(1), default=128, show_default=True)
-@click.option("--window", type=click.IntRange(2), default=256, show_default=True,
-              help="Tokens per training window (longest remembered distance).")
-@click.option("--stride", type=click.IntRange(1), default=None,
-              help="Step between windows cut from long emails. Default: the window.")
-@click.option("--max-tokens", type=click.IntRange(10), default=8000, show_default=True,
-              help="Vocabulary size cap (from the training split only).")
-@click.option("--learning-rate", "--lr", type=click.FloatRange(0, min_open=True), default=None,
-              help="Adam learning rate. Default: 2e-2 for lstm, 1e-2 for gru and simple_rnn.")
-@click.option("--lr-decay", type=click.FloatRange(0, 1), default=None,
-              help="Share of the run, at its end, over which the learning rate falls "
-                   "linearly to 0 (of the time budget, else of the epochs; 0: constant). "
-                   "Default: 0.5 for lstm, 0 for gru and simple_rnn.")
-@click.option("--optimizer", type=click.Choice(["adam", "sgd"]), default="adam",
-              show_default=True,
-              help="sgd takes raw gradient steps: the setting where clipping visibly matters.")
-@click.option("--clipnorm", type=click.FloatRange(0, min_open=True), default=1.0,
-              show_default=True, help="Clip each variable's gradient to this L2 norm.")
-@click.option("--global-clipnorm", type=click.FloatRange(0, min_open=True), default=None,
-              help="Clip the global gradient norm instead of each variable's.")
+@config_options
 @click.option("--no-clip", is_flag=True, help="Turn gradient clipping off (to watch it explode).")
-@click.option("--l2", type=click.FloatRange(0), default=1e-6, show_default=True,
-              help="L2 weight on embedding, kernels and recurrent kernels (0 turns it off).")
-@click.option("--dropout", type=click.FloatRange(0, 1, max_open=True), default=0.0,
-              show_default=True,
-              help="Dropout on the inputs of the recurrent layers and of the output layer.")
-@click.option("--activation", type=click.Choice(["tanh", "relu"]), default="tanh",
-              show_default=True,
-              help="Recurrent activation; relu on simple_rnn is the exploding-gradient recipe "
-                   "(on lstm/gru it also gives up cuDNN).")
-@click.option("--gate-init", type=click.Choice(["chrono", "chrono-full", "default"]),
-              default="chrono-full", show_default=True,
-              help="Initial LSTM/GRU gate biases: chrono-full (long memory from the start, "
-                   "LSTM input gate closed, as in the paper), chrono (LSTM input gate left "
-                   "half open) or Keras's defaults. The two chronos differ only for lstm.")
-@click.option("--embedding-std", type=click.FloatRange(0, min_open=True), default=None,
-              help="Start the word vectors from a normal distribution with this standard "
-                   "deviation (default: Keras's uniform -0.05..0.05).")
-@click.option("--precision", type=click.Choice(["auto", "float32", "mixed_bfloat16"]),
-              default="auto", show_default=True,
-              help="Training arithmetic. auto: mixed bfloat16 on CPUs with bf16 instructions "
-                   "(faster), float32 elsewhere. The saved model is float32 either way.")
-@click.option("--patience", type=click.IntRange(0), default=2, show_default=True,
-              help="Early-stopping patience in epochs.")
-@click.option("--seed", type=int, default=0, show_default=True)
-@click.option("--no-grad-stats", is_flag=True, help="Do not record gradient statistics.")
-@click.option("--grad-every", type=click.IntRange(1), default=None,
-              help="Record gradient statistics every N steps.")
-@click.option("--max-grad-norm", type=click.FloatRange(0, min_open=True), default=None,
-              help="Stop training when the global gradient norm passes this.")
-@click.option("--tensorboard-dir", type=click.Path(file_okay=False), default=None,
-              help="Also log gradient statistics to TensorBoard here.")
 @click.option("--resume", is_flag=True,
               help="Continue an interrupted run from its last finished epoch.")
-@click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
+@click.option("--quiet", "-q", is_flag=True, help="No progress output.")
 def train(**opts) -> None:
     """Train a model on the built-in corpus (or --corpus) and write its directory.
 
-    The directory (default models/<cell>/) gets model.keras, vocab.txt,
-    config.json, history.csv, metrics.json and the gradient statistics. It
-    appears only when training has finished; an interrupted run continues
-    with --resume.
+    The run's work is fixed (--epochs over the training windows), so the same
+    command and seed train the same model on a fast or a slow machine; it
+    prints its estimated duration after its first updates. The directory
+    (default models/<cell>/) gets model.keras, vocab.txt, config.json,
+    history.csv, metrics.json and the gradient statistics. It appears only
+    when training has finished with finite weights; an interrupted run
+    continues with --resume.
 
     \b
     Example:
@@ -107,11 +94,14 @@ def train(**opts) -> None:
     elif opts["global_clipnorm"]:
         opts["clipnorm"] = None
     resume, quiet = opts.pop("resume"), opts.pop("quiet")
-    opts["grad_stats"] = not opts.pop("no_grad_stats")
-    opts["time_budget"] = opts["time_budget"] or None
-    cfg = TrainConfig(**opts)
     try:
-        out = run_training(cfg, resume=resume, verbose=0 if quiet else "auto")
+        cfg = TrainConfig(**opts)
+    except ValueError as e:
+        raise click.UsageError(str(e)) from e
+    # a progress bar on a terminal; one line per epoch in a log file or pipe
+    verbose = 0 if quiet else ("auto" if sys.stdout.isatty() else 2)
+    try:
+        out = run_training(cfg, resume=resume, verbose=verbose)
     except KeyboardInterrupt:
         click.echo(
             f"\ninterrupted: continue with `autocomplete train --cell {cfg.cell}"
@@ -133,6 +123,13 @@ def train(**opts) -> None:
 
     m = read_metrics(out)
     click.echo(
-        f"saved {out}: test perplexity {m['perplexity']:.1f}, top-1 {m['top1_accuracy']:.1%}, "
-        f"top-5 {m['top5_accuracy']:.1%} ({m['epochs_run']} epochs, {m['train_seconds']:.0f} s)"
+        f"saved {out}: test perplexity {m['perplexity']:.2f}, top-1 {m['top1_accuracy']:.1%}, "
+        f"top-5 {m['top5_accuracy']:.1%} ({m['epochs_run']} epochs, "
+        f"{m.get('updates', 0):,} updates, {m['train_seconds']:.0f} s)"
     )
+    if m.get("stopped_by_time_budget"):
+        click.echo(
+            f"note: the --time-budget cap ended training after {m.get('updates', 0):,} of "
+            f"{m.get('updates_planned', 0):,} planned updates; the model may not have learned "
+            "the long-range cues yet", err=True,
+        )

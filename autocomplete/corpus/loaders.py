@@ -202,7 +202,9 @@ def load_corpus(path: str | os.PathLike[str], *, text_column: str | None = None,
     keep = CorpusFilter(summary, min_words=min_words)
     rows: dict[str, list] = {"id": [], "subject": [], "body": [], "deps": [], "source": []}
     messages = iter_messages(path, text_column=text_column, include=include, summary=summary)
-    with tqdm(messages, disable=not progress, file=sys.stderr, unit=" msg", mininterval=0.5,
+    # the bar only on a terminal: a log file gets no carriage-return redraws
+    show = progress and sys.stderr.isatty()
+    with tqdm(messages, disable=not show, file=sys.stderr, unit=" msg", mininterval=0.5,
               desc="reading mail") as bar:
         for msg in bar:
             if msg.problem is not None:
