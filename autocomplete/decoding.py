@@ -22,7 +22,8 @@ Decisions (the CLI and tests rely on them):
   ("don't" is one word). A hard cap of `2 * max_words + 8` tokens ends runs of
   punctuation.
 * Padding, `[UNK]` and `[start]` are never generated (masked to -inf). Token
-  probabilities are the model's own (not renormalised after the mask).
+  probabilities are the model's own (not renormalised after the mask; a
+  partial word's first token is the one exception, below).
 * Scores: `score` is the mean log-probability per generated token (log-prob
   sum / length**alpha with alpha = 1); `confidence = exp(score)` is the
   geometric-mean token probability in (0, 1], the number users threshold with
@@ -31,10 +32,28 @@ Decisions (the CLI and tests rely on them):
 * Sampling draws from the masked distribution sharpened or flattened by
   `temperature` with a seeded `numpy.random.Generator`; reported
   probabilities and confidence stay at temperature 1.
+* Partial words (`partial_word=True`, what `complete` and `serve` use): a
+  prompt that ends inside a word ("Please let me kn"; not "me kn " nor
+  "Thanks,") is read without that fragment, and the first generated token
+  must be a vocabulary word that starts with it, case-insensitively (never
+  a special token). The fragment itself counts when it is a whole word:
+  "let me know" may finish as "knowledge ..." or go on after "know", as the
+  search finds more likely. The first step's probabilities are renormalised
+  over those words (the probability of the word given the letters typed),
+  so confidence and `min_confidence` judge the word by what was typed, not
+  by how common it is. The completed word does not count towards
+  `max_words`. The completion's `tokens` start with that word; its `text`
+  is what to add after the prompt: the rest of the word glued to the
+  fragment ("ow if you have any questions.", `continues_word=True`) or,
+  when the fragment was the whole word, the continuation after it ("if you
+  have any questions.", `continues_word=False`, spaced like any
+  completion). No vocabulary word starting with the fragment: an empty
+  completion whose `reason` says so.
 """
 
 from __future__ import annotations
 
+from bisect import bisect_left
 from dataclasses import asdict, dataclass
 from typing import Protocol
 
@@ -48,6 +67,7 @@ from autocomplete.tokens import (
     SPECIALS,
     START_ID,
     detokenize,
+    split_fragment,
     tokenize,
 )
 
@@ -81,20 +101,30 @@ def reorder(state: list[np.ndarray], indices: np.ndarray) -> list[np.ndarray]:
 
 
 def encode_prompt(
-    text: str, vocab: list[str] | dict[str, int], window: int | None = None
+    text: str,
+    vocab: list[str] | dict[str, int],
+    window: int | None = None,
+    *,
+    partial_word: bool = False,
 ) -> tuple[list[int], dict]:
     """Token ids the model reads for `text`: [start] + ids, cut to the last `window`.
 
-    Returns (ids, info) with info keys prompt_tokens, kept_tokens,
-    unknown_words (among the kept tokens) and truncated.
+    Returns (ids, info) with info keys prompt_tokens (every token of the
+    text), kept_tokens, unknown_words (among the kept tokens), truncated and
+    fragment. With `partial_word`, a word still being typed at the end of
+    the text (`tokens.split_fragment`) is left out of the ids and returned,
+    lower-case, as the fragment ("" when the text ends at a word boundary).
 
     Example:
         >>> encode_prompt("Thanks, Mark", ["", "[UNK]", "[start]", "thanks", ","])[0]
         [2, 3, 4, 1]
     """
     index = vocab if isinstance(vocab, dict) else {t: i for i, t in enumerate(vocab)}
-    tokens = tokenize(text)
-    if not tokens:
+    if partial_word:
+        tokens, fragment = split_fragment(text)
+    else:
+        tokens, fragment = tokenize(text), ""
+    if not tokens and not fragment:
         raise ValueError("the prompt is empty: give some text to complete")
     ids = [START_ID] + [index.get(t, OOV_ID) for t in tokens]
     truncated = window is not None and len(ids) > window
@@ -102,10 +132,11 @@ def encode_prompt(
         ids = ids[-window:]
     kept = [i for i in ids if i != START_ID]
     info = {
-        "prompt_tokens": len(tokens),
+        "prompt_tokens": len(tokens) + bool(fragment),
         "kept_tokens": len(kept),
         "unknown_words": sum(1 for i in kept if i == OOV_ID),
         "truncated": bool(truncated),
+        "fragment": fragment,
     }
     return ids, info
 
@@ -114,7 +145,7 @@ def encode_prompt(
 class Completion:
     """One completion and what a UI needs to decide whether to show it."""
 
-    text: str  # detokenized continuation, e.g. "need to take a loan."
+    text: str  # what follows the prompt, e.g. "need to take a loan." (see continues_word)
     tokens: list[str]
     token_probs: list[float]  # model probability of each token
     confidence: float  # exp(score): geometric-mean token probability, 0..1
@@ -125,6 +156,10 @@ class Completion:
     kept_tokens: int = 0
     unknown_words: int = 0
     suppressed: bool = False  # True: below min_confidence, text emptied
+    fragment: str = ""  # the word being typed at the prompt's end (lower-case), or ""
+    # True: `text` continues the prompt's last word, to be added with no space ("ow if ...")
+    continues_word: bool = False
+    reason: str | None = None  # why `text` is empty, when it is
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -153,6 +188,7 @@ class Completer:
         self.apostrophe = self.index.get("'")  # None: no apostrophe token
         if self.vocab[:3] != list(SPECIALS) or V < 4:
             raise ValueError("the model's vocabulary must start with '', '[UNK]', '[start]'")
+        self._by_spelling: tuple[list[str], list[int]] | None = None  # built when first needed
 
     # -- public -----------------------------------------------------------------
     def complete(
@@ -165,6 +201,7 @@ class Completer:
         temperature: float = TEMPERATURE,
         seed: int | None = None,
         min_confidence: float | None = None,
+        partial_word: bool = False,
     ) -> Completion:
         """Continue `text` until the end of the sentence or `max_words` words.
 
@@ -174,6 +211,9 @@ class Completer:
             seed: sampling only; the same seed gives the same completion.
             min_confidence: return an empty completion (text "", with the
                 confidence it had) when the confidence is below this.
+            partial_word: a word still being typed at the end of `text` is
+                finished first (see the module's notes); False reads every
+                word of `text` as complete.
         """
         if method not in METHODS:
             raise ValueError(f"unknown method {method!r}; choose one of {', '.join(METHODS)}")
@@ -183,17 +223,52 @@ class Completer:
             raise ValueError("beam must be at least 1")
         if method == "sample" and not temperature > 0:
             raise ValueError("temperature must be positive")
-        ids, info = encode_prompt(text, self.index, self.window)
+        ids, info = encode_prompt(text, self.index, self.window, partial_word=partial_word)
+        fragment = info["fragment"]
+        allowed_first = None
+        if fragment:
+            allowed_first = self.words_starting_with(fragment)
+            if allowed_first is None:
+                return Completion(text="", tokens=[], token_probs=[], confidence=0.0,
+                                  score=float("-inf"), method=method,
+                                  reason=f"no word in the vocabulary starts with {fragment!r}",
+                                  **info)
         logp, state = self._prefill(ids)
-        max_tokens = 2 * max_words + 8
+        # the word that finishes a fragment is the user's, not one more of max_words
+        words = -1 if fragment else 0
+        max_tokens = 2 * max_words + 8 + bool(fragment)
         if method == "greedy" or (method == "beam" and beam == 1):
-            toks, lps = self._greedy(logp, state, max_words, max_tokens)
+            toks, lps = self._greedy(logp, state, max_words, max_tokens, allowed_first, words)
         elif method == "sample":
             rng = np.random.default_rng(seed)
-            toks, lps = self._sample(logp, state, max_words, max_tokens, temperature, rng)
+            toks, lps = self._sample(logp, state, max_words, max_tokens, temperature, rng,
+                                     allowed_first, words)
         else:
-            toks, lps = self._beam(logp, state, beam, max_words, max_tokens)
+            toks, lps = self._beam(logp, state, beam, max_words, max_tokens, allowed_first, words)
         return self._finish(toks, lps, method, info, min_confidence)
+
+    def words_starting_with(self, fragment: str) -> np.ndarray | None:
+        """Boolean mask (V,) of the vocabulary words that start with `fragment`.
+
+        Case-insensitive; the fragment itself is included when it is a word.
+        Special tokens never match. None when no word matches.
+        """
+        if self._by_spelling is None:  # the vocabulary in spelling order, for bisect
+            vocab = self.vocab
+            order = sorted((i for i, t in enumerate(vocab)
+                            if i not in SPECIAL_IDS and t not in SPECIALS), key=vocab.__getitem__)
+            self._by_spelling = [vocab[i] for i in order], order
+        words, ids = self._by_spelling
+        fragment = fragment.lower()
+        lo = bisect_left(words, fragment)
+        hi = lo
+        while hi < len(words) and words[hi].startswith(fragment):
+            hi += 1
+        if hi == lo:
+            return None
+        mask = np.zeros(len(self.vocab), dtype=bool)
+        mask[ids[lo:hi]] = True
+        return mask
 
     # -- search -----------------------------------------------------------------
     def _prefill(self, ids: list[int]) -> tuple[np.ndarray, list[np.ndarray]]:
@@ -207,22 +282,29 @@ class Completer:
             logp, state = self.model.step(arr[i : i + 1], state)
         return logp, state
 
-    def _mask(self, logp: np.ndarray) -> np.ndarray:
+    def _mask(self, logp: np.ndarray, allowed: np.ndarray | None = None) -> np.ndarray:
+        """Log-probs without the special tokens; with `allowed` (a boolean (V,)
+        mask), only those tokens, renormalised to sum to one among them."""
         logp = np.array(logp, dtype=np.float64)  # own copy; float64 for stable sums
         logp[:, self.banned] = -np.inf
+        if allowed is not None:
+            logp[:, ~allowed] = -np.inf
+            logp -= np.logaddexp.reduce(logp, axis=1, keepdims=True)
         return logp
 
     def _is_word(self, tok: int, prev: int) -> bool:
         return bool(self.is_alnum[tok]) and prev != self.apostrophe
 
-    def _greedy(self, logp, state, max_words, max_tokens):
+    def _greedy(self, logp, state, max_words, max_tokens, allowed_first=None, words=0):
+        """`allowed_first`: boolean (V,) mask of the tokens the first may be (None: any);
+        `words`: the word count to start from."""
         toks: list[int] = []
         lps: list[float] = []
-        words, prev = 0, -1
+        prev = -1
         step = self.model.step
         buf = np.zeros(1, dtype=np.int32)
         while True:
-            logp = self._mask(logp)
+            logp = self._mask(logp, None if toks else allowed_first)
             tok = int(np.argmax(logp[0]))
             toks.append(tok)
             lps.append(float(logp[0, tok]))
@@ -233,13 +315,14 @@ class Completer:
             buf[0] = tok
             logp, state = step(buf, state)
 
-    def _sample(self, logp, state, max_words, max_tokens, temperature, rng):
+    def _sample(self, logp, state, max_words, max_tokens, temperature, rng, allowed_first=None,
+                words=0):
         toks: list[int] = []
         lps: list[float] = []
-        words, prev = 0, -1
+        prev = -1
         buf = np.zeros(1, dtype=np.int32)
         while True:
-            logp = self._mask(logp)[0]
+            logp = self._mask(logp, None if toks else allowed_first)[0]
             z = logp / temperature
             p = np.exp(z - z.max())
             p /= p.sum()
@@ -256,7 +339,7 @@ class Completer:
     def _norm(self, total: float, length: int) -> float:
         return total / (length**self.length_alpha)
 
-    def _beam(self, logp, state, beam, max_words, max_tokens):
+    def _beam(self, logp, state, beam, max_words, max_tokens, allowed_first=None, words=0):
         """Batched beam search; finished hypotheses are set aside, the best by score wins.
 
         Live hypotheses all have the same length, so ranking them by summed
@@ -265,11 +348,13 @@ class Completer:
         """
         V = len(self.vocab)
         # live hypotheses: token lists, per-token log-probs, summed log-prob, words
-        hyps: list[tuple[list[int], list[float], int]] = [([], [], 0)]
+        hyps: list[tuple[list[int], list[float], int]] = [([], [], words)]
         totals = np.zeros(1)
         finished: list[tuple[float, list[int], list[float]]] = []
+        allowed = allowed_first
         while True:
-            logp = self._mask(logp)
+            logp = self._mask(logp, allowed)
+            allowed = None
             cand = (totals[:, None] + logp).ravel()
             k = min(2 * beam, int(np.isfinite(cand).sum()))
             if k == 0:
@@ -308,15 +393,28 @@ class Completer:
         score = float(np.mean(lps)) if lps else float("-inf")
         confidence = float(np.exp(score))
         suppressed = min_confidence is not None and confidence < min_confidence
+        reason = None
         if suppressed:
             tokens, lps = [], []
+            reason = f"confidence {confidence:.3f} is below min_confidence {min_confidence}"
+        elif not tokens:
+            reason = "the model gives no continuation"
+        fragment = info["fragment"]
+        text = detokenize(tokens)
+        continues = bool(fragment and tokens and tokens[0] != fragment)
+        if fragment and tokens:  # detokenize starts with tokens[0], which starts with it
+            text = text[len(fragment):]
+            if not continues:
+                text = text.lstrip()
         return Completion(
-            text=detokenize(tokens),
+            text=text,
             tokens=tokens,
             token_probs=[float(np.exp(lp)) for lp in lps],
             confidence=confidence,
             score=score,
             method=method,
             suppressed=suppressed,
+            continues_word=continues,
+            reason=reason,
             **info,
         )

@@ -9,6 +9,10 @@ Rules: lower-case; a token is a run of letters/digits, or one punctuation
 character on its own (so "loan." is "loan", "."; "Rebecca's" is
 "rebecca", "'", "s" -- which is also how the pre-tokenised Enron-Spam
 edition writes it).
+
+A prompt typed letter by letter usually ends inside a word: `split_fragment`
+tells a finished last word ("let me know ", "Thanks,") from one still being
+typed ("let me kn"), which completion treats as the start of the next token.
 """
 
 from __future__ import annotations
@@ -26,6 +30,7 @@ START_ID = 2  # first id of every email's sequence
 SPECIAL_IDS = (PAD_ID, OOV_ID, START_ID)
 
 _TOKEN_RE = re.compile(r"[^\W_]+|[^\s\w]|_")
+_WORD_RE = re.compile(r"[^\W_]+")
 # TensorFlow (RE2) form used by TextVectorization: pad every character that is
 # not a letter, digit, mark or space with spaces, then split on whitespace.
 TOKEN_PATTERN_TF = r"([^\s\pL\pN\pM])"
@@ -44,6 +49,26 @@ def tokenize(text: str) -> list[str]:
 def token_spans(text: str) -> list[tuple[int, int]]:
     """Character (start, end) of each token of `tokenize(text)` in `text`."""
     return [m.span() for m in _TOKEN_RE.finditer(text.lower())]
+
+
+def split_fragment(text: str) -> tuple[list[str], str]:
+    """Tokens of `text` before the word still being typed, and that word (lower-case).
+
+    The last word is a fragment when the text ends inside it: with a letter
+    or digit, not with whitespace or punctuation. Without one the fragment
+    is "" and the tokens are all of `tokenize(text)`.
+
+    Example:
+        >>> split_fragment("Please let me Kn")
+        (['please', 'let', 'me'], 'kn')
+        >>> split_fragment("Thanks,")
+        (['thanks', ','], '')
+    """
+    tokens = tokenize(text)
+    low = text.lower()
+    if tokens and _WORD_RE.fullmatch(tokens[-1]) and low.endswith(tokens[-1]):
+        return tokens[:-1], tokens[-1]
+    return tokens, ""
 
 
 def detokenize(tokens: list[str]) -> str:

@@ -117,6 +117,18 @@ def test_escape_dismisses_and_typing_asks_again(page):
     assert page.input_value("#compose") == "Thanks for the update"
 
 
+def test_a_partial_word_is_finished_in_place(page):
+    page.fill("#compose", "")
+    page.click("#compose")
+    page.keyboard.type("Thanks for the Upd")  # "update" is the one tiny-vocabulary word
+    wait_until(page, f"{SUGGESTION}.startsWith('ate ')")  # no space before the rest
+    suggestion = page.evaluate(SUGGESTION)
+    page.keyboard.press("Tab")
+    value = page.input_value("#compose")
+    assert value == "Thanks for the Upd" + suggestion
+    assert value.startswith("Thanks for the Update ")
+
+
 def test_compare_all_cells(page, tmp_path):
     page.check("#all")
     page.fill("#compose", "")

@@ -88,6 +88,41 @@ def test_min_confidence_gives_no_suggestion(models):
     assert "below --min-confidence" in result.stderr
 
 
+def test_a_partial_word_is_finished_first(models):
+    # "upd" is the start of one word of the tiny vocabulary: "update"
+    result = run("Thanks for the Upd", "--cell", "lstm", "--models-dir", str(models))
+    assert result.exit_code == 0, result.output
+    assert result.stdout.startswith("ate ")
+    data = json.loads(run("Thanks for the Upd", "--cell", "lstm", "--models-dir", str(models),
+                          "--json").stdout)
+    assert data["continues_word"] is True and data["fragment"] == "upd"
+    assert data["tokens"][0] == "update" and data["completion"].startswith("ate ")
+    assert data["reason"] is None
+    weak = run("Thanks for the upd", "--cell", "lstm", "--models-dir", str(models),
+               "--min-confidence", "0.99")
+    assert weak.exit_code == 0 and weak.stdout == "\n"
+    assert "below --min-confidence" in weak.stderr
+
+
+def test_a_partial_word_no_vocabulary_word_starts_with(models):
+    result = run("Please let me kn", "--cell", "lstm", "--models-dir", str(models))
+    assert result.exit_code == 0 and result.stdout == "\n"
+    assert "no word in the vocabulary starts with 'kn': no suggestion" in result.stderr
+    data = json.loads(run("Please let me kn", "--cell", "lstm", "--models-dir", str(models),
+                          "--json").stdout)
+    assert data["completion"] == "" and data["tokens"] == [] and not data["suppressed"]
+    assert data["reason"] == "no word in the vocabulary starts with 'kn'"
+    table = run("Please let me kn", "--models-dir", str(models))
+    assert table.exit_code == 0 and table.stdout.count("(no suggestion)") == 3
+
+
+def test_a_finished_last_word_is_completed_after(models):
+    for prompt in ("Thanks for the update ", "Hi Mark,"):
+        data = json.loads(run(prompt, "--cell", "gru", "--models-dir", str(models),
+                              "--json").stdout)
+        assert data["fragment"] == "" and data["continues_word"] is False
+
+
 def test_long_prompt_is_truncated_with_a_note(models):
     long = " ".join(["thanks for the update"] * 10)  # 40 tokens, window 32
     result = run(long, "--cell", "lstm", "--models-dir", str(models))

@@ -87,7 +87,8 @@ def test_min_confidence_suppresses_a_weak_completion():
 def test_long_prompt_keeps_the_most_recent_tokens():
     ids, info = encode_prompt("a b c a b c x", VOCAB, window=4)
     assert ids == [ID[t] for t in "c a b c x".split()][-4:]
-    assert info == {"prompt_tokens": 7, "kept_tokens": 4, "unknown_words": 0, "truncated": True}
+    assert info == {"prompt_tokens": 7, "kept_tokens": 4, "unknown_words": 0, "truncated": True,
+                    "fragment": ""}
     ids, info = encode_prompt("a b", VOCAB, window=4)
     assert ids == [2, ID["a"], ID["b"]] and not info["truncated"]
     out = Completer(MarkovStepModel(window=4)).complete("a b c a b c x", method="greedy")

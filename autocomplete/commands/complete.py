@@ -69,6 +69,13 @@ def complete(prompt: str, cell: str | None, model_dir: Path | None, models_dir: 
     The confidence is the geometric mean of the completion's token
     probabilities. A prompt longer than the model's training window is cut to
     its most recent tokens (a note on stderr; "truncated": true in --json).
+
+    A prompt that ends inside a word ("Please let me kn") has that word
+    finished first: the completion starts with the rest of a vocabulary word
+    that begins with the typed letters ("ow if you have any questions.";
+    "continues_word": true in --json). When the letters are a whole word
+    themselves ("let me know"), the model may also go on after it. End the
+    prompt with a space to complete after its last word as typed.
     """
     from autocomplete.tokens import tokenize
 
@@ -83,7 +90,8 @@ def complete(prompt: str, cell: str | None, model_dir: Path | None, models_dir: 
         raise click.UsageError("--temperature and --seed apply only with --sample")
     method = "sample" if sample else "greedy" if greedy else "beam"
     options = dict(method=method, beam=beam, max_words=max_words,
-                   temperature=temperature or TEMPERATURE, seed=seed, min_confidence=min_confidence)
+                   temperature=temperature or TEMPERATURE, seed=seed, min_confidence=min_confidence,
+                   partial_word=True)
 
     targets = _targets(cell, model_dir, models_dir)
     results, errors = [], []
@@ -152,7 +160,7 @@ def _complete_one(prompt: str, label: str | None, path: Path, options: dict,
 
 def _print_table(results: list[dict]) -> None:
     rows = [("cell", "completion", "confidence")] + [
-        (r["cell"], "(no suggestion)" if r["suppressed"] else r["completion"],
+        (r["cell"], r["completion"] or "(no suggestion)",
          f"{r['confidence']:.3f}" if r["confidence"] is not None else "-")
         for r in results
     ]
@@ -174,3 +182,5 @@ def _notes(r: dict, min_confidence: float | None, single: bool) -> None:
     if r["suppressed"]:
         click.echo(f"note: {who}confidence {r['confidence']:.3f} is below --min-confidence "
                    f"{min_confidence}: no suggestion", err=True)
+    elif r["reason"]:
+        click.echo(f"note: {who}{r['reason']}: no suggestion", err=True)
