@@ -12,7 +12,10 @@ A model directory (default `models/<cell>/`) holds:
 
 Training writes into a staging directory beside the target and renames it into
 place only when everything is written, so a crash or a kill never leaves a
-half-written directory where `complete` would look. Reading needs no
+half-written directory where `complete` would look. A published directory
+is private to its owner (mode 0o700, set by `publish`; `make_private_dir`
+creates a staging directory that way): a model trained on someone's mail
+holds their language. Reading needs no
 TensorFlow except `load_keras_model`.
 """
 
@@ -27,6 +30,7 @@ from autocomplete.model_names import DEFAULT_CELL, cell_sort_key
 
 MODELS_DIR = Path("models")
 REQUIRED = ("model.keras", "vocab.txt", "config.json")
+PRIVATE_DIR_MODE = 0o700  # owner only: the files inside need no mode of their own
 
 
 class ModelDirError(Exception):
@@ -38,9 +42,24 @@ def default_model_dir(cell: str) -> Path:
 
 
 def staging_dir(out: Path) -> Path:
-    """Where a run writes before the atomic rename; also holds resume backups."""
+    """Where a run writes before the atomic rename; also holds resume backups.
+
+    Only the path: create it with `make_private_dir`.
+    """
     out = Path(out)
     return out.parent / f".{out.name}.partial"
+
+
+def make_private_dir(path: str | os.PathLike) -> Path:
+    """Create `path` (and missing parents) readable by its owner only; tighten it if it exists.
+
+    Only `path` itself gets mode 0o700, which keeps everything written inside
+    from other users whatever the files' own modes; parents keep the umask's.
+    """
+    path = Path(path)
+    path.mkdir(mode=PRIVATE_DIR_MODE, parents=True, exist_ok=True)
+    os.chmod(path, PRIVATE_DIR_MODE)  # mkdir's mode goes through the umask, or is unused
+    return path
 
 
 def train_hint(cell: str | None) -> str:
@@ -105,11 +124,17 @@ def load_keras_model(path: str | os.PathLike):
 
 
 def publish(staging: Path, out: Path) -> Path:
-    """Atomically move a finished staging directory to `out`, replacing any old model."""
+    """Atomically move a finished staging directory to `out`, replacing any old model.
+
+    The directory is made private (0o700) before the rename, whatever created
+    it, so the published model is readable by its owner only from its first
+    moment at `out`.
+    """
     staging, out = Path(staging), Path(out)
     for name in REQUIRED:
         if not (staging / name).is_file():
             raise ModelDirError(f"refusing to publish {staging}: {name} is missing")
+    os.chmod(staging, PRIVATE_DIR_MODE)
     old = out.parent / f".{out.name}.old"
     if old.exists():
         shutil.rmtree(old)

@@ -219,7 +219,7 @@ def train(
     stage = artifacts.staging_dir(out)
     if stage.exists() and not resume:
         shutil.rmtree(stage)
-    stage.mkdir(parents=True, exist_ok=True)
+    artifacts.make_private_dir(stage)  # it holds the user's language
 
     keras.utils.set_random_seed(cfg.seed)
     df = emails if emails is not None else load_emails(cfg.corpus, cfg.text_column)

@@ -46,8 +46,10 @@ def free_port() -> int:
 
 def start_server(model_dir: Path, port: int) -> subprocess.Popen:
     env = {**os.environ, "PYTHONPATH": str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", "")}
+    env.pop("AUTOCOMPLETE_TOKEN", None)  # loopback needs no token
+    # every simulated client comes from 127.0.0.1: the per-client rate limit is off here
     cmd = [sys.executable, "-m", "autocomplete", "serve", "--model", str(model_dir),
-           "--host", HOST, "--port", str(port)]
+           "--host", HOST, "--port", str(port), "--rate-limit", "0"]
     return subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.PIPE,
                             stderr=subprocess.STDOUT, text=True)
 

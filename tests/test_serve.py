@@ -68,12 +68,35 @@ def test_complete_returns_every_field(client):
 
 
 def test_complete_options_and_cells(client):
-    d = client.post(URL, json={"text": "thanks for the", "cell": "gru", "max_words": 1,
+    d = client.post(URL, json={"text": "thanks for the ", "cell": "gru", "max_words": 1,
                                "beam": 1}).json()
     assert d["cell"] == "gru"
     assert sum(any(ch.isalnum() for ch in t) for t in d["tokens"]) <= 1
     # max_words and beam at their upper limits are accepted
     assert client.post(URL, json={"text": "hi", "max_words": 30, "beam": 16}).status_code == 200
+
+
+def test_a_partial_word_is_finished_first(client):
+    # the tiny vocabulary has one word that starts with "upd": "update"
+    d = client.post(URL, json={"text": "Thanks for the Upd", "max_words": 1}).json()
+    assert d["completion"].startswith("ate ") and d["continues_word"] is True
+    assert d["tokens"][0] == "update" and d["reason"] is None
+    # the word being finished is not one of max_words
+    assert sum(any(ch.isalnum() for ch in t) for t in d["tokens"]) <= 2
+    d = client.post(URL, json={"text": "thanks for the update"}).json()
+    assert d["tokens"][0] == "update" and d["continues_word"] is False  # a whole word
+    assert d["completion"] and not d["completion"].startswith(" ")
+    d = client.post(URL, json={"text": "thanks for the update "}).json()
+    assert d["continues_word"] is False and d["completion"]
+
+
+def test_a_partial_word_that_no_word_starts_with(client):
+    r = client.post(URL, json={"text": "Please let me kn"})
+    assert r.status_code == 200
+    d = r.json()
+    assert d["completion"] == "" and d["tokens"] == [] and d["continues_word"] is False
+    assert d["suppressed"] is False and d["confidence"] == 0
+    assert d["reason"] == "no word in the vocabulary starts with 'kn'"
 
 
 def test_min_confidence_suppresses(client):
@@ -92,6 +115,7 @@ def test_healthz(client):
     assert r.json()["status"] == "ok"
     assert r.json()["cells"] == ["lstm", "gru"]
     assert r.json()["backends"] == {"lstm": "numpy", "gru": "numpy"}
+    assert r.json()["auth"] is False  # the page asks for a token only when this is true
 
 
 def test_page(client):
@@ -293,7 +317,8 @@ def test_server_does_not_import_tensorflow(models_dir):
 def _serve(*args: str):
     from autocomplete.commands.serve import serve
 
-    return CliRunner().invoke(serve, list(args))
+    # a token in the caller's environment would change what the command accepts
+    return CliRunner().invoke(serve, list(args), env={"AUTOCOMPLETE_TOKEN": None})
 
 
 def test_serve_without_models(tmp_path):
@@ -319,3 +344,16 @@ def test_serve_port_in_use(models_dir):
         port = busy.getsockname()[1]
         r = _serve("--models-dir", str(models_dir), "--port", str(port))
     assert r.exit_code == 1 and "already in use" in r.output and "--port" in r.output
+
+
+def test_serve_other_address_needs_a_token(models_dir):
+    r = _serve("--models-dir", str(models_dir), "--host", "0.0.0.0", "--port", "0")
+    assert r.exit_code == 1 and len(r.output.strip().splitlines()) == 1
+    assert "without a token" in r.output and "AUTOCOMPLETE_TOKEN" in r.output
+
+
+def test_serve_help_names_the_access_options():
+    r = _serve("--help")
+    assert r.exit_code == 0
+    for option in ("--token", "AUTOCOMPLETE_TOKEN", "--rate-limit", "--burst"):
+        assert option in r.output

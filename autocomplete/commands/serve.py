@@ -12,6 +12,7 @@ for _var in ("OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
 
 import errno  # noqa: E402
 import ipaddress  # noqa: E402
+import logging  # noqa: E402
 import socket  # noqa: E402
 from pathlib import Path  # noqa: E402
 
@@ -19,11 +20,13 @@ import click  # noqa: E402
 
 from autocomplete.model_names import CELL_NAMES  # noqa: E402
 
+TOKEN_ENV = "AUTOCOMPLETE_TOKEN"  # the environment keeps the token out of `ps`
+
 
 @click.command("serve")
 @click.option("--host", default="127.0.0.1", show_default=True,
               help="Address to listen on. Keep the loopback default unless you mean to let "
-                   "other machines in.")
+                   "other machines in; any other address needs --token.")
 @click.option("--port", type=click.IntRange(0, 65535), default=8000, show_default=True,
               help="Port to listen on (0: any free port).")
 @click.option("--cell", type=click.Choice(CELL_NAMES), default=None,
@@ -36,15 +39,32 @@ from autocomplete.model_names import CELL_NAMES  # noqa: E402
 @click.option("--min-confidence", type=click.FloatRange(0, 1), default=None,
               help="Default for requests: no suggestion below this confidence (geometric-mean "
                    "token probability). A request's min_confidence overrides it.")
-@click.option("--access-log", is_flag=True, help="Log every request.")
+@click.option("--token", envvar=TOKEN_ENV, show_envvar=True, default=None,
+              help="Require 'Authorization: Bearer TOKEN' on the API (the page asks for it, "
+                   "or open /#token=TOKEN). Needed to listen on a non-loopback address. "
+                   "Prefer the environment variable: options show in `ps`.")
+@click.option("--rate-limit", type=click.FloatRange(min=0), default=20.0, show_default=True,
+              help="Completion requests a second per client address (token bucket); 0: no "
+                   "limit. Over it: 429 with Retry-After.")
+@click.option("--burst", type=click.IntRange(min=1), default=None,
+              help="Requests a client may send at once before --rate-limit applies "
+                   "[default: twice the rate]")
+@click.option("--access-log", is_flag=True,
+              help="Log every request (method, path, status; never query strings or bodies).")
 def serve(host: str, port: int, cell: str | None, model_dir: Path | None, models_dir: Path,
-          min_confidence: float | None, access_log: bool) -> None:
+          min_confidence: float | None, token: str | None, rate_limit: float,
+          burst: int | None, access_log: bool) -> None:
     """Serve completions over HTTP, with a Gmail-style page at /.
 
     \b
     autocomplete serve                  # every trained cell, http://127.0.0.1:8000/
     autocomplete serve --cell gru --port 8080
     curl -s 127.0.0.1:8000/v1/complete -d '{"text": "Thanks for the"}'
+    AUTOCOMPLETE_TOKEN=... autocomplete serve --host 0.0.0.0
+
+    A model trained on your mail can be made to recite your language, so the
+    server listens on loopback only unless given a token, and without one it
+    answers only requests addressed to localhost (no DNS rebinding).
 
     Models are loaded once at start-up, through the TensorFlow-free numpy
     engine when the model directory holds an up-to-date inference.npz
@@ -59,10 +79,29 @@ def serve(host: str, port: int, cell: str | None, model_dir: Path | None, models
             f"`autocomplete serve` needs starlette and uvicorn ({e}): "
             "pip install starlette uvicorn") from e
     from autocomplete.artifacts import ModelDirError
+    from autocomplete.serve.guard import (
+        ACCESS_LOGGER,
+        RateLimiter,
+        check_token,
+        is_loopback_name,
+        needs_token_message,
+        quiet_access_log,
+    )
 
     if cell and model_dir:
         raise click.UsageError("choose one of --cell and --model")
+    if token is not None:
+        try:
+            check_token(token)
+        except ValueError as e:
+            raise click.ClickException(f"--token: {e}") from e
+    elif not is_loopback_name(host):  # refused before binding anything
+        raise click.ClickException(needs_token_message(host, TOKEN_ENV))
     sock = bind(host, port)  # before the (slower) model loading: a busy port fails at once
+    addr, real_port = sock.getsockname()[:2]
+    if token is None and not _is_loopback(addr):  # a loopback name that resolved elsewhere
+        sock.close()
+        raise click.ClickException(needs_token_message(f"{host} ({addr})", TOKEN_ENV))
     try:
         engines = load_engines(
             models_dir, cell=cell, model_dir=model_dir,
@@ -77,15 +116,27 @@ def serve(host: str, port: int, cell: str | None, model_dir: Path | None, models
                 f"{engine.path} has no up-to-date inference.npz. Write it with `python -c "
                 f"\"from autocomplete.fastpath import export_inference; "
                 f"export_inference('{engine.path}')\"` (or retrain).", err=True)
-    app = create_app(engines, min_confidence=min_confidence)
-    addr, real_port = sock.getsockname()[:2]
+        if os.name == "posix" and engine.path.stat().st_mode & 0o077:
+            click.echo(f"note: other users of this machine can read {engine.path}, which holds "
+                       f"language learnt from the training mail: chmod -R go= {engine.path}",
+                       err=True)
+    limiter = RateLimiter(rate_limit, burst) if rate_limit > 0 else None
+    app = create_app(engines, min_confidence=min_confidence, token=token, rate_limit=limiter,
+                     loopback_only=token is None)
     shown = f"[{addr}]" if ":" in addr else addr
     click.echo(f"Serving {', '.join(engines)} on http://{shown}:{real_port}/  (Ctrl+C to stop)")
+    if token is not None:
+        click.echo("The API needs 'Authorization: Bearer <token>'; the page asks for the token "
+                   f"(or open http://{shown}:{real_port}/#token=<token>).")
     if not _is_loopback(addr):
-        click.echo(f"warning: listening on {addr}: other machines can reach this server "
-                   "(no authentication, no TLS)", err=True)
+        click.echo(f"warning: listening on {addr}: other machines can reach this server; "
+                   "without TLS the token and the text cross the network in clear (put an "
+                   "HTTPS proxy in front on networks you do not trust)", err=True)
     config = uvicorn.Config(app, log_level="warning", access_log=access_log, lifespan="off",
                             server_header=False, timeout_graceful_shutdown=5)
+    quiet_access_log()  # after Config, which sets up uvicorn's loggers
+    if access_log:  # log_level "warning" set the access logger to WARNING; its lines are INFO
+        logging.getLogger(ACCESS_LOGGER).setLevel(logging.INFO)
     uvicorn.Server(config).run(sockets=[sock])
 
 

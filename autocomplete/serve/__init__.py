@@ -7,5 +7,6 @@ from autocomplete.serve.app import (
     load_engine,
     load_engines,
 )
+from autocomplete.serve.guard import RateLimiter
 
-__all__ = ["Engine", "Limits", "create_app", "load_engine", "load_engines"]
+__all__ = ["Engine", "Limits", "RateLimiter", "create_app", "load_engine", "load_engines"]

@@ -1,10 +1,25 @@
 """The completion web service: JSON API and the Smart-Compose-style page.
 
     POST /v1/complete  {"text": "...", "max_words": 12, "beam": 4, "cell": "lstm"}
-                       -> {"completion", "confidence", "tokens", "token_probs",
-                           "latency_ms", "cell", "truncated", "suppressed", "unknown_words"}
-    GET  /healthz      -> {"status": "ok", "cells": [...], "default": "lstm"}
+                       -> {"completion", "continues_word", "confidence", "tokens",
+                           "token_probs", "latency_ms", "cell", "truncated", "suppressed",
+                           "unknown_words", "reason"}
+    GET  /healthz      -> {"status": "ok", "cells": [...], "default": "lstm", "auth": false}
     GET  /             -> the page (one self-contained HTML file, no CDN)
+
+A text that ends inside a word ("Please let me kn") is completed from that
+word on (partial words, `autocomplete.decoding`): `completion` starts with
+the rest of the word ("ow if you have any questions.") and `continues_word`
+is true, so a client adds it with no space; otherwise a client spaces it as
+any completion. `reason` says why `completion` is empty, when it is (e.g.
+"no word in the vocabulary starts with 'xq'"); null otherwise.
+
+Access (`autocomplete.serve.guard`): with a token, every path but the page
+and /healthz needs `Authorization: Bearer <token>` (401 without); a rate
+limit answers 429 with Retry-After; with `loopback_only`, requests not
+addressed to a loopback name get 403. Prompts and completions are never
+logged: an internal error is logged by exception type and stack only, since
+its message may quote the prompt.
 
 Every model is loaded once, before the first request, through
 `autocomplete.fastpath.load_step_model` (numpy, no TensorFlow, when the model
@@ -18,7 +33,8 @@ start the process with one BLAS thread (`autocomplete serve` does).
 User input never causes a 5xx: every request error is a 4xx with a JSON body
 {"error": "one line saying what to fix"}: 400 unreadable JSON, 413 body over
 `Limits.max_body` bytes, 422 a field of the wrong type or out of range, an
-empty prompt or an unknown cell, 404/405 unknown path or method.
+empty prompt or an unknown cell, 404/405 unknown path or method (401, 403
+and 429 come from the guard above).
 """
 
 from __future__ import annotations
@@ -32,6 +48,7 @@ import os
 import re
 import threading
 import time
+import traceback
 from collections.abc import Callable, Mapping, Sequence
 from contextlib import nullcontext
 from dataclasses import dataclass, field
@@ -42,6 +59,7 @@ from typing import Any
 import anyio.to_thread
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import Route
@@ -50,6 +68,7 @@ from autocomplete.artifacts import MODELS_DIR, ModelDirError, find_models, read_
 from autocomplete.decoding import Completer, Completion
 from autocomplete.decoding_defaults import BEAM, MAX_WORDS
 from autocomplete.model_names import DEFAULT_CELL
+from autocomplete.serve.guard import Guard, RateLimiter, check_token
 
 log = logging.getLogger("autocomplete.serve")
 
@@ -295,14 +314,24 @@ def create_app(
     *,
     limits: Limits = Limits(),
     min_confidence: float | None = None,
+    token: str | None = None,
+    rate_limit: RateLimiter | None = None,
+    loopback_only: bool = False,
 ) -> Starlette:
     """The Starlette app serving `engines` (the first one is the default cell).
 
     `min_confidence` is the default of the request field of that name: below
-    it the completion comes back empty (`suppressed: true`).
+    it the completion comes back empty (`suppressed: true`). `token`: the
+    bearer token every path but / and /healthz requires (`guard.check_token`
+    says which tokens are accepted). `rate_limit`: per-client limit on those
+    paths. `loopback_only`: answer only requests whose Host is a loopback
+    name, against DNS rebinding when there is no token. All three are off by
+    default here; `autocomplete serve` turns on what its options ask for.
     """
     if not engines:
         raise ValueError("no engines to serve")
+    if token is not None:
+        check_token(token)
     engines = dict(engines)
     cells = list(engines)
     limiter = anyio.CapacityLimiter(limits.workers)
@@ -313,10 +342,21 @@ def create_app(
 
     async def healthz(request: Request) -> Response:
         return _JSON({"status": "ok", "cells": cells, "default": cells[0],
-                      "backends": {c: e.backend for c, e in engines.items()}},
+                      "backends": {c: e.backend for c, e in engines.items()},
+                      "auth": token is not None},
                      headers=_API_HEADERS)
 
     async def complete(request: Request) -> Response:
+        try:
+            return await _complete(request)
+        except Exception as e:  # handled here, not logged by uvicorn: the message may quote
+            # the prompt, so the log gets the exception's type and stack only
+            log.error("internal error on POST /v1/complete: %s (message withheld: it may "
+                      "quote the prompt)\n%s", type(e).__name__,
+                      "".join(traceback.format_tb(e.__traceback__)).rstrip())
+            return error(500, f"internal error ({type(e).__name__}); see the server log")
+
+    async def _complete(request: Request) -> Response:
         t0 = time.perf_counter()
         try:
             body = await read_body(request, limits.max_body)
@@ -328,7 +368,8 @@ def create_app(
         try:
             c = await anyio.to_thread.run_sync(
                 partial(engines[p.cell].complete, p.text, method="beam", beam=p.beam,
-                        max_words=p.max_words, min_confidence=p.min_confidence),
+                        max_words=p.max_words, min_confidence=p.min_confidence,
+                        partial_word=True),
                 limiter=limiter,
             )
         except ValueError as e:  # the decoder's own checks (e.g. nothing to tokenize)
@@ -343,6 +384,8 @@ def create_app(
             "truncated": c.truncated,
             "suppressed": c.suppressed,
             "unknown_words": c.unknown_words,
+            "continues_word": c.continues_word,
+            "reason": c.reason,
         }, headers=_API_HEADERS)
 
     async def http_error(request: Request, exc: Exception) -> Response:
@@ -367,4 +410,6 @@ def create_app(
             Route("/v1/complete", complete, methods=["POST"]),
         ],
         exception_handlers={HTTPException: http_error, Exception: server_error},
+        middleware=[Middleware(Guard, error=error, token=token, limiter=rate_limit,
+                               loopback_only=loopback_only)],
     )
