@@ -26,6 +26,7 @@ CELLS = {
 
 
 PRECISIONS = ("float32", "mixed_bfloat16")
+GATE_INITS = ("chrono-log", "chrono-full", "chrono", "default")
 
 
 def build_model(
@@ -57,8 +58,8 @@ def build_model(
     uniform(-0.05, 0.05). Words that play the same part nearby (the corpus's
     four project names) get nearly the same updates, so they keep little more
     than their initial differences: from Keras's start the LSTM's name vectors
-    end up nearly parallel, from std 0.5 far apart (BENCHMARKS.md, session 6;
-    it did not make the LSTM copy the names).
+    end up nearly parallel, from std 0.5 far apart (BENCHMARKS.md, "Word
+    vectors"; it did not make the LSTM copy the names).
     """
     if precision not in PRECISIONS:
         raise ValueError(f"unknown precision {precision!r}; use {' or '.join(PRECISIONS)}")
@@ -92,17 +93,19 @@ def build_model(
     if precision != "float32":
         logits = keras.layers.Activation("linear", dtype="float32", name="logits_float32")(logits)
     model = keras.Model(tokens, logits, name=f"autocomplete_{cell}")
-    if gate_init in ("chrono", "chrono-full"):
-        chrono_init(model, max_lag, seed, close_input=gate_init == "chrono-full")
+    if gate_init in GATE_INITS[:3]:
+        chrono_init(model, max_lag, seed, close_input=gate_init != "chrono",
+                    log_spread=gate_init == "chrono-log")
     elif gate_init != "default":
         raise ValueError(
-            f"unknown gate_init {gate_init!r}; use 'chrono', 'chrono-full' or 'default'"
+            f"unknown gate_init {gate_init!r}; use one of {', '.join(GATE_INITS)}"
         )
     return model
 
 
 def chrono_init(
-    model: keras.Model, max_lag: int = 120, seed: int = 0, close_input: bool = False
+    model: keras.Model, max_lag: int = 120, seed: int = 0, close_input: bool = False,
+    log_spread: bool = False,
 ) -> None:
     """Chrono initialisation of the gates (Tallec & Ollivier, ICLR 2018).
 
@@ -115,9 +118,16 @@ def chrono_init(
     and `max_lag` steps. `close_input=True`, gate_init "chrono-full" (the
     default), is the paper's version: the LSTM input gate starts at -log(u),
     so the cell state starts as a moving average that does not saturate; with
-    a falling rate it gave the best LSTM runs of session 7 (BENCHMARKS.md).
-    gate_init "chrono" leaves the input gate at 0, which at a constant rate on
-    the session-3 corpus had given the better 10-minute run.
+    a falling rate it gives the best LSTM runs (BENCHMARKS.md, "LSTM recipes").
+    gate_init "chrono" leaves the input gate at 0.
+
+    `log_spread=True` (gate_init "chrono-log", input gate closed as in
+    chrono-full) draws the memory times log-uniformly instead, log(u) ~
+    U(0, log(max_lag - 1)): half the units start with a memory under
+    sqrt(max_lag) steps, half above. Drawn uniformly, 90% of the units start
+    with memories over 12 steps, so a narrow layer has only a handful of
+    units that follow the last few words, and a 128-unit GRU spends its first
+    epoch near unigram perplexity (BENCHMARKS.md, "Default training").
     Only initial values change: the layers, their cuDNN kernels and
     their saved form are Keras's own. SimpleRNN has no gate, so it is left as
     it is.
@@ -127,7 +137,10 @@ def chrono_init(
         if not isinstance(layer, keras.layers.LSTM | keras.layers.GRU):
             continue
         units = layer.units
-        keep = np.log(rng.uniform(1.0, max_lag - 1.0, units)).astype("float32")
+        if log_spread:
+            keep = rng.uniform(0.0, np.log(max_lag - 1.0), units).astype("float32")
+        else:
+            keep = np.log(rng.uniform(1.0, max_lag - 1.0, units)).astype("float32")
         bias = np.array(layer.cell.bias.numpy())
         if isinstance(layer, keras.layers.LSTM):  # [input, forget, cell, output]
             bias[units : 2 * units] = keep
@@ -142,9 +155,11 @@ def chrono_init(
 def resolve_precision(precision: str = "auto") -> str:
     """"auto" -> "mixed_bfloat16" on a CPU-only machine with bf16 instructions, else "float32".
 
-    On CPUs with AVX512-BF16 or AMX a training step of the default LSTM is 1.3x
-    faster than in float32 (benchmarks/train_speed.py); elsewhere bfloat16 is
-    emulated and slower, and GPUs already run the cuDNN kernels in float32.
+    Training defaults to float32, not "auto": whether bfloat16 pays depends on
+    the CPU (1.3x faster on an AMD EPYC with AVX512-BF16, 0.93x on an Intel
+    Xeon with AVX512-BF16 but no AMX; emulated and slower without bf16
+    instructions), and a default that changes the arithmetic with the machine
+    would train a different model from the same command.
     """
     if precision != "auto":
         if precision not in PRECISIONS:

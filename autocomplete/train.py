@@ -30,11 +30,13 @@ DEFAULT_LEARNING_RATES = {"lstm": 2e-2, "gru": 1e-2, "simple_rnn": 1e-2}
 # climbs out of its best epoch late in a run, and annealing into the planned end
 # settles the cues it has found (BENCHMARKS.md, "Default training").
 DEFAULT_LR_DECAY = {"lstm": 0.5}
-# The default run's work and width (BENCHMARKS.md, "Default training" and "Training
-# speed").
-DEFAULT_EPOCHS = 5
-DEFAULT_UNITS = 128
-DEFAULT_EMBEDDING_DIM = 64
+# The default run's work: 4 epochs (1,988 updates of 16 x 256 tokens), about where the
+# 256-unit LSTM with its recipe has found the tense cue (BENCHMARKS.md, "Default
+# training"). Narrower models are up to 3x cheaper per token but learn the cues later
+# (BENCHMARKS.md, "Training speed").
+DEFAULT_EPOCHS = 4
+DEFAULT_UNITS = 256
+DEFAULT_EMBEDDING_DIM = 128
 
 
 def option(default, help: str, **cli):
@@ -102,9 +104,10 @@ class TrainConfig:
         "tanh", "Recurrent activation; relu on simple_rnn is the exploding-gradient recipe "
         "(on lstm/gru it also gives up cuDNN).", choices=("tanh", "relu"))
     gate_init: str = option(
-        "chrono-full", "Initial LSTM/GRU gate biases: chrono-full (long memory from the "
-        "start, LSTM input gate closed, as in the paper), chrono (LSTM input gate left half "
-        "open) or Keras's defaults.", choices=("chrono", "chrono-full", "default"))
+        "chrono-full", "Initial LSTM/GRU gate biases: memory times drawn from 1 to 120 steps "
+        "(chrono, Tallec & Ollivier 2018), log-uniformly (chrono-log) or uniformly "
+        "(chrono-full), the LSTM input gate closed as in the paper; chrono leaves it half "
+        "open; default: Keras's.", choices=("chrono-log", "chrono-full", "chrono", "default"))
     embedding_std: float | None = option(
         None, "Start the word vectors from a normal distribution with this standard "
         "deviation (default: Keras's uniform -0.05..0.05).", min=0, min_open=True)
@@ -253,7 +256,7 @@ def train(
         keras.callbacks.BackupAndRestore(str(stage / "backup"), delete_checkpoint=True),
         progress,
         budget,
-        *([LinearDecay(cfg.lr_decay)] if cfg.lr_decay else []),
+        *([LinearDecay(cfg.lr_decay, cfg.time_budget)] if cfg.lr_decay else []),
         nan_stop,
         stopper,
         keras.callbacks.CSVLogger(str(stage / "history.csv"), append=resume),

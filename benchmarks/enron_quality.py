@@ -45,6 +45,8 @@ def main() -> None:
     parser.add_argument("--dropout", type=float, default=0.0,
                         help="dropout on the inputs of the cell and of the output layer")
     parser.add_argument("--units", type=int, default=256)
+    parser.add_argument("--embedding-dim", type=int, default=128)
+    parser.add_argument("--window", type=int, default=256)
     parser.add_argument("--gate-init", default="chrono",
                         choices=["chrono", "chrono-full", "default"],
                         help="see `autocomplete train --help`")
@@ -85,6 +87,7 @@ def main() -> None:
     cfg = TrainConfig(cell=args.cell, out=args.out, time_budget=args.minutes, epochs=50,
                       max_tokens=args.max_tokens, learning_rate=args.learning_rate,
                       lr_decay=args.lr_decay, dropout=args.dropout, units=args.units,
+                      embedding_dim=args.embedding_dim, window=args.window,
                       gate_init=args.gate_init, precision=args.precision)
     started = time.monotonic()
     if args.eval_only:  # the cell and the split seed of the model being evaluated

@@ -47,3 +47,11 @@ def test_time_schedule_follows_the_clock():
 def test_fraction_is_checked():
     with pytest.raises(ValueError, match="fraction"):
         LinearDecay(0)
+
+
+def test_a_distant_cap_leaves_the_step_schedule_alone():
+    decay = LinearDecay(0.5, minutes=100)  # the planned steps end long before the cap
+    decay.clock = lambda: 0.0
+    rates, _ = fit(decay)
+    expected, _ = fit(LinearDecay(0.5))
+    np.testing.assert_allclose(rates, expected, rtol=1e-6)

@@ -75,6 +75,24 @@ def test_chrono_full_closes_the_lstm_input_gate():
     assert (bias[:units] <= 0).all() and bias[:units].std() > 0.3
 
 
+def test_chrono_log_spreads_memory_times_log_uniformly():
+    units, max_lag = 512, 120
+    for cell in ("lstm", "gru"):
+        spread = build_model(cell, 20, units=units, max_lag=max_lag, gate_init="chrono-log")
+        flat = build_model(cell, 20, units=units, max_lag=max_lag, gate_init="chrono-full")
+        bias = {n: m.get_layer("rnn_1").cell.bias.numpy() for n, m in
+                (("spread", spread), ("flat", flat))}
+        if cell == "lstm":
+            keep = {n: b[units : 2 * units] for n, b in bias.items()}
+            np.testing.assert_allclose(bias["spread"][:units], -keep["spread"])  # input closed
+        else:
+            keep = {n: b[0, :units] for n, b in bias.items()}
+        half = np.log(np.sqrt(max_lag - 1))  # log-uniform: half the memories below sqrt(lag)
+        assert (keep["spread"] >= 0).all() and (keep["spread"] <= np.log(max_lag)).all()
+        assert 0.4 < (keep["spread"] < half).mean() < 0.6
+        assert (keep["flat"] < half).mean() < 0.15  # uniform: few short memories
+
+
 def test_default_gate_init_is_keras():
     lstm = build_model("lstm", 20, units=4, gate_init="default").get_layer("rnn_1")
     np.testing.assert_allclose(lstm.cell.bias.numpy()[4:8], 1.0)  # unit_forget_bias

@@ -293,4 +293,23 @@ def test_output_to_a_log_file_is_one_line_per_epoch(tmp_path):
     lines = result.output.splitlines()
     assert sum(line.startswith("Epoch ") for line in lines) == 3
     assert sum(line.startswith("updates ") for line in lines) == 3
+    assert sum(line.startswith("planned: 3 epochs x ") for line in lines) == 1  # the estimate
     assert len(result.output) < 4000
+
+
+def test_a_time_cap_that_ends_a_run_says_so_last(tmp_path):
+    from click.testing import CliRunner
+
+    from autocomplete.commands.train import train as train_command
+
+    corpus = tmp_path / "mail.csv"
+    tiny_emails(60).rename(columns={"body": "text"})[["text"]].to_csv(corpus, index=False)
+    args = ["--corpus", str(corpus), "--out", str(tmp_path / "m"), "--epochs", "50",
+            "--units", "8", "--embedding-dim", "8", "--window", "32", "--no-grad-stats",
+            "--time-budget", "0.0001"]
+    result = CliRunner().invoke(train_command, args)
+    assert result.exit_code == 0, result.output
+    last = result.output.strip().splitlines()[-1]
+    assert "--time-budget cap ended training" in last and "planned updates" in last
+    metrics = json.loads((tmp_path / "m" / "metrics.json").read_text())
+    assert metrics["stopped_by_time_budget"] and metrics["updates"] < metrics["updates_planned"]

@@ -10,20 +10,20 @@ import keras
 class LinearDecay(keras.callbacks.Callback):
     """Constant learning rate, then a linear fall to zero over the run's last part.
 
-    A budgeted run knows when it ends, so it can anneal into that end: a high
-    rate early finds the long-range cues (they come after a plateau), a falling
+    A run knows when it ends, so it can anneal into that end: a high rate
+    early finds the long-range cues (they come after a plateau), a falling
     rate late settles what was found instead of bouncing around it. The run's
-    length is the wall-clock budget when there is one (the run is stopped by
-    `TimeBudget`), else the planned number of steps (`epochs` x steps per
-    epoch). Counting steps, a resumed run continues where it stopped (the
-    optimizer's iteration count is restored by `BackupAndRestore`); with a
-    budget, a resumed run restarts the clock.
+    length is the planned number of steps (`epochs` x steps per epoch), so the
+    schedule is the same on any machine; a resumed run continues where it
+    stopped (the optimizer's iteration count is restored by
+    `BackupAndRestore`). With a wall-clock cap (`TimeBudget`) the schedule
+    follows whichever end comes first, the planned steps or the cap (a
+    resumed run restarts the clock).
 
     Args:
         fraction: float in (0, 1], the share of the run, at its end, over which
             the rate falls to zero. 0.5 holds it for the first half.
-        minutes: float or None, the run's time budget in minutes. None: count
-            steps instead.
+        minutes: float or None, the run's wall-clock cap in minutes, if any.
 
     Example:
 
@@ -50,10 +50,11 @@ class LinearDecay(keras.callbacks.Callback):
 
     def progress(self) -> float:
         """How much of the run is done, from 0 to 1."""
-        if self.seconds:
-            return (self.clock() - self.start) / self.seconds
         total = (self.params.get("epochs") or 1) * (self.params.get("steps") or 1)
-        return self.step / total
+        done = self.step / total
+        if self.seconds:
+            done = max(done, (self.clock() - self.start) / self.seconds)
+        return done
 
     def on_train_batch_begin(self, batch, logs=None):
         left = min(max(1.0 - self.progress(), 0.0), 1.0)  # share of the run still to come

@@ -12,9 +12,10 @@ class UpdateProgress(keras.callbacks.Callback):
 
     A run is defined by its work (epochs x steps per epoch), not by wall time,
     so the same command trains the same model on a fast or a slow machine.
-    After `estimate_after` updates (the first one, which traces the graph, is
-    not timed) it prints one line: the planned updates and the time they will
-    take at the rate measured so far. At each epoch end it adds `updates`
+    After `estimate_after` updates (fewer in a run of under 10 x that many; the
+    first update, which traces the graph, is not timed) it prints one line:
+    the planned updates and the time they will take at the rate measured so
+    far. At each epoch end it adds `updates`
     (done so far) to the logs and prints "updates done / planned".
 
     Args:
@@ -53,7 +54,7 @@ class UpdateProgress(keras.callbacks.Callback):
             self._timer_start = time.monotonic()
             return
         self._timed += 1
-        if self._timed >= self.estimate_after:
+        if self._timed >= min(self.estimate_after, max(self.planned // 10, 1)):
             self.seconds_per_update = (time.monotonic() - self._timer_start) / self._timed
             left = max(self.planned - self.done, 0) * self.seconds_per_update
             epochs, steps = self.params.get("epochs"), self.params.get("steps")
