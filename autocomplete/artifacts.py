@@ -5,7 +5,8 @@ A model directory (default `models/<cell>/`) holds:
     model.keras     the Keras model (loaded with safe_mode, no pickle)
     vocab.txt       one token per line; line number = token id (line 0 is padding)
     config.json     every hyper-parameter, the corpus fingerprint, library versions
-    history.csv     per epoch: loss, val_loss, perplexity, accuracy, ...
+    history.csv     per epoch: loss, xent, perplexity, val_xent, val_perplexity,
+                    val_accuracy, updates (and learning_rate with a decay)
     metrics.json    held-out test perplexity, top-1 and top-5 accuracy
     (grad_stats.csv, grad_flow.csv, inference.npz are added by later stages;
     cache.json by `autocomplete tune-cache`, read and written by `autocomplete.cache`)
