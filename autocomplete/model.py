@@ -212,8 +212,8 @@ def compile_model(
     weight 0 and is left out of the mean) plus the L2 penalties. No metric is
     compiled: a per-step perplexity or accuracy computes a second softmax and
     an arg-max over the vocabulary at every position, which made a CPU training
-    step 1.5x slower. `callbacks.HeldOutScore` scores held-out data once per
-    epoch instead.
+    step of the default LSTM 1.2x slower (benchmarks/train_speed.py).
+    `callbacks.HeldOutScore` scores held-out data once per epoch instead.
     """
     if clipnorm and global_clipnorm:
         raise ValueError("use clipnorm or global_clipnorm, not both")

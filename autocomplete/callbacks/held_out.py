@@ -14,7 +14,8 @@ class HeldOutScore(keras.callbacks.Callback):
     Keras computes compiled metrics on every training step. For a language
     model that is a second softmax and an arg-max over the whole vocabulary at
     every position: on a 2-core CPU the `xent` and `accuracy` metrics made a
-    training step of the default LSTM 1.5x slower. This callback computes the
+    training step of the default LSTM 1.2x slower (1.5x at 128 units;
+    benchmarks/train_speed.py). This callback computes the
     figures that matter once per epoch instead, on held-out windows, with the
     same scorer that writes `metrics.json`, so "validation perplexity" has one
     meaning. It also turns the epoch's training `loss` (which holds the L2
