@@ -18,6 +18,8 @@ from pathlib import Path
 import keras
 import numpy as np
 
+from autocomplete.model_names import GATE_INITS, PRECISIONS
+
 CELLS = {
     "simple_rnn": keras.layers.SimpleRNN,
     "lstm": keras.layers.LSTM,
@@ -25,8 +27,7 @@ CELLS = {
 }
 
 
-PRECISIONS = ("float32", "mixed_bfloat16")
-GATE_INITS = ("chrono-log", "chrono-full", "chrono", "default")
+
 
 
 def build_model(
@@ -65,6 +66,8 @@ def build_model(
         raise ValueError(f"unknown precision {precision!r}; use {' or '.join(PRECISIONS)}")
     if cell not in CELLS:
         raise ValueError(f"unknown cell {cell!r}; choose one of {', '.join(CELLS)}")
+    if gate_init not in GATE_INITS:
+        raise ValueError(f"unknown gate_init {gate_init!r}; use one of {', '.join(GATE_INITS)}")
     reg = keras.regularizers.L2(l2) if l2 else None
     tokens = keras.Input(shape=(None,), dtype="int32", name="tokens")
     init = (keras.initializers.RandomNormal(stddev=embedding_std, seed=seed) if embedding_std
@@ -93,13 +96,9 @@ def build_model(
     if precision != "float32":
         logits = keras.layers.Activation("linear", dtype="float32", name="logits_float32")(logits)
     model = keras.Model(tokens, logits, name=f"autocomplete_{cell}")
-    if gate_init in GATE_INITS[:3]:
+    if gate_init.startswith("chrono"):
         chrono_init(model, max_lag, seed, close_input=gate_init != "chrono",
                     log_spread=gate_init == "chrono-log")
-    elif gate_init != "default":
-        raise ValueError(
-            f"unknown gate_init {gate_init!r}; use one of {', '.join(GATE_INITS)}"
-        )
     return model
 
 

@@ -10,6 +10,9 @@ one the "train it first" hints name.
 from __future__ import annotations
 
 CELL_NAMES = ("simple_rnn", "lstm", "gru")
+# the arithmetic a model can train in, and how its LSTM/GRU gates can start (model.build_model)
+PRECISIONS = ("float32", "mixed_bfloat16")
+GATE_INITS = ("chrono-log", "chrono-full", "chrono", "default")
 DEFAULT_CELL = "lstm"
 # Each cell's Keras cell class (by name) and the gate blocks side by side in its kernels:
 # how the numpy engine (`fastpath`) recognises a layer and slices its weights.

@@ -20,7 +20,7 @@ import numpy as np
 import pandas as pd
 
 from autocomplete import artifacts
-from autocomplete.model_names import CELL_NAMES
+from autocomplete.model_names import CELL_NAMES, GATE_INITS, PRECISIONS
 
 # Adam rates per cell. The LSTM gets a higher one: it finds the time-word -> tense
 # cue only after a plateau, and 2e-2 leaves that plateau sooner (BENCHMARKS.md,
@@ -30,10 +30,10 @@ DEFAULT_LEARNING_RATES = {"lstm": 2e-2, "gru": 1e-2, "simple_rnn": 1e-2}
 # climbs out of its best epoch late in a run, and annealing into the planned end
 # settles the cues it has found (BENCHMARKS.md, "Default training").
 DEFAULT_LR_DECAY = {"lstm": 0.5}
-# The default run's work: 4 epochs (1,988 updates of 16 x 256 tokens), about where the
-# 256-unit LSTM with its recipe has found the tense cue (BENCHMARKS.md, "Default
-# training"). Narrower models are up to 3x cheaper per token but learn the cues later
-# (BENCHMARKS.md, "Training speed").
+# The default run's work: 4 epochs (1,988 updates of 16 x 256 tokens), the work the
+# 256-unit recipe was tuned with; with it the GRU completes the lecture's three variants
+# and the LSTM two of them (BENCHMARKS.md, "Default training"). Narrower models are up to
+# 3.5x cheaper per token but learn the cues later (BENCHMARKS.md, "Training speed").
 DEFAULT_EPOCHS = 4
 DEFAULT_UNITS = 256
 DEFAULT_EMBEDDING_DIM = 128
@@ -107,14 +107,14 @@ class TrainConfig:
         "chrono-full", "Initial LSTM/GRU gate biases: memory times drawn from 1 to 120 steps "
         "(chrono, Tallec & Ollivier 2018), log-uniformly (chrono-log) or uniformly "
         "(chrono-full), the LSTM input gate closed as in the paper; chrono leaves it half "
-        "open; default: Keras's.", choices=("chrono-log", "chrono-full", "chrono", "default"))
+        "open; default: Keras's.", choices=GATE_INITS)
     embedding_std: float | None = option(
         None, "Start the word vectors from a normal distribution with this standard "
         "deviation (default: Keras's uniform -0.05..0.05).", min=0, min_open=True)
     precision: str = option(
         "float32", "Training arithmetic. auto: mixed bfloat16 on CPUs with bf16 "
         "instructions. The saved model is float32 either way.",
-        choices=("float32", "auto", "mixed_bfloat16"))
+        choices=(PRECISIONS[0], "auto", *PRECISIONS[1:]))
     seed: int = option(0, "Seed of the split, the initial weights and the window order.")
     patience: int = option(2, "Early-stopping patience in epochs (on validation "
                            "cross-entropy, best weights kept).", min=0)
@@ -248,7 +248,6 @@ def train(
     stopper = keras.callbacks.EarlyStopping(
         monitor="val_xent", mode="min", patience=cfg.patience, restore_best_weights=True
     )
-    nan_stop = keras.callbacks.TerminateOnNaN()
     progress = UpdateProgress(print_fn=print if verbose else _silent)
     callbacks = [
         # first: early stopping, the CSV log and the others read the logs it writes
@@ -257,7 +256,7 @@ def train(
         progress,
         budget,
         *([LinearDecay(cfg.lr_decay, cfg.time_budget)] if cfg.lr_decay else []),
-        nan_stop,
+        keras.callbacks.TerminateOnNaN(),
         stopper,
         keras.callbacks.CSVLogger(str(stage / "history.csv"), append=resume),
         *(callbacks or []),

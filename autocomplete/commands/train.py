@@ -9,7 +9,6 @@ from __future__ import annotations
 import dataclasses
 import math
 import sys
-import typing
 
 import click
 
@@ -26,9 +25,9 @@ class FiniteFloat(click.FloatRange):
         return number
 
 
-def _click_type(field: dataclasses.Field, annotation: str):
+def _click_type(field: dataclasses.Field):
     """The click type of a `TrainConfig` field, from its annotation and metadata."""
-    meta = field.metadata
+    meta, annotation = field.metadata, str(field.type)  # "int", "float | None", ...
     if "choices" in meta:
         return click.Choice(meta["choices"])
     if "path" in meta:
@@ -45,7 +44,6 @@ def config_options(command):
     """Decorate `command` with one click option per `TrainConfig` field."""
     from autocomplete.train import TrainConfig
 
-    hints = typing.get_type_hints(TrainConfig)
     for field in reversed(dataclasses.fields(TrainConfig)):
         meta = field.metadata
         if "flag" in meta:  # a boolean that defaults to on: only its off-switch is an option
@@ -53,10 +51,9 @@ def config_options(command):
                                    help=f"Do not: {meta['help'][0].lower()}{meta['help'][1:]}"
                                    )(command)
             continue
-        annotation = str(hints[field.name]).replace("typing.", "").replace("<class '", "")
         command = click.option(
             "--" + field.name.replace("_", "-"), *meta.get("aliases", ()), field.name,
-            type=_click_type(field, annotation), default=field.default,
+            type=_click_type(field), default=field.default,
             show_default=field.default is not None, help=meta["help"],
         )(command)
     return command
