@@ -153,7 +153,8 @@ def quality() -> pd.DataFrame:
     with tempfile.TemporaryDirectory() as tmp:
         old = ["--units", "256", "--embedding-dim", "128", "--window", "256"]
         narrow = ["--units", "128", "--embedding-dim", "64", "--window", "384"]
-        for name, extra in ((BASELINE, old), (NARROW, narrow)):
+        for name, extra in (("default: 256 units, emb 128, 16 x 256", old),
+                            ("narrow: 128 units, emb 64, 16 x 384", narrow)):
             out = Path(tmp) / name.split(":")[0].replace(" ", "_")
             subprocess.run([sys.executable, "-m", "autocomplete", "train", "--cell", "lstm",
                             "--epochs", "1", "--no-grad-stats", "--quiet", "--out", str(out),
