@@ -73,6 +73,28 @@ def _numpy(variable) -> np.ndarray:
     return np.asarray(variable.numpy(), dtype=np.float32)
 
 
+def _dense_arrays(layer) -> tuple[np.ndarray, np.ndarray]:
+    kernel = _numpy(layer.kernel)
+    bias = _numpy(layer.bias) if layer.bias is not None else np.zeros(kernel.shape[1], np.float32)
+    return kernel, bias
+
+
+def _output_layer(model) -> tuple[np.ndarray, np.ndarray]:
+    """Kernel and bias from the last recurrent layer's output to the logits.
+
+    A linear bottleneck ("projection") before the logits folds into one
+    matrix: (h P + p) W + b = h (P W) + (p W + b), so the engine is the same
+    with or without it.
+    """
+    kernel, bias = _dense_arrays(model.get_layer("logits"))
+    try:
+        projection = model.get_layer("projection")
+    except ValueError:
+        return kernel, bias
+    p_kernel, p_bias = _dense_arrays(projection)
+    return p_kernel @ kernel, p_bias @ kernel + bias
+
+
 def export_arrays(model, vocab: list[str], window: int | None) -> dict[str, np.ndarray]:
     """The arrays of `inference.npz` for a built Keras model (layer names of build_model)."""
     rnn_layers = sorted(
@@ -86,7 +108,7 @@ def export_arrays(model, vocab: list[str], window: int | None) -> dict[str, np.n
     if cell_kind is None:
         raise FastPathUnsupported(f"unsupported cell {type(rnn_layers[0].cell).__name__}")
     emb = model.get_layer("embedding")
-    dense = model.get_layer("logits")
+    kernel, bias = _output_layer(model)
     arrays: dict[str, np.ndarray] = {
         "format_version": np.array(FORMAT_VERSION),
         "cell": np.array(cell_kind),
@@ -94,10 +116,8 @@ def export_arrays(model, vocab: list[str], window: int | None) -> dict[str, np.n
         "window": np.array(window if window else -1),
         "vocab": np.array(vocab),
         "embedding": _numpy(emb.embeddings),
-        "logits/kernel": _numpy(dense.kernel),
-        "logits/bias": _numpy(dense.bias)
-        if dense.bias is not None
-        else np.zeros(dense.units, np.float32),
+        "logits/kernel": kernel,
+        "logits/bias": bias,
     }
     for i, layer in enumerate(rnn_layers, 1):
         cell = layer.cell

@@ -36,6 +36,18 @@ def recurrent_layers(model) -> list:
     return sorted(layers, key=lambda layer: int(layer.name.split("_")[1]))
 
 
+def output_head(model):
+    """The layers from the last recurrent layer's output to the logits, as one callable."""
+    layers = [layer for layer in model.layers if layer.name in ("projection", "logits")]
+
+    def head(x):
+        for layer in layers:
+            x = layer(x)
+        return x
+
+    return head
+
+
 def full_sequence_logits(model, ids) -> np.ndarray:
     """Logits (T, V) of `model` run on the whole prefix `ids` (T,): the naive way."""
     x = np.asarray(ids, dtype=np.int32).reshape(1, -1)
@@ -64,7 +76,7 @@ class KerasStepModel:
         self.vocab = list(vocab) if vocab is not None else None
         self.window = window
         emb = model.get_layer("embedding")
-        dense = model.get_layer("logits")
+        dense = output_head(model)
         cells = [layer.cell for layer in recurrent_layers(model)]
         self.cell = type(cells[0]).__name__
         self._sizes = [len(c.state_size) if isinstance(c.state_size, (list, tuple)) else 1

@@ -46,6 +46,7 @@ def build_model(
     max_lag: int = 120,
     seed: int = 0,
     precision: str = "float32",
+    projection: int | None = None,
 ) -> keras.Model:
     """Build an uncompiled next-token model for `cell` ("simple_rnn", "lstm", "gru").
 
@@ -54,6 +55,11 @@ def build_model(
     layers by name. `precision="mixed_bfloat16"` computes in bfloat16 with
     float32 weights (a training speed-up on CPUs with bf16 instructions); a
     last "logits_float32" layer hands float32 logits to the loss and metrics.
+
+    `projection` puts a linear layer of that width between the last recurrent
+    layer and the logits, so the output layer (the largest matrix product of a
+    training step) works on fewer numbers; the NumPy engine folds the two
+    matrices into one.
 
     `embedding_std` starts the word vectors from N(0, std²) instead of Keras's
     uniform(-0.05, 0.05). Words that play the same part nearby (the corpus's
@@ -88,6 +94,9 @@ def build_model(
             name=f"rnn_{i}",
             dtype=precision,
         )(x)
+    if projection:  # a linear bottleneck: the softmax layer works on `projection` numbers
+        x = keras.layers.Dense(projection, kernel_regularizer=reg, name="projection",
+                               dtype=precision)(x)
     if dropout:  # on the output layer's input too, as in Zaremba et al. (2014)
         x = keras.layers.Dropout(dropout, seed=seed, name="output_dropout", dtype=precision)(x)
     logits = keras.layers.Dense(

@@ -48,7 +48,7 @@ BANDS = ("1-10", "11-30", "31-60", "61-120")  # the probes' default bands
 LECTURE = "{} due to my current job situation and family condition, I"
 RECIPE = dict(cell="lstm", units=256, emb=128, layers=1, dropout=0.0, lr=1e-2, batch=16,
               gate="chrono", clipnorm=1.0, gclip=None, l2=1e-6, precision="float32", seed=0,
-              decay=0.0, decay_steps=0)
+              decay=0.0, decay_steps=0, proj=None)
 
 
 def export(path: str, per_cell: int, corpus: str | None = None) -> None:
@@ -110,7 +110,8 @@ def run(path: str, name: str, recipe: dict, steps: int, every: int, deadline: fl
     keras.utils.set_random_seed(r["seed"])
     model = build_model(r["cell"], len(d["vocab"]), units=r["units"], embedding_dim=r["emb"],
                         layers=r["layers"], dropout=r["dropout"], l2=r["l2"], gate_init=r["gate"],
-                        seed=r["seed"], precision=r["precision"])
+                        seed=r["seed"], precision=r["precision"],
+                        projection=r["proj"])
     lr = hold_then_decay(r["lr"], r["decay_steps"], r["decay"]) if r["decay"] else r["lr"]
     compile_model(model, learning_rate=lr, clipnorm=r["clipnorm"], global_clipnorm=r["gclip"])
     lm = KerasLM.from_model(model, d["vocab"].tolist())

@@ -92,6 +92,8 @@ def test_numpy_logits_match_keras_256_units_5000_tokens(cell):
 @pytest.mark.parametrize("cell,kw", [
     ("simple_rnn", {"activation": "relu"}),
     ("gru", {"reset_after": False}),
+    ("lstm", {"projection": 6}),  # the bottleneck folds into the output matrix
+    ("gru", {"projection": 6, "layers": 2}),
 ])
 def test_variants_match_keras(cell, kw):
     import keras
