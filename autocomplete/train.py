@@ -262,7 +262,7 @@ def train(
     stopper = keras.callbacks.EarlyStopping(
         monitor="val_xent", mode="min", patience=cfg.patience, restore_best_weights=True
     )
-    progress = UpdateProgress(print_fn=print if verbose else _silent)
+    progress = UpdateProgress(print_fn=_print_now if verbose else _silent)
     callbacks = [
         # first: early stopping, the CSV log and the others read the logs it writes
         HeldOutScore(lambda m: evaluate_packed_windows(m, val_w)),
@@ -346,6 +346,11 @@ def _check_finite(model, history: dict, stage: Path) -> None:
             f"training diverged ({what}); nothing was saved. Try a lower --learning-rate "
             "or turn clipping on (--clipnorm)"
         )
+
+
+def _print_now(*args) -> None:
+    """Print and flush: a log file (stdout not a terminal) gets each line as it happens."""
+    print(*args, flush=True)
 
 
 def _silent(*_args) -> None:
