@@ -3,7 +3,7 @@
 Each variant runs in its own process (the Keras backend and oneDNN are chosen
 at import) on synthetic batches, vocabulary 3,000 (the built-in corpus has
 3,008 tokens), Adam with clipnorm 1 and L2 1e-6. The baseline is the step
-`autocomplete train --cell lstm` took with its earlier defaults: 256 units,
+`autocomplete train --cell lstm` took before the defaults changed: 256 units,
 embedding 128, 16 windows of 256 tokens, per-step `xent` and `accuracy`
 metrics, float32. Tokens per second count real tokens: a step's positions
 times the share of positions that hold a token (not padding) when the
@@ -11,14 +11,14 @@ built-in corpus's training split is packed into windows of that length
 (83% at 256 tokens, 97% at 384). Rounds alternate the order, so that a slow
 moment of the shared machine does not fall on one variant only:
 
-    python benchmarks/train_speed.py                  # 2 rounds, 8 timed steps each
+    python benchmarks/train_speed.py                  # 2 rounds, 6 timed steps each
     python benchmarks/train_speed.py --rounds 1 --steps 4
     python benchmarks/train_speed.py --quality        # also: held-out perplexity after
-                                                      # one epoch, earlier default and narrow
+                                                      # the same tokens, earlier and new default
 
-`--quality` trains the earlier default and the narrow step for one epoch each
-on the built-in corpus (the same tokens) with `autocomplete train` and prints
-their validation and test perplexity (about 10 minutes on 2 cores).
+`--quality` trains the earlier default LSTM and today's for one epoch each on
+the built-in corpus (the same training tokens) with `autocomplete train` and
+prints their validation and test perplexity (about 12 minutes on 2 cores).
 """
 
 from __future__ import annotations
@@ -36,21 +36,23 @@ from pathlib import Path  # noqa: E402
 import pandas as pd  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
-OLD = {"units": 256, "emb": 128, "window": 256, "metrics": True}
-VARIANTS = {  # name -> settings (absent keys: the narrow step)
+OLD = {"units": 256, "emb": 128, "window": 256, "batch": 16, "metrics": True}
+NEW = {"units": 256, "emb": 128, "window": 256, "proj": 128}
+VARIANTS = {  # name -> settings
     "earlier default: 256 units, emb 128, 16 x 256, per-step metrics": OLD,
-    "default: the same without per-step metrics": OLD | {"metrics": False},
+    "the same without per-step metrics": OLD | {"metrics": False},
     "earlier default, XLA (jit_compile)": OLD | {"jit": True},
-    "128 units, emb 64, 16 x 256, no per-step metrics": {"window": 256},
-    "narrow: 128 units, emb 64, 16 x 384, no per-step metrics": {},
-    "narrow, XLA (jit_compile)": {"jit": True},
-    "narrow, Keras on JAX": {"backend": "jax"},
-    "narrow, 8 x 512": {"batch": 8, "window": 512},
-    "narrow, mixed bfloat16": {"precision": "mixed_bfloat16"},
-    "narrow, GRU": {"cell": "gru"},
+    "earlier default, Keras on JAX": OLD | {"metrics": False, "backend": "jax"},
+    "earlier default, mixed bfloat16": OLD | {"metrics": False, "precision": "mixed_bfloat16"},
+    "16 x 256, projection 128": NEW | {"batch": 16},
+    "default LSTM: 32 x 256, projection 128": NEW | {"batch": 32},
+    "LSTM 64 x 256, projection 128": NEW | {"batch": 64},
+    "LSTM 64 x 256, no projection": NEW | {"batch": 64, "proj": None},
+    "narrow: 128 units, emb 64, 16 x 384": {"units": 128, "emb": 64, "window": 384,
+                                            "batch": 16},
+    "default GRU: 64 x 256, projection 128": NEW | {"batch": 64, "cell": "gru"},
 }
 BASELINE = next(iter(VARIANTS))
-NARROW = "narrow: 128 units, emb 64, 16 x 384, no per-step metrics"
 
 
 def child(settings: dict, steps: int) -> None:
@@ -62,9 +64,9 @@ def child(settings: dict, steps: int) -> None:
 
     from autocomplete.model import build_model, compile_model
 
-    vocab, batch, window = 3000, settings.get("batch", 16), settings.get("window", 384)
-    model = build_model(settings.get("cell", "lstm"), vocab, units=settings.get("units", 128),
-                        embedding_dim=settings.get("emb", 64),
+    vocab, batch, window = 3000, settings["batch"], settings["window"]
+    model = build_model(settings.get("cell", "lstm"), vocab, units=settings["units"],
+                        embedding_dim=settings["emb"], projection=settings.get("proj"),
                         precision=settings.get("precision", "float32"))
     compile_model(model, learning_rate=1e-2)
     if settings.get("metrics") or settings.get("jit"):  # recompile as the variant says
@@ -113,7 +115,7 @@ def available(settings: dict) -> str | None:
 def speed(rounds: int, steps: int) -> pd.DataFrame:
     runs: dict[str, list[dict]] = {name: [] for name in VARIANTS}
     skipped = {name: why for name, s in VARIANTS.items() if (why := available(s))}
-    share = real_share({s.get("window", 384) for s in VARIANTS.values()})
+    share = real_share({s["window"] for s in VARIANTS.values()})
     names = [n for n in VARIANTS if n not in skipped]
     for r in range(rounds):
         for name in names if r % 2 == 0 else names[::-1]:
@@ -125,7 +127,7 @@ def speed(rounds: int, steps: int) -> pd.DataFrame:
                  json.dumps(settings)], env=env, capture_output=True, text=True, check=True,
             ).stdout
             run = json.loads(out.strip().splitlines()[-1])
-            run["tokens_per_s"] = run["positions_per_s"] * share[settings.get("window", 384)]
+            run["tokens_per_s"] = run["positions_per_s"] * share[settings["window"]]
             runs[name].append(run)
     base = sum(r["tokens_per_s"] for r in runs[BASELINE]) / rounds
     rows = []
@@ -139,8 +141,8 @@ def speed(rounds: int, steps: int) -> pd.DataFrame:
         ms = sum(r["ms"] for r in runs[name]) / rounds
         rows.append({"variant": name, "ms per step": round(ms),
                      "real tokens per step": round(
-                         VARIANTS[name].get("batch", 16) * VARIANTS[name].get("window", 384)
-                         * share[VARIANTS[name].get("window", 384)]),
+                         VARIANTS[name]["batch"] * VARIANTS[name]["window"]
+                         * share[VARIANTS[name]["window"]]),
                      "tokens/s": round(sum(tps) / rounds),
                      "per round (tokens/s)": " / ".join(f"{t:,.0f}" for t in tps),
                      "vs baseline": f"{sum(tps) / rounds / base:.2f}x"})
@@ -148,13 +150,12 @@ def speed(rounds: int, steps: int) -> pd.DataFrame:
 
 
 def quality() -> pd.DataFrame:
-    """One epoch of the earlier default and of the narrow step on the built-in corpus."""
+    """One epoch of the earlier default LSTM and of today's on the built-in corpus."""
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
-        old = ["--units", "256", "--embedding-dim", "128", "--window", "256"]
-        narrow = ["--units", "128", "--embedding-dim", "64", "--window", "384"]
-        for name, extra in (("default: 256 units, emb 128, 16 x 256", old),
-                            ("narrow: 128 units, emb 64, 16 x 384", narrow)):
+        old = ["--batch-size", "16", "--projection", "0", "--learning-rate", "2e-2"]
+        for name, extra in (("earlier default: 16 x 256, no projection, Adam 2e-2", old),
+                            ("default: 32 x 256, projection 128, Adam 3e-2", [])):
             out = Path(tmp) / name.split(":")[0].replace(" ", "_")
             subprocess.run([sys.executable, "-m", "autocomplete", "train", "--cell", "lstm",
                             "--epochs", "1", "--no-grad-stats", "--quiet", "--out", str(out),
@@ -171,10 +172,10 @@ def quality() -> pd.DataFrame:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--steps", type=int, default=8)
+    parser.add_argument("--steps", type=int, default=6)
     parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--quality", action="store_true",
-                        help="also train the earlier default and the narrow step one epoch each")
+                        help="also train the earlier and today's default LSTM one epoch each")
     parser.add_argument("--child", default=None, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:

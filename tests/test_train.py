@@ -78,11 +78,34 @@ def test_mixed_precision_training_saves_a_float32_model(tmp_path):
 
 def test_defaults_per_cell_hold_the_rate_and_use_the_bottleneck():
     lstm, gru = TrainConfig(cell="lstm"), TrainConfig(cell="gru")
-    assert (lstm.lr_decay, lstm.gate_init, lstm.learning_rate) == (0.0, "chrono-full", 3e-2)
-    assert (lstm.batch_size, lstm.epochs, lstm.projection) == (32, 2, 128)
-    assert (gru.lr_decay, gru.learning_rate, gru.batch_size, gru.epochs) == (0.0, 2e-2, 64, 3)
+    assert (lstm.lr_decay, lstm.gate_init, lstm.learning_rate) == (0.0, "chrono-full", 4e-2)
+    assert (lstm.batch_size, lstm.updates, lstm.epochs, lstm.projection) == (64, 330, None, 128)
+    assert (lstm.embedding_dim, gru.embedding_dim) == (64, 128)
+    assert (gru.lr_decay, gru.learning_rate, gru.batch_size, gru.updates) == (0.0, 2e-2, 64, 330)
     explicit = TrainConfig(cell="gru", lr_decay=0.5, batch_size=8, epochs=1)  # explicit wins
     assert (explicit.lr_decay, explicit.batch_size, explicit.epochs) == (0.5, 8, 1)
+    assert explicit.updates is None
+
+
+def test_work_is_split_into_rounds_of_at_most_one_pass():
+    from autocomplete.train import plan_rounds
+
+    # 7,958 windows in batches of 64: 125 updates a pass
+    assert plan_rounds(TrainConfig(cell="gru"), 7958) == (3, 110)
+    assert plan_rounds(TrainConfig(cell="lstm", epochs=2), 7958) == (2, 125)
+    assert plan_rounds(TrainConfig(cell="lstm", updates=100), 7958) == (1, 100)
+    assert plan_rounds(TrainConfig(cell="lstm", updates=400, batch_size=32), 7958) == (2, 200)
+    with pytest.raises(ValueError, match="not both"):
+        TrainConfig(updates=10, epochs=1)
+
+
+def test_a_run_does_the_updates_it_plans(tmp_path):
+    out = train(tiny_config(tmp_path, epochs=None, updates=7), verbose=0,
+                emails=tiny_emails(40))
+    from autocomplete.train import read_metrics
+
+    m = read_metrics(out)
+    assert m["updates"] == m["updates_planned"] == 7
 
 
 def test_lr_decay_and_dropout_reach_the_run(tmp_path):
@@ -140,7 +163,7 @@ def test_failed_retrain_keeps_old_model(tmp_path):
 def test_learning_rate_defaults_per_cell_and_is_recorded(tmp_path):
     from autocomplete.train import DEFAULT_LEARNING_RATES
 
-    assert TrainConfig(cell="lstm").learning_rate == DEFAULT_LEARNING_RATES["lstm"] == 3e-2
+    assert TrainConfig(cell="lstm").learning_rate == DEFAULT_LEARNING_RATES["lstm"] == 4e-2
     assert TrainConfig(cell="gru").learning_rate == 2e-2
     assert TrainConfig(cell="simple_rnn").learning_rate == 1e-2
     assert TrainConfig(cell="lstm", learning_rate=3e-3).learning_rate == 3e-3  # explicit wins
@@ -183,13 +206,13 @@ def test_a_run_is_defined_by_work_and_the_time_cap_is_off_by_default():
     from click.testing import CliRunner
 
     from autocomplete.commands.train import train as train_command
-    from autocomplete.train import DEFAULT_EPOCHS
+    from autocomplete.train import DEFAULT_UPDATES
 
     cfg = TrainConfig()
-    assert cfg.time_budget is None and cfg.epochs == DEFAULT_EPOCHS["lstm"]
+    assert cfg.time_budget is None and cfg.updates == DEFAULT_UPDATES
     assert TrainConfig(time_budget=0).time_budget is None  # 0 means no cap, as on the CLI
     help_text = " ".join(CliRunner().invoke(train_command, ["--help"]).output.split())
-    assert "Default: 2 for lstm and simple_rnn, 3 for gru." in help_text
+    assert "(early stopping may end it sooner). Default: 330." in help_text
     assert "--time-budget FLOAT Optional cap" in help_text  # no default shown: off
 
 

@@ -63,12 +63,12 @@ def config_options(command):
 @config_options
 @click.option("--no-clip", is_flag=True, help="Turn gradient clipping off (to watch it explode).")
 @click.option("--resume", is_flag=True,
-              help="Continue an interrupted run from its last finished epoch.")
+              help="Continue an interrupted run from its last finished round.")
 @click.option("--quiet", "-q", is_flag=True, help="No progress output.")
 def train(**opts) -> None:
     """Train a model on the built-in corpus (or --corpus) and write its directory.
 
-    The run's work is fixed (--epochs over the training windows), so the same
+    The run's work is fixed (--updates, or --epochs over the training windows), so the same
     command and seed train the same model on a fast or a slow machine; it
     prints its estimated duration after its first updates. The directory
     (default models/<cell>/) gets model.keras, vocab.txt, config.json,
@@ -121,7 +121,7 @@ def train(**opts) -> None:
     m = read_metrics(out)
     click.echo(
         f"saved {out}: test perplexity {m['perplexity']:.2f}, top-1 {m['top1_accuracy']:.1%}, "
-        f"top-5 {m['top5_accuracy']:.1%} ({m['epochs_run']} epochs, "
+        f"top-5 {m['top5_accuracy']:.1%} ({m['epochs_run']} rounds, "
         f"{m.get('updates', 0):,} updates, {m['train_seconds']:.0f} s)"
     )
     if m.get("stopped_by_time_budget"):
