@@ -12,6 +12,7 @@ from collections import Counter
 
 import pandas as pd
 import pytest
+from click.testing import CliRunner
 
 from autocomplete.corpus.normalize import kinds, normalize, normalize_emails, placeholders
 from autocomplete.tokens import tokenize
@@ -85,4 +86,77 @@ def test_normalize_emails_counts_over_a_corpus_and_moves_dependencies():
     assert new_tokens[moved["cue_token"]] == "tomorrow"
     assert new_tokens[moved["target_token"]] == "will" and moved["distance"] == 2
     assert moved["cue_token"] == dep["cue_token"] - 4  # "713 - 853 - 1234": 5 tokens -> 1
+
+
+# -- the training pipeline ---------------------------------------------------------------
+def _emails_with_secrets(n: int = 40) -> pd.DataFrame:
+    rows = []
+    for i in range(n):
+        body = (f"hi mark, my account number is {48172263 + i} and my mail is "
+                f"mark{i}@example.com. thanks for the update.")
+        rows.append({"id": f"s{i}", "subject": "s", "body": body, "deps": []})
+    return pd.DataFrame(rows)
+
+
+def test_keep_numbers_leaves_the_text_unchanged():
+    from autocomplete.train import TrainConfig, prepare_data
+
+    emails = _emails_with_secrets()
+    data = prepare_data(TrainConfig(keep_numbers=True, window=32), emails)
+    seen = pd.concat(data["splits"].values())["body"]
+    assert sorted(seen) == sorted(emails["body"]) and data["normalized"] == {}
+    assert "48172263" in data["vocab"] and not placeholders() & set(data["vocab"])
+
+
+def test_training_replaces_private_values_and_records_it(tmp_path):
+    from test_train import tiny_config
+
+    from autocomplete import artifacts
+    from autocomplete.train import train
+
+    out = train(tiny_config(tmp_path, epochs=1), verbose=0, emails=_emails_with_secrets())
+    vocab = artifacts.read_vocab(out)
+    assert {"xxnumber", "xxemail"} <= set(vocab)
+    assert not any(any(ch.isdigit() for ch in token) for token in vocab)
+    assert not any(token.startswith("mark") and token != "mark" for token in vocab)
+    config = artifacts.read_config(out)
+    assert config["keep_numbers"] is False
+    assert config["normalized"] == {"number": 40, "email": 40}
+
+
+def test_train_command_has_the_keep_numbers_switch(monkeypatch, tmp_path):
+    import autocomplete.train
+    from autocomplete.commands.train import train as train_command
+
+    seen = []
+
+    def fake_training(cfg, **kw):
+        seen.append(cfg)
+        raise ValueError("stop here")
+
+    monkeypatch.setattr(autocomplete.train, "train", fake_training)
+    runner = CliRunner()
+    assert "--keep-numbers" in runner.invoke(train_command, ["--help"]).output
+    for args, keep in (([], False), (["--keep-numbers"], True)):
+        result = runner.invoke(train_command, [*args, "--out", str(tmp_path / "m")])
+        assert result.exit_code == 1 and "stop here" in result.output
+        assert seen.pop().keep_numbers is keep
+
+
+def test_the_report_scores_the_text_each_model_was_trained_on(tmp_path):
+    from autocomplete.report import compare
+    from autocomplete.textprep import corpus_fingerprint
+
+    emails = _emails_with_secrets(20)
+    base = {"cell": "lstm", "seed": 0, "corpus_sha256": corpus_fingerprint(emails)}
+    infos = [compare.ModelInfo(label=label, cell="lstm", path=tmp_path / label, config=config,
+                               metrics={}, vocab=["", "[UNK]", "[start]", "hi"], history=None)
+             for label, config in (("normalized", base | {"keep_numbers": False}),
+                                   ("before normalization", base))]
+    groups, _ = compare._group_models(infos, emails, True, lambda *args: None)
+    assert len(groups) == 2
+    text = {g.models[0].label: " ".join(pd.concat([g.train_df, g.test_df])["body"])
+            for g in groups}
+    assert "xxnumber" in text["normalized"] and "48172263" not in text["normalized"]
+    assert "48172263" in text["before normalization"] and "xx" not in text["before normalization"]
 
