@@ -8,13 +8,18 @@ predicts; `prepare` says how many of each kind it replaced.
 
 from __future__ import annotations
 
+import json
+import warnings
 from collections import Counter
 
+import numpy as np
 import pandas as pd
 import pytest
 from click.testing import CliRunner
+from conftest import make_model_dir
 
 from autocomplete.corpus.normalize import kinds, normalize, normalize_emails, placeholders
+from autocomplete.decoding import Completer
 from autocomplete.tokens import tokenize
 
 SECRET = "My bank account number is 4817 2263 9051 and the PIN is 7314."
@@ -159,4 +164,86 @@ def test_the_report_scores_the_text_each_model_was_trained_on(tmp_path):
             for g in groups}
     assert "xxnumber" in text["normalized"] and "48172263" not in text["normalized"]
     assert "48172263" in text["before normalization"] and "xx" not in text["before normalization"]
+
+
+# -- completion never suggests a placeholder ---------------------------------------------
+VOCAB = ["", "[UNK]", "[start]", "is", "xxnumber", "xxphone", "the", "total", ".", "xxurl"]
+ID = {t: i for i, t in enumerate(VOCAB)}
+NEXT = {"is": {"xxnumber": 0.6, "xxphone": 0.2, "the": 0.1}, "xxnumber": {".": 0.9},
+        "the": {"total": 0.8}, "total": {".": 0.3, "xxnumber": 0.6}}
+
+
+class PlaceholderModel:
+    """A Markov model whose likeliest next token after "is" is a placeholder."""
+
+    vocab, window = VOCAB, None
+
+    def __init__(self):
+        table = np.full((len(VOCAB), len(VOCAB)), 1e-3)
+        for prev, row in NEXT.items():
+            for tok, p in row.items():
+                table[ID[prev], ID[tok]] = p
+        self.logp = np.log(table / table.sum(axis=1, keepdims=True))
+
+    def initial_state(self, batch):
+        return [np.zeros((batch, 1))]
+
+    def step(self, token_ids, state):
+        return self.logp[np.asarray(token_ids)], state
+
+
+@pytest.mark.parametrize("method", ["greedy", "beam", "sample"])
+def test_search_never_emits_a_placeholder(method):
+    completer = Completer(PlaceholderModel())
+    for seed in range(5 if method == "sample" else 1):
+        out = completer.complete("the total is", method=method, beam=3, seed=seed)
+        assert out.tokens and not placeholders() & set(out.tokens)
+        assert "xx" not in out.text
+    assert completer.complete("the total is", method="greedy").tokens[:2] == ["the", "total"]
+    typed = completer.complete("the total is xx", partial_word=True)
+    assert typed.text == "" and "no word in the vocabulary starts with 'xx'" in typed.reason
+
+
+@pytest.fixture(scope="module")
+def placeholder_model_dir(tmp_path_factory):
+    """A real model directory whose output always favours "xxnumber" by far."""
+    from autocomplete import artifacts
+    from autocomplete.fastpath import export_inference
+
+    path = make_model_dir(tmp_path_factory.mktemp("ph") / "models" / "lstm")
+    vocab = artifacts.read_vocab(path)
+    at = vocab.index("loan")
+    vocab[at] = "xxnumber"
+    artifacts.write_vocab(path / "vocab.txt", vocab)
+    model = artifacts.load_keras_model(path)
+    bias = model.get_layer("logits").bias
+    bias.assign(np.where(np.arange(len(vocab)) == at, 30.0, 0.0).astype("float32"))
+    model.save(path / "model.keras")
+    export_inference(path, model)
+    return path
+
+
+def test_complete_and_serve_never_show_a_placeholder(placeholder_model_dir):
+    from autocomplete.commands.complete import complete
+    from autocomplete.fastpath import load_step_model
+    from autocomplete.serve.app import create_app, load_engines
+
+    model = load_step_model(placeholder_model_dir)
+    logp, _ = model.step(np.array([2], np.int32), model.initial_state(1))
+    assert model.vocab[int(np.argmax(logp[0]))] == "xxnumber"  # what the model wants
+    prompt = "my current job situation "
+    for flag in ("--greedy", "--beam=3"):
+        result = CliRunner().invoke(complete, [prompt, "--model", str(placeholder_model_dir),
+                                               flag, "--json"])
+        assert result.exit_code == 0, result.output
+        answer = json.loads(result.stdout)
+        assert answer["tokens"] and "xxnumber" not in answer["tokens"]
+        assert "xx" not in answer["completion"]
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=".*httpx2")
+        from starlette.testclient import TestClient
+    engines = load_engines(model_dir=placeholder_model_dir)
+    with TestClient(create_app(engines)) as client:
+        body = client.post("/v1/complete", json={"text": prompt}).json()
+    assert body["tokens"] and "xxnumber" not in body["tokens"] and "xx" not in body["completion"]
 
