@@ -247,3 +247,26 @@ def test_complete_and_serve_never_show_a_placeholder(placeholder_model_dir):
         body = client.post("/v1/complete", json={"text": prompt}).json()
     assert body["tokens"] and "xxnumber" not in body["tokens"] and "xx" not in body["completion"]
 
+
+# -- prepare -----------------------------------------------------------------------------
+def test_prepare_reports_what_it_replaced(tmp_path):
+    from autocomplete.commands.prepare import prepare
+
+    rows = [f"Hi Ann, the refund of $12.50 goes to account {4817226390 + i} today. "
+            f"Mail me at ann{i}@example.com or call 713-853-{1000 + i} on the 11th."
+            for i in range(3)]
+    corpus = tmp_path / "mail.csv"
+    pd.DataFrame({"text": rows}).to_csv(corpus, index=False)
+    result = CliRunner().invoke(prepare, [str(corpus), "--no-progress", "--show", "3"])
+    assert result.exit_code == 0, result.output
+    table = dict(line.rsplit(None, 1) for line in result.stdout.splitlines()
+                 if line.startswith("replaced: "))
+    assert {k.strip(): v for k, v in table.items()} == {
+        "replaced: email": "3", "replaced: url": "0", "replaced: phone": "3",
+        "replaced: number": "3"}
+    assert "xxnumber" in result.stdout and "4817226390" not in result.stdout
+    assert "$12.50" in result.stdout and "11th" in result.stdout
+    kept = CliRunner().invoke(prepare, [str(corpus), "--no-progress", "--keep-numbers"])
+    assert kept.exit_code == 0 and "replaced:" not in kept.stdout
+    assert "48172263" in kept.stdout
+
