@@ -21,7 +21,10 @@ Decisions (the CLI and tests rely on them):
   does not count as a word, nor does the contraction part after an apostrophe
   ("don't" is one word). A hard cap of `2 * max_words + 8` tokens ends runs of
   punctuation.
-* Padding, `[UNK]` and `[start]` are never generated (masked to -inf). Token
+* Padding, `[UNK]` and `[start]` are never generated (masked to -inf), nor
+  are the placeholders that stand for private values in the training text
+  (`corpus.normalize`: "xxemail", "xxnumber", ...): where the model would
+  write a number, it suggests the likeliest text that is not one. Token
   probabilities are the model's own (not renormalised after the mask; a
   partial word's first token is the one exception, below).
 * Scores: `score` is the mean log-probability per generated token (log-prob
@@ -59,6 +62,7 @@ from typing import Protocol
 
 import numpy as np
 
+from autocomplete.corpus.normalize import placeholders
 from autocomplete.decoding_defaults import BEAM, MAX_WORDS, METHOD, TEMPERATURE
 from autocomplete.tokens import (
     OOV_ID,
@@ -181,8 +185,9 @@ class Completer:
         self.window = getattr(model, "window", None)
         self.length_alpha = length_alpha
         V = len(self.vocab)
+        never = set(SPECIALS) | placeholders()  # tokens never suggested
         self.banned = np.array([i for i, t in enumerate(self.vocab)
-                                if t in SPECIALS or i in SPECIAL_IDS])
+                                if t in never or i in SPECIAL_IDS])
         self.is_end = np.array([t in SENTENCE_END for t in self.vocab])
         self.is_alnum = np.array([any(ch.isalnum() for ch in t) for t in self.vocab])
         self.apostrophe = self.index.get("'")  # None: no apostrophe token
@@ -251,12 +256,12 @@ class Completer:
         """Boolean mask (V,) of the vocabulary words that start with `fragment`.
 
         Case-insensitive; the fragment itself is included when it is a word.
-        Special tokens never match. None when no word matches.
+        Special tokens and placeholders never match. None when no word matches.
         """
         if self._by_spelling is None:  # the vocabulary in spelling order, for bisect
-            vocab = self.vocab
-            order = sorted((i for i, t in enumerate(vocab)
-                            if i not in SPECIAL_IDS and t not in SPECIALS), key=vocab.__getitem__)
+            vocab, banned = self.vocab, set(self.banned.tolist())
+            order = sorted((i for i in range(len(vocab)) if i not in banned),
+                           key=vocab.__getitem__)
             self._by_spelling = [vocab[i] for i in order], order
         words, ids = self._by_spelling
         fragment = fragment.lower()

@@ -1,8 +1,9 @@
 """Train one cell on a corpus and write its model directory.
 
-corpus -> split by email -> vocabulary (train only) -> windows -> fit with
-clipping, L2, early stopping, backups and gradient statistics -> held-out test
-metrics -> model directory, renamed into place only when complete.
+corpus -> placeholders for private values -> split by email -> vocabulary
+(train only) -> windows -> fit with clipping, L2, early stopping, backups and
+gradient statistics -> held-out test metrics -> model directory, renamed into
+place only when complete.
 """
 
 from __future__ import annotations
@@ -50,8 +51,10 @@ def option(default, help: str, **cli):
 
     `help` is the option's help text; `cli` holds plain facts the command turns
     into click types: `choices`, `min`/`max` (with `min_open`/`max_open`),
-    `path` ("file", "dir" or "exists"), `aliases` and `flag` (the name of an
-    off-switch for a boolean that defaults to True, e.g. "--no-grad-stats").
+    `path` ("file", "dir" or "exists"), `aliases`, `flag` (the name of an
+    off-switch for a boolean that defaults to True, e.g. "--no-grad-stats") and
+    `switch` (the name of an on-switch for one that defaults to False, e.g.
+    "--keep-numbers").
     """
     return dataclasses.field(default=default, metadata={"help": help, **cli})
 
@@ -72,6 +75,10 @@ class TrainConfig:
         None, "Your own mail (mbox, maildir, folder, CSV, text or archive). "
         "Default: the built-in corpus in data/.", path="exists")
     text_column: str | None = option(None, "CSV corpora: the column holding the text.")
+    keep_numbers: bool = option(
+        False, "Train on the text as written. By default e-mail addresses, URLs, phone "
+        "numbers, long numbers and card- or account-like numbers become placeholder tokens "
+        "first, so the model cannot learn to complete them.", switch="--keep-numbers")
     out: str | None = option(None, "Model directory to write. Default: models/<cell>.",
                              path="dir")
     updates: int | None = option(
@@ -181,13 +188,21 @@ def load_emails(corpus: str | None, text_column: str | None = None) -> pd.DataFr
 
 
 def prepare_data(cfg: TrainConfig, df: pd.DataFrame) -> dict:
-    """Split, vocabulary and windows for a run (deterministic given the seed)."""
-    from autocomplete import textprep
+    """Normalized text, split, vocabulary and windows for a run (deterministic given the seed).
 
+    Unless `cfg.keep_numbers`, private values become placeholders first
+    (`corpus.normalize`); `normalized` counts them per kind.
+    """
+    from autocomplete import textprep
+    from autocomplete.corpus.normalize import normalize_emails
+
+    normalized = {}
+    if not cfg.keep_numbers:
+        df, normalized = normalize_emails(df)
     splits = textprep.split_by_email(df, seed=cfg.seed)
     vocab = textprep.build_vocabulary(splits["train"]["body"].tolist(), cfg.max_tokens)
     vectorizer = textprep.make_vectorizer(vocab)
-    data = {"splits": splits, "vocab": vocab, "windows": {}}
+    data = {"splits": splits, "vocab": vocab, "windows": {}, "normalized": dict(normalized)}
     for name, part in splits.items():
         seqs = textprep.encode(vectorizer, part["body"].tolist())
         data["windows"][name] = textprep.make_windows(
@@ -339,6 +354,7 @@ def train(
         "precision_used": precision,
         "corpus_sha256": corpus_fingerprint(df),
         "corpus_emails": len(df),
+        "normalized": data["normalized"],
         "versions": library_versions(),
     }
     artifacts.write_json(stage / "config.json", config)

@@ -1,7 +1,8 @@
 """`autocomplete prepare PATH`: load and clean a mail corpus, and show what training would see.
 
 Run it before `train --corpus PATH` to check that the format was recognised, how much mail
-survived cleaning (and why the rest did not) and what the cleaned emails look like.
+survived cleaning (and why the rest did not), how many e-mail addresses, URLs, phone numbers and
+long numbers became placeholders, and what the emails look like to training.
 """
 
 from __future__ import annotations
@@ -49,9 +50,13 @@ def _example(row: pd.Series, width: int) -> str:
               help="Stop after this many kept emails.")
 @click.option("--width", type=click.IntRange(20), default=400, show_default=True,
               help="Characters of each example to print.")
+@click.option("--keep-numbers", is_flag=True,
+              help="Show the text as `train --keep-numbers` sees it: e-mail addresses, URLs, "
+                   "phone numbers and long numbers as written, not placeholders.")
 @click.option("--progress/--no-progress", default=True, help="Progress bar on stderr.")
 def prepare(path: str, text_column: str | None, min_words: int, show: int,
-            include: tuple[str, ...], limit: int | None, width: int, progress: bool) -> None:
+            include: tuple[str, ...], limit: int | None, width: int, keep_numbers: bool,
+            progress: bool) -> None:
     """Load and clean the mail at PATH and summarise it.
 
     PATH: an mbox, a maildir or folder of messages (.eml, Enron `1.`, Enron-Spam .txt), a CSV,
@@ -59,6 +64,7 @@ def prepare(path: str, text_column: str | None, min_words: int, show: int,
     any of these.
     """
     from autocomplete.corpus.loaders import load_corpus
+    from autocomplete.corpus.normalize import kinds, normalize_emails
 
     start = time.perf_counter()
     try:
@@ -70,10 +76,14 @@ def prepare(path: str, text_column: str | None, min_words: int, show: int,
     except (ValueError, OSError) as err:
         raise click.ClickException(f"{path}: {err}" if path not in str(err) else str(err)) \
             from err
-    seconds = time.perf_counter() - start
     if summary.messages == 0:
         raise click.ClickException(f"{path}: no email found ({summary.format_label()})")
-    extra = corpus_stats(df["body"].tolist()) + [("seconds", f"{seconds:.1f}")]
+    replaced = []
+    if not keep_numbers:
+        df, counts = normalize_emails(df)
+        replaced = [(f"replaced: {kind}", f"{counts[kind]:,}") for kind in kinds()]
+    seconds = time.perf_counter() - start
+    extra = replaced + corpus_stats(df["body"].tolist()) + [("seconds", f"{seconds:.1f}")]
     click.echo(summary.table(extra))
     if show and len(df):
         n = min(show, len(df))

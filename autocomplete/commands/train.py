@@ -51,6 +51,10 @@ def config_options(command):
                                    help=f"Do not: {meta['help'][0].lower()}{meta['help'][1:]}"
                                    )(command)
             continue
+        if "switch" in meta:  # a boolean that defaults to off: its on-switch
+            command = click.option(meta["switch"], field.name, is_flag=True,
+                                   help=meta["help"])(command)
+            continue
         command = click.option(
             "--" + field.name.replace("_", "-"), *meta.get("aliases", ()), field.name,
             type=_click_type(field), default=field.default,

@@ -36,6 +36,7 @@ def tune_cache(model_dir: Path, corpus: str | None, include: tuple[str, ...],
 
     from autocomplete import artifacts, textprep
     from autocomplete.cache import write_cache
+    from autocomplete.corpus.normalize import keeps_numbers, normalize_emails
     from autocomplete.evaluate.cache_tuning import cache_tuning_items, tune
     from autocomplete.evaluate.keras_lm import KerasLM
     from autocomplete.train import load_emails
@@ -58,6 +59,8 @@ def tune_cache(model_dir: Path, corpus: str | None, include: tuple[str, ...],
             "(corpus_sha256 differs), so its validation emails cannot be rebuilt: give "
             "--corpus (and --include) as at training")
     val = textprep.split_by_email(df, seed=int(config.get("seed", 0)))["validation"]
+    if not keeps_numbers(config):  # the text as the model was trained on it
+        val = normalize_emails(val)[0]
     seqs = textprep.encode(textprep.make_vectorizer(lm.vocab), val["body"].tolist()[:emails])
     items = tqdm(cache_tuning_items(lm, seqs), total=len(seqs), desc="tuning", unit=" email",
                  file=sys.stderr)

@@ -1,8 +1,9 @@
 """Evaluate every trained cell and the n-gram baseline the same way, on the same test split.
 
 `evaluate_models(model_dirs)` rebuilds the held-out test split exactly as
-training did (the corpus in each config.json, its seed, `split_by_email`),
-checks the corpus fingerprint, and returns a `Results` of plain DataFrames
+training did (the corpus in each config.json, its seed, `split_by_email`,
+placeholders for private values unless it says `keep_numbers`), checks the
+corpus fingerprint, and returns a `Results` of plain DataFrames
 and dicts. Nothing is written here (see `autocomplete.report.render`).
 
 Definitions (one for every model, so the rows are comparable):
@@ -46,6 +47,7 @@ import numpy as np
 import pandas as pd
 
 from autocomplete import artifacts
+from autocomplete.corpus.normalize import keeps_numbers, normalize_emails
 from autocomplete.decoding_defaults import BEAM, MAX_WORDS
 from autocomplete.evaluate import metrics as em
 from autocomplete.evaluate import probes as pr
@@ -355,9 +357,12 @@ def _group_models(infos: list[ModelInfo], emails: pd.DataFrame | None, strict_co
         if note:
             notes.append(note)
         seed = int(m.config.get("seed", 0))
-        gkey = (id(df), seed, tuple(m.vocab))
+        raw = keeps_numbers(m.config)
+        gkey = (id(df), seed, tuple(m.vocab), raw)
         if gkey not in groups:
             splits = textprep.split_by_email(df, seed=seed)
+            if not raw:  # the text as the model was trained on it
+                splits = {k: normalize_emails(v)[0] for k, v in splits.items()}
             groups[gkey] = _Group(vocab=m.vocab, seed=seed, corpus=corpus_label(m.config),
                                   test_df=splits["test"], train_df=splits["train"])
         groups[gkey].models.append(m)
