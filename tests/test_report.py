@@ -127,7 +127,7 @@ def test_report_train_trains_missing_cells_with_the_default_work(tmp_path, monke
     result = CliRunner().invoke(report, ["--models-dir", str(tmp_path), "--train", "--json"])
     assert [c.cell for c in configs] == ["simple_rnn", "lstm", "gru"]
     assert {c.time_budget for c in configs} == {None}  # no wall-clock cap by default
-    assert {c.epochs for c in configs} == {autocomplete.train.DEFAULT_EPOCHS}
+    assert {(c.updates, c.epochs) for c in configs} == {(autocomplete.train.DEFAULT_UPDATES, None)}
     assert result.exit_code == 1  # the fake trained nothing
 
 
@@ -139,7 +139,7 @@ def test_report_train_budget_is_an_optional_cap(tmp_path, monkeypatch):
     result = CliRunner().invoke(report, ["--models-dir", str(tmp_path), "--train",
                                          "--budget", "7", "--json"])
     assert {c.time_budget for c in configs} == {7.0}
-    assert {c.epochs for c in configs} == {autocomplete.train.DEFAULT_EPOCHS}
+    assert {(c.updates, c.epochs) for c in configs} == {(autocomplete.train.DEFAULT_UPDATES, None)}
     assert [c.out for c in configs] == [str(tmp_path / c) for c in ("simple_rnn", "lstm", "gru")]
     assert result.exit_code == 1  # the fake trained nothing
 
