@@ -320,7 +320,7 @@ def test_output_to_a_log_file_is_one_line_per_epoch(tmp_path):
     lines = result.output.splitlines()
     assert sum(line.startswith("Epoch ") for line in lines) == 3
     assert sum(line.startswith("updates ") for line in lines) == 3
-    assert sum(line.startswith("planned: 3 epochs x ") for line in lines) == 1  # the estimate
+    assert sum(line.startswith("planned: 3 rounds x ") for line in lines) == 1  # the estimate
     assert len(result.output) < 4000
 
 

@@ -10,7 +10,8 @@ import keras
 class UpdateProgress(keras.callbacks.Callback):
     """Prints the run's planned work and its estimated duration, then updates done.
 
-    A run is defined by its work (epochs x steps per epoch), not by wall time,
+    A run is defined by its work (rounds x updates per round: Keras's epochs x
+    steps per epoch), not by wall time,
     so the same command trains the same model on a fast or a slow machine.
     After `estimate_after` updates (fewer in a run of under 10 x that many; the
     first update, which traces the graph, is not timed) it prints one line:
@@ -26,7 +27,7 @@ class UpdateProgress(keras.callbacks.Callback):
 
     ```python
     model.fit(ds, epochs=5, callbacks=[UpdateProgress()])
-    # planned: 5 epochs x 497 updates = 2,485 updates; about 25 min 3 s to go at 605 ms ...
+    # planned: 5 rounds x 497 updates = 2,485 updates; about 25 min 3 s to go at 605 ms ...
     ```
     """
 
@@ -58,7 +59,7 @@ class UpdateProgress(keras.callbacks.Callback):
             self.seconds_per_update = (time.monotonic() - self._timer_start) / self._timed
             left = max(self.planned - self.done, 0) * self.seconds_per_update
             epochs, steps = self.params.get("epochs"), self.params.get("steps")
-            plan = (f"{epochs} epochs x {steps:,} updates = {self.planned:,} updates"
+            plan = (f"{epochs} rounds x {steps:,} updates = {self.planned:,} updates"
                     if steps else "updates planned: unknown (no epoch length)")
             self.print_fn(
                 f"\nplanned: {plan}; about {_minutes(left)} to go at "
