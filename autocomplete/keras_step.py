@@ -76,7 +76,7 @@ class KerasStepModel:
         self.vocab = list(vocab) if vocab is not None else None
         self.window = window
         emb = model.get_layer("embedding")
-        dense = output_head(model)
+        head = output_head(model)
         cells = [layer.cell for layer in recurrent_layers(model)]
         self.cell = type(cells[0]).__name__
         self._sizes = [len(c.state_size) if isinstance(c.state_size, (list, tuple)) else 1
@@ -103,7 +103,7 @@ class KerasStepModel:
             for cell, s in zip(cells, split(states), strict=True):
                 x, s = cell(x, s, training=False)
                 new.extend(s)
-            return tf.nn.log_softmax(dense(x)), new
+            return tf.nn.log_softmax(head(x)), new
 
         @tf.function(input_signature=[tf.TensorSpec((1, None), tf.int32)])
         def prefill(ids):
@@ -112,7 +112,7 @@ class KerasStepModel:
             for rnn in seq_layers:
                 x, *s = rnn(x, training=False)
                 new.extend(s)
-            return tf.nn.log_softmax(dense(x[:, -1])), new
+            return tf.nn.log_softmax(head(x[:, -1])), new
 
         self._step, self._prefill = step, prefill
 

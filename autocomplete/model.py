@@ -27,9 +27,6 @@ CELLS = {
 }
 
 
-
-
-
 def build_model(
     cell: str,
     vocab_size: int,

@@ -23,25 +23,26 @@ import pandas as pd
 from autocomplete import artifacts
 from autocomplete.model_names import CELL_NAMES, GATE_INITS, PRECISIONS
 
-# The default run, per cell: a fixed amount of work, the same on any machine. Every
-# setting here was chosen by the update at which the long-range cues are found, over
-# three seeds each (BENCHMARKS.md, "Default training" and "Recipe sweep").
+# The default run: a fixed amount of work, the same on any machine. Each setting was
+# chosen by the update from which three seeds of a GPU sweep ranked the lecture's
+# verbs (need / needed / will) first (BENCHMARKS.md, "Recipe sweep"; the check on the
+# CPU is "Default training").
 # The linear bottleneck before the output layer (`projection`) is what lets the cells
-# find the lecture's time-word cue within a few hundred updates: without it no batch
-# size or rate tried held all three of the lecture's completions in 600 to 1,600 updates;
-# with it every seed did by update 200-350. It also makes the output layer, the largest
-# matrix product of a step, half as costly.
+# find the time-word cue within a few hundred updates: without it no batch size or rate
+# tried held the three verbs in every seed within 600 to 1,600 updates; with it every
+# seed did by update 200-350. It also halves the output layer's arithmetic, the
+# largest matrix product of a step.
 DEFAULT_PROJECTION = 128
 # Windows per update: larger updates use the 2 cores better (the recurrent matrix
 # products of 16 windows are too small to run fast).
 DEFAULT_BATCH_SIZE = 64
 # Adam rates per cell; the larger batches take larger rates.
 DEFAULT_LEARNING_RATES = {"lstm": 4e-2, "gru": 2e-2, "simple_rnn": 1e-2}
-# Word vectors per cell: the LSTM's recipe with 64 held the lecture's completions in
-# every seed by update 300, with 128 (at 3e-2) in one seed only by 350.
+# Word vectors per cell: the LSTM's recipe with 64 held the lecture's verbs in every
+# seed by update 300; with 128 (at 3e-2) one seed needed 350.
 DEFAULT_EMBEDDING_DIMS = {"lstm": 64, "gru": 128, "simple_rnn": 128}
 # The run's work in optimizer updates, past the update by which every seed of the sweep
-# held the lecture's three completions (LSTM 200-300, GRU 200-300).
+# held the lecture's three verbs (LSTM 200-300, GRU 200-300).
 DEFAULT_UPDATES = 330
 DEFAULT_UNITS = 256
 

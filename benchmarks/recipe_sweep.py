@@ -1,9 +1,9 @@
 """After how many updates does a training recipe find the long-range cues?
 
-The default run of `autocomplete train` has about 1,400 updates (batch 16,
-window 256) in its 10-minute CPU budget. Whether the LSTM learns the
-time-word -> tense cue in that budget depends on the recipe and, a lot, on
-the random seed: each cue is found suddenly, after a plateau. This sweep
+The default run of `autocomplete train` is 330 updates of 64 windows of 256
+tokens. Whether a cell learns the time-word -> tense cue within a given number
+of updates depends on the recipe and, a lot, on the random seed: each cue is
+found suddenly, after a plateau. This sweep
 trains one recipe per process on the default training windows and, every
 `--every` updates, probes the validation split (recall per kind and distance
 band, as in the report) and the lecture's prompt (P(need / needed / will) after

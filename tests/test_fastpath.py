@@ -186,3 +186,22 @@ def test_the_engine_knows_every_cell():
     assert set(CELLS) == set(GATES) == set(KERAS_CELL_CLASSES) == set(CELL_NAMES)
     for cell, layer in CELLS.items():
         assert type(layer(2).cell).__name__ == KERAS_CELL_CLASSES[cell]
+
+
+def test_keras_step_engine_runs_through_the_bottleneck():
+    """The TensorFlow step engine applies the projection before the logits, as the model does."""
+    import keras
+
+    from autocomplete.keras_step import KerasStepModel
+    from autocomplete.model import build_model
+
+    keras.utils.set_random_seed(4)
+    model = build_model("lstm", 40, units=16, embedding_dim=8, projection=6)
+    _randomize(model)
+    vocab = ["", "[UNK]", "[start]"] + [f"w{i}" for i in range(37)]
+    engine = KerasStepModel(model=model, vocab=vocab, window=None)
+    ids = np.arange(2, 12, dtype=np.int32)
+    ref = _keras_logits(model, ids)[-1]
+    logp, _ = engine.prefill(ids)
+    z = ref - ref.max()
+    assert np.abs(np.asarray(logp).reshape(-1) - (z - np.log(np.exp(z).sum()))).max() < 1e-4
