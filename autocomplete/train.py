@@ -174,18 +174,10 @@ def load_emails(corpus: str | None, text_column: str | None = None) -> pd.DataFr
 
 def prepare_data(cfg: TrainConfig, df: pd.DataFrame) -> dict:
     """Split, vocabulary and windows for a run (deterministic given the seed)."""
-    from autocomplete import textprep
+    from autocomplete.textprep import prepare_windows
 
-    splits = textprep.split_by_email(df, seed=cfg.seed)
-    vocab = textprep.build_vocabulary(splits["train"]["body"].tolist(), cfg.max_tokens)
-    vectorizer = textprep.make_vectorizer(vocab)
-    data = {"splits": splits, "vocab": vocab, "windows": {}}
-    for name, part in splits.items():
-        seqs = textprep.encode(vectorizer, part["body"].tolist())
-        data["windows"][name] = textprep.make_windows(
-            seqs, cfg.window, cfg.stride if name == "train" else None, seed=cfg.seed
-        )
-    return data
+    return prepare_windows(df, window=cfg.window, stride=cfg.stride,
+                           max_tokens=cfg.max_tokens, seed=cfg.seed)
 
 
 def library_versions() -> dict:
