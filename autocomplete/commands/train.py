@@ -40,11 +40,13 @@ def _click_type(field: dataclasses.Field):
     return str
 
 
-def config_options(command):
-    """Decorate `command` with one click option per `TrainConfig` field."""
+def config_options(command, names: tuple[str, ...] | None = None):
+    """Decorate `command` with one click option per `TrainConfig` field (or per field named)."""
     from autocomplete.train import TrainConfig
 
     for field in reversed(dataclasses.fields(TrainConfig)):
+        if names is not None and field.name not in names:
+            continue
         meta = field.metadata
         if "flag" in meta:  # a boolean that defaults to on: only its off-switch is an option
             command = click.option(meta["flag"], field.name, flag_value=False, default=True,
