@@ -61,6 +61,24 @@ def config_options(command, names: tuple[str, ...] | None = None):
     return command
 
 
+def _settings_from_data(opts: dict) -> None:
+    """With --data, take the window, stride and vocabulary size from DIR's manifest.
+
+    Options given on the command line stay as given (training then refuses a
+    contradiction with DIR); the defaults give way to DIR's settings.
+    """
+    from autocomplete.shards import ShardsError, read_manifest
+
+    try:
+        settings = read_manifest(opts["data"])["settings"]
+    except ShardsError as e:
+        raise click.UsageError(str(e)) from e
+    ctx = click.get_current_context()
+    for name in ("window", "stride", "max_tokens"):
+        if ctx.get_parameter_source(name) in (None, click.core.ParameterSource.DEFAULT):
+            opts[name] = settings[name]
+
+
 @click.command("train")
 @config_options
 @click.option("--no-clip", is_flag=True, help="Turn gradient clipping off (to watch it explode).")
@@ -78,10 +96,16 @@ def train(**opts) -> None:
     when training has finished with finite weights; an interrupted run
     continues with --resume.
 
+    With --data DIR (from `autocomplete prepare CORPUS --out DIR`) the
+    training windows stream from DIR's shards. Under a multi-worker strategy
+    (TF_CONFIG) run the same command on every worker; the chief writes the
+    directory.
+
     \b
     Example:
       autocomplete train --cell lstm
       autocomplete train --cell simple_rnn --no-clip --activation relu --lr 0.01
+      autocomplete train --data prepared/ --strategy multi-worker
     """
     from autocomplete.train import TrainConfig
     from autocomplete.train import train as run_training
@@ -93,6 +117,8 @@ def train(**opts) -> None:
     elif opts["global_clipnorm"]:
         opts["clipnorm"] = None
     resume, quiet = opts.pop("resume"), opts.pop("quiet")
+    if opts["data"] and not opts["corpus"]:  # both: TrainConfig refuses them below
+        _settings_from_data(opts)
     try:
         cfg = TrainConfig(**opts)
     except ValueError as e:
@@ -118,6 +144,9 @@ def train(**opts) -> None:
             f"out of memory with --batch-size {cfg.batch_size} and --window {cfg.window}; "
             "try a smaller batch or window"
         ) from e
+    if out is None:
+        click.echo(f"worker done: the chief writes {cfg.out_dir()}")
+        return
     from autocomplete.train import read_metrics
 
     m = read_metrics(out)
