@@ -57,12 +57,14 @@ def tf_config(ports: list[int], index: int) -> str:
 
 
 def run_workers(train_args: list[str], workers: int = 2, timeout: float = 60.0,
-                threads: int | None = None) -> list[Worker]:
+                threads: int | None = None, command: list[str] | None = None) -> list[Worker]:
     """Train with `workers` local worker processes; their results, chief first.
 
     `threads`: TensorFlow threads per worker (default: the CPUs shared out).
-    Raises `ClusterError` (with each worker's last output) when a worker
-    exits with an error or the time limit passes; no worker outlives the call.
+    `command`: what each worker runs instead of `autocomplete train
+    train_args --strategy multi-worker`. Raises `ClusterError` (with each
+    worker's last output) when a worker exits with an error or the time limit
+    passes; no worker outlives the call.
     """
     ports = free_ports(workers)
     threads = threads or max(1, (os.cpu_count() or 1) // workers)
@@ -70,8 +72,8 @@ def run_workers(train_args: list[str], workers: int = 2, timeout: float = 60.0,
         [str(ROOT), *filter(None, [os.environ.get("PYTHONPATH")])]),
         TF_NUM_INTRAOP_THREADS=str(threads), TF_NUM_INTEROP_THREADS="1",
         TF_CPP_MIN_LOG_LEVEL="3")
-    command = [sys.executable, "-m", "autocomplete", "train", *train_args,
-               "--strategy", "multi-worker"]
+    command = command or [sys.executable, "-m", "autocomplete", "train", *train_args,
+                          "--strategy", "multi-worker"]
     with tempfile.TemporaryDirectory() as logs, contextlib.ExitStack() as stack:
         files = [stack.enter_context(open(Path(logs) / f"worker-{i}.log", "w+"))
                  for i in range(workers)]
