@@ -211,7 +211,7 @@ def library_versions() -> dict:
 
 
 # GradientStats draws its sample batches from this many training windows when they
-# stream from shards (about 1 MB of 256-token windows): a bounded, seeded sample, since
+# stream from shards (about 3 MB of 256-token windows): a bounded, seeded sample, since
 # the shards' rows are in the packing's seeded random order.
 GRAD_SAMPLE_WINDOWS = 1024
 
