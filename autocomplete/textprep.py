@@ -136,6 +136,28 @@ def make_windows(
     return x, y, (y != 0).astype(np.float32)
 
 
+def prepare_windows(
+    df: pd.DataFrame, *, window: int, stride: int | None, max_tokens: int, seed: int
+) -> dict:
+    """Split by email, vocabulary of the training split, and windows of each split.
+
+    Returns {"splits": DataFrames by split, "vocab": list, "windows": (x, y, w) by
+    split}; only the training split uses `stride` (held-out windows never
+    overlap). Deterministic given `seed`: `train --corpus` and `prepare --out`
+    both call it, so the same corpus and settings give the same vocabulary
+    and windows.
+    """
+    splits = split_by_email(df, seed=seed)
+    vocab = build_vocabulary(splits["train"]["body"].tolist(), max_tokens)
+    vectorizer = make_vectorizer(vocab)
+    windows = {}
+    for name, part in splits.items():
+        seqs = encode(vectorizer, part["body"].tolist())
+        windows[name] = make_windows(seqs, window, stride if name == "train" else None,
+                                     seed=seed)
+    return {"splits": splits, "vocab": vocab, "windows": windows}
+
+
 def make_dataset(
     arrays: tuple[np.ndarray, np.ndarray, np.ndarray],
     batch_size: int = 64,

@@ -4,6 +4,10 @@ corpus -> placeholders for private values -> split by email -> vocabulary
 (train only) -> windows -> fit with clipping, L2, early stopping, backups and
 gradient statistics -> held-out test metrics -> model directory, renamed into
 place only when complete.
+
+The windows come from a corpus in memory, or stream from one prepared once as
+shards (`--data`, `autocomplete.shards`); the model trains under a
+`tf.distribute` strategy (`autocomplete.distribute`), by default one device.
 """
 
 from __future__ import annotations
@@ -21,6 +25,7 @@ import numpy as np
 import pandas as pd
 
 from autocomplete import artifacts
+from autocomplete.distribute import STRATEGIES
 from autocomplete.model_names import CELL_NAMES, GATE_INITS, PRECISIONS
 
 # The default run: a fixed amount of work, the same on any machine. Each setting was
@@ -75,6 +80,10 @@ class TrainConfig:
     corpus: str | None = option(
         None, "Your own mail (mbox, maildir, folder, CSV, text or archive). "
         "Default: the built-in corpus in data/.", path="exists")
+    data: str | None = option(
+        None, "A corpus prepared by `autocomplete prepare CORPUS --out DIR`: training streams "
+        "its windows from DIR's shards, with DIR's split, vocabulary, window and stride "
+        "(instead of --corpus).", path="exists")
     text_column: str | None = option(None, "CSV corpora: the column holding the text.")
     keep_numbers: bool = option(
         False, "Train on the text as written. By default e-mail addresses, URLs, phone "
@@ -141,7 +150,12 @@ class TrainConfig:
         "float32", "Training arithmetic. auto: mixed bfloat16 on CPUs with bf16 "
         "instructions. The saved model is float32 either way.",
         choices=(PRECISIONS[0], "auto", *PRECISIONS[1:]))
-    seed: int = option(0, "Seed of the split, the initial weights and the window order.")
+    seed: int = option(0, "Seed of the split, the initial weights and the window order "
+                       "(with --data, the split and windows are DIR's).")
+    strategy: str = option(
+        "auto", "tf.distribute strategy. auto: multi-worker when TF_CONFIG names more than "
+        "one worker, mirrored with more than one GPU, else one (a single device). "
+        "--batch-size stays the global batch.", choices=STRATEGIES)
     patience: int = option(2, "Early-stopping patience in rounds (on validation "
                            "cross-entropy, best weights kept).", min=0)
     grad_stats: bool = option(True, "Record gradient statistics.", flag="--no-grad-stats")
@@ -168,6 +182,9 @@ class TrainConfig:
             self.learning_rate = DEFAULT_LEARNING_RATES.get(self.cell, 1e-2)
         if not self.time_budget:
             self.time_budget = None
+        if self.corpus and self.data:
+            raise ValueError("--corpus and --data exclude each other: --data DIR already "
+                             "holds a prepared corpus")
 
     def out_dir(self) -> Path:
         return Path(self.out) if self.out else artifacts.default_model_dir(self.cell)
@@ -194,22 +211,15 @@ def prepare_data(cfg: TrainConfig, df: pd.DataFrame) -> dict:
     Unless `cfg.keep_numbers`, private values become placeholders first
     (`corpus.normalize`); `normalized` counts them per kind.
     """
-    from autocomplete import textprep
     from autocomplete.corpus.normalize import normalize_emails
+    from autocomplete.textprep import prepare_windows
 
     normalized = {}
     if not cfg.keep_numbers:
         df, normalized = normalize_emails(df)
-    splits = textprep.split_by_email(df, seed=cfg.seed)
-    vocab = textprep.build_vocabulary(splits["train"]["body"].tolist(), cfg.max_tokens)
-    vectorizer = textprep.make_vectorizer(vocab)
-    data = {"splits": splits, "vocab": vocab, "windows": {}, "normalized": dict(normalized)}
-    for name, part in splits.items():
-        seqs = textprep.encode(vectorizer, part["body"].tolist())
-        data["windows"][name] = textprep.make_windows(
-            seqs, cfg.window, cfg.stride if name == "train" else None, seed=cfg.seed
-        )
-    return data
+    data = prepare_windows(df, window=cfg.window, stride=cfg.stride,
+                           max_tokens=cfg.max_tokens, seed=cfg.seed)
+    return data | {"normalized": dict(normalized)}
 
 
 def plan_rounds(cfg: TrainConfig, windows: int) -> tuple[int, int]:
@@ -239,18 +249,110 @@ def library_versions() -> dict:
     }
 
 
+# GradientStats draws its sample batches from this many training windows when they
+# stream from shards (about 3 MB of 256-token windows): a bounded, seeded sample, since
+# the shards' rows are in the packing's seeded random order.
+GRAD_SAMPLE_WINDOWS = 1024
+
+
+@dataclass
+class RunData:
+    """What a run trains and scores on: a corpus in memory, or a prepared one on disk.
+
+    `windows` holds (inputs, targets, weights) of "validation" and "test", and
+    of "train" when the corpus is in memory; `train_sample` is the training
+    windows GradientStats draws from (all of them, or the first
+    `GRAD_SAMPLE_WINDOWS` of the shards); `normalized` counts the private
+    values that became placeholders, per kind.
+    """
+
+    vocab: list[str]
+    windows: dict[str, tuple]
+    train_sample: tuple
+    split_emails: dict[str, int]
+    corpus_sha256: str
+    corpus_emails: int
+    normalized: dict
+    shards: Path | None = None
+    manifest: dict | None = None
+
+    @property
+    def train_windows(self) -> int:
+        """How many training windows one pass holds."""
+        if self.manifest is not None:
+            return self.manifest["splits"]["train"]["windows"]
+        return len(self.windows["train"][0])
+
+    def train_dataset(self, batch_size: int, seed: int):
+        """The training batches: shuffled in memory, or streamed from the shards."""
+        if self.shards is not None:
+            from autocomplete import shards
+
+            return shards.train_dataset(self.shards, batch_size, seed, manifest=self.manifest)
+        from autocomplete.textprep import make_dataset
+
+        return make_dataset(self.windows["train"], batch_size, shuffle=True, seed=seed)
+
+
+def load_data(cfg: TrainConfig, emails: pd.DataFrame | None = None) -> RunData:
+    """The run's data: `cfg.data`'s shards, or `emails` / `cfg.corpus` / the built-in corpus."""
+    if cfg.data:
+        return _shards_data(cfg)
+    from autocomplete.textprep import corpus_fingerprint
+
+    df = emails if emails is not None else load_emails(cfg.corpus, cfg.text_column)
+    data = prepare_data(cfg, df)
+    return RunData(
+        vocab=data["vocab"], windows=data["windows"], train_sample=data["windows"]["train"],
+        split_emails={k: len(v) for k, v in data["splits"].items()},
+        corpus_sha256=corpus_fingerprint(df), corpus_emails=len(df),
+        normalized=data["normalized"],
+    )
+
+
+def _shards_data(cfg: TrainConfig) -> RunData:
+    """A prepared corpus: its settings must be the run's; held-out windows read whole."""
+    from autocomplete import shards
+
+    path = Path(cfg.data)
+    manifest = shards.read_manifest(path)
+    settings = manifest["settings"]
+    asked = {"window": cfg.window, "stride": cfg.stride or cfg.window,
+             "max_tokens": cfg.max_tokens}
+    wrong = [f"--{k.replace('_', '-')} {v} (it has {settings[k]})" for k, v in asked.items()
+             if settings[k] != v]
+    if manifest.get("keep_numbers", False) != cfg.keep_numbers:
+        wrong.append("--keep-numbers" + (" (it was prepared without)" if cfg.keep_numbers
+                                         else " missing (it was prepared with it)"))
+    if wrong:
+        raise ValueError(f"{path} was prepared with other settings: {', '.join(wrong)}; "
+                         "leave them out or prepare it again")
+    splits = manifest["splits"]
+    return RunData(
+        vocab=shards.read_vocab(path),
+        windows={name: shards.read_windows(path, name, manifest=manifest)
+                 for name in ("validation", "test")},
+        train_sample=shards.read_windows(path, "train", GRAD_SAMPLE_WINDOWS, manifest),
+        split_emails={k: v["emails"] for k, v in splits.items()},
+        corpus_sha256=manifest["corpus"]["sha256"], corpus_emails=manifest["corpus"]["emails"],
+        normalized=manifest.get("normalized", {}), shards=path, manifest=manifest,
+    )
+
+
 def train(
     cfg: TrainConfig,
     resume: bool = False,
     verbose: int | str = "auto",
     emails: pd.DataFrame | None = None,
     callbacks: list | None = None,
-) -> Path:
+) -> Path | None:
     """Run training as configured and publish the model directory; returns its path.
 
     The directory is published only when training ended with finite weights
     and a finite loss; otherwise `NonFiniteTrainingError` is raised and an
-    existing model directory at `cfg.out` is left as it was.
+    existing model directory at `cfg.out` is left as it was. Under a
+    multi-worker strategy every worker trains, and only the chief publishes:
+    the others return None (see `autocomplete.distribute`).
 
     Args:
         cfg: the run's hyper-parameters.
@@ -260,6 +362,10 @@ def train(
         emails: a DataFrame of emails to use instead of loading `cfg.corpus`.
         callbacks: extra Keras callbacks.
     """
+    from autocomplete import distribute
+
+    # first: a multi-worker strategy must configure TensorFlow before anything runs
+    strategy = distribute.make_strategy(cfg.strategy)
     import keras
 
     from autocomplete.callbacks.held_out import HeldOutScore
@@ -268,19 +374,26 @@ def train(
     from autocomplete.callbacks.time_budget import TimeBudget
     from autocomplete.evaluate.scoring import evaluate_packed_windows
     from autocomplete.model import as_float32, build_model, compile_model, resolve_precision
-    from autocomplete.textprep import corpus_fingerprint, make_dataset
 
+    replicas = strategy.num_replicas_in_sync
+    if cfg.batch_size % replicas:
+        raise ValueError(f"--batch-size {cfg.batch_size} does not split over {replicas} "
+                         "replicas; use a multiple of it (it is the global batch)")
+    if cfg.time_budget and distribute.workers(strategy) > 1:
+        raise ValueError("--time-budget needs a single worker: workers whose clocks end the "
+                         "run at different updates would wait for each other forever")
+    chief = distribute.is_chief(strategy)
+    if not chief:
+        verbose = 0
+    keras.utils.set_random_seed(cfg.seed)
+    data = load_data(cfg, emails)
     out = cfg.out_dir()
-    stage = artifacts.staging_dir(out)
+    stage = distribute.stage_dir(out, strategy)
     if stage.exists() and not resume:
         shutil.rmtree(stage)
     artifacts.make_private_dir(stage)  # it holds the user's language
-
-    keras.utils.set_random_seed(cfg.seed)
-    df = emails if emails is not None else load_emails(cfg.corpus, cfg.text_column)
-    data = prepare_data(cfg, df)
-    vocab = data["vocab"]
-    train_w, val_w = data["windows"]["train"], data["windows"]["validation"]
+    vocab = data.vocab
+    val_w, test_w = data.windows["validation"], data.windows["test"]
 
     precision = resolve_precision(cfg.precision)
     arch = dict(
@@ -289,14 +402,20 @@ def train(
         activation=cfg.activation, gate_init=cfg.gate_init, seed=cfg.seed,
         embedding_std=cfg.embedding_std, projection=cfg.projection or None,
     )
-    model = build_model(**arch, precision=precision)
-    compile_model(
-        model, learning_rate=cfg.learning_rate, clipnorm=cfg.clipnorm,
-        global_clipnorm=cfg.global_clipnorm, optimizer=cfg.optimizer,
-    )
-    rounds, steps = plan_rounds(cfg, len(train_w[0]))
+    with strategy.scope():
+        model = build_model(**arch, precision=precision)
+        compile_model(
+            model, learning_rate=cfg.learning_rate,
+            clipnorm=distribute.replica_clipnorm(cfg.clipnorm, strategy),
+            global_clipnorm=distribute.replica_clipnorm(cfg.global_clipnorm, strategy),
+            optimizer=cfg.optimizer,
+        )
+    distribute.build_for_fit(model, strategy, [a[: cfg.batch_size // replicas]
+                                               for a in data.train_sample])
+    rounds, steps = plan_rounds(cfg, data.train_windows)
     # repeated: a round may end inside a pass, and the next one goes on from there
-    train_ds = make_dataset(train_w, cfg.batch_size, shuffle=True, seed=cfg.seed).repeat()
+    train_ds = distribute.shard_by_data(
+        data.train_dataset(cfg.batch_size, cfg.seed).repeat())
 
     budget = TimeBudget(cfg.time_budget)
     stopper = keras.callbacks.EarlyStopping(
@@ -317,7 +436,7 @@ def train(
     ]
     grad_cb = None
     if cfg.grad_stats:
-        grad_cb = _gradient_stats(cfg, model, train_w, data["windows"]["test"], stage)
+        grad_cb = _gradient_stats(cfg, model, data.train_sample, test_w, stage)
         callbacks.insert(2, grad_cb)
 
     started = time.monotonic()
@@ -332,7 +451,7 @@ def train(
 
     if precision != "float32":
         model = as_float32(model, **arch)  # what is saved, completed with and tested
-    metrics = evaluate_packed_windows(model, data["windows"]["test"])
+    metrics = evaluate_packed_windows(model, test_w)
     history = pd.read_csv(stage / "history.csv")
     metrics.update(
         train_seconds=round(seconds, 1),
@@ -345,7 +464,7 @@ def train(
         # the gradient-flow summaries read this epoch's curve
         kept_epoch=int(stopper.best_epoch) + 1 if stopper.best_weights is not None
         else int(len(history)),
-        split_emails={k: len(v) for k, v in data["splits"].items()},
+        split_emails=data.split_emails,
     )
     model.save(stage / "model.keras")
     artifacts.write_vocab(stage / "vocab.txt", vocab)
@@ -353,15 +472,20 @@ def train(
         "out": str(out),
         "vocab_size": len(vocab),
         "precision_used": precision,
-        "corpus_sha256": corpus_fingerprint(df),
-        "corpus_emails": len(df),
-        "normalized": data["normalized"],
+        "corpus_sha256": data.corpus_sha256,
+        "corpus_emails": data.corpus_emails,
+        "normalized": data.normalized,
         "versions": library_versions(),
+        **({"data_seed": data.manifest["settings"]["seed"]} if data.manifest else {}),
+        **({"replicas": replicas} if replicas > 1 else {}),
     }
     artifacts.write_json(stage / "config.json", config)
     artifacts.write_json(stage / "metrics.json", metrics)
     _export_fast_path(stage, model)
     shutil.rmtree(stage / "backup", ignore_errors=True)
+    if not chief:  # it wrote what the chief wrote (saving may need every worker), then drops it
+        shutil.rmtree(stage, ignore_errors=True)
+        return None
     return artifacts.publish(stage, out)
 
 

@@ -7,9 +7,9 @@ A function-local import is still a dependency, so it cannot hide a cycle.
 
 Layers, earliest first:
 
-    tokens     tokens, textprep, model_names, artifacts, corpus/*, the package itself
+    tokens     tokens, textprep, model_names, artifacts, shards, corpus/*, the package itself
     engines    model, keras_step, fastpath, decoding, decoding_defaults, logprobs, cache,
-               callbacks/*
+               callbacks/*, distribute
     evaluate   evaluate/*
     train      train (scores its held-out data with evaluate's packed-window scorer)
     report     report/*
@@ -30,10 +30,11 @@ PACKAGE = ROOT / "autocomplete"
 # (layer, module name prefixes); a prefix "autocomplete.x" covers autocomplete.x.*
 LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("tokens", ("autocomplete.tokens", "autocomplete.textprep", "autocomplete.model_names",
-                "autocomplete.artifacts", "autocomplete.corpus")),
+                "autocomplete.artifacts", "autocomplete.shards", "autocomplete.corpus")),
     ("engines", ("autocomplete.model", "autocomplete.keras_step", "autocomplete.fastpath",
                  "autocomplete.decoding", "autocomplete.decoding_defaults",
-                 "autocomplete.logprobs", "autocomplete.cache", "autocomplete.callbacks")),
+                 "autocomplete.logprobs", "autocomplete.cache", "autocomplete.callbacks",
+                 "autocomplete.distribute")),
     ("evaluate", ("autocomplete.evaluate",)),
     ("train", ("autocomplete.train",)),
     ("report", ("autocomplete.report",)),

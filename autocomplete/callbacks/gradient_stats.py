@@ -307,9 +307,18 @@ class GradientStats(keras.callbacks.Callback):
         return flow(self.probe if probe is None else probe)
 
     def _clipping(self) -> tuple[float | None, float | None]:
+        """The clip norms as they bound this callback's whole-batch gradient.
+
+        Under a strategy with N replicas Keras clips each replica's gradient of
+        1/N of the loss, so a whole-batch gradient like this callback's engages
+        the clip at N times the optimizer's norms.
+        """
         opt = getattr(self.model, "optimizer", None)
         opt = getattr(opt, "inner_optimizer", opt)  # LossScaleOptimizer
-        return getattr(opt, "clipnorm", None) or None, getattr(opt, "global_clipnorm", None) or None
+        strategy = getattr(self.model, "distribute_strategy", None)
+        replicas = getattr(strategy, "num_replicas_in_sync", 1)
+        return tuple(getattr(opt, name, None) * replicas if getattr(opt, name, None) else None
+                     for name in ("clipnorm", "global_clipnorm"))
 
     # -- recording -------------------------------------------------------------
 

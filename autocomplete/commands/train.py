@@ -40,11 +40,13 @@ def _click_type(field: dataclasses.Field):
     return str
 
 
-def config_options(command):
-    """Decorate `command` with one click option per `TrainConfig` field."""
+def config_options(command, names: tuple[str, ...] | None = None):
+    """Decorate `command` with one click option per `TrainConfig` field (or per field named)."""
     from autocomplete.train import TrainConfig
 
     for field in reversed(dataclasses.fields(TrainConfig)):
+        if names is not None and field.name not in names:
+            continue
         meta = field.metadata
         if "flag" in meta:  # a boolean that defaults to on: only its off-switch is an option
             command = click.option(meta["flag"], field.name, flag_value=False, default=True,
@@ -61,6 +63,25 @@ def config_options(command):
             show_default=field.default is not None, help=meta["help"],
         )(command)
     return command
+
+
+def _settings_from_data(opts: dict) -> None:
+    """With --data, take the window, stride, vocabulary size and --keep-numbers from DIR.
+
+    Options given on the command line stay as given (training then refuses a
+    contradiction with DIR); the defaults give way to DIR's settings.
+    """
+    from autocomplete.shards import ShardsError, read_manifest
+
+    try:
+        manifest = read_manifest(opts["data"])
+    except ShardsError as e:
+        raise click.UsageError(str(e)) from e
+    settings = manifest["settings"] | {"keep_numbers": manifest.get("keep_numbers", False)}
+    ctx = click.get_current_context()
+    for name in ("window", "stride", "max_tokens", "keep_numbers"):
+        if ctx.get_parameter_source(name) in (None, click.core.ParameterSource.DEFAULT):
+            opts[name] = settings[name]
 
 
 @click.command("train")
@@ -80,10 +101,16 @@ def train(**opts) -> None:
     when training has finished with finite weights; an interrupted run
     continues with --resume.
 
+    With --data DIR (from `autocomplete prepare CORPUS --out DIR`) the
+    training windows stream from DIR's shards. Under a multi-worker strategy
+    (TF_CONFIG) run the same command on every worker; the chief writes the
+    directory.
+
     \b
     Example:
       autocomplete train --cell lstm
       autocomplete train --cell simple_rnn --no-clip --activation relu --lr 0.01
+      autocomplete train --data prepared/ --strategy multi-worker
     """
     from autocomplete.train import TrainConfig
     from autocomplete.train import train as run_training
@@ -95,6 +122,8 @@ def train(**opts) -> None:
     elif opts["global_clipnorm"]:
         opts["clipnorm"] = None
     resume, quiet = opts.pop("resume"), opts.pop("quiet")
+    if opts["data"] and not opts["corpus"]:  # both: TrainConfig refuses them below
+        _settings_from_data(opts)
     try:
         cfg = TrainConfig(**opts)
     except ValueError as e:
@@ -120,6 +149,9 @@ def train(**opts) -> None:
             f"out of memory with --batch-size {cfg.batch_size} and --window {cfg.window}; "
             "try a smaller batch or window"
         ) from e
+    if out is None:
+        click.echo(f"worker done: the chief writes {cfg.out_dir()}")
+        return
     from autocomplete.train import read_metrics
 
     m = read_metrics(out)

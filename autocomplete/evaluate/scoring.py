@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import math
 import sys
+import weakref
 from collections.abc import Callable, Sequence
 
 import numpy as np
@@ -145,6 +146,31 @@ def step_greedy_completer(step_model, max_tokens: int = 5) -> Callable[[list[int
     return complete
 
 
+# One traced scoring function per model: scoring a model every round then traces once,
+# not once per call (which also makes TensorFlow warn about retracing).
+_SCORERS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
+def _scorer(model):
+    """(inputs, targets) -> (per-token NLL, rank of the target), compiled once per model."""
+    import tensorflow as tf
+
+    if model not in _SCORERS:
+        ref = weakref.ref(model)  # a strong one would keep the model alive for ever
+
+        @tf.function(reduce_retracing=True)
+        def score(xb, yb):
+            logits = tf.cast(ref()(xb, training=False), tf.float32)
+            nll = tf.nn.sparse_softmax_cross_entropy_with_logits(labels=yb, logits=logits)
+            true = tf.gather(logits, yb, batch_dims=2)
+            # tokens whose logit beats the target's
+            rank = tf.reduce_sum(tf.cast(logits > true[..., None], tf.int32), -1)
+            return nll, rank
+
+        _SCORERS[model] = score
+    return _SCORERS[model]
+
+
 def evaluate_packed_windows(model, arrays, batch_size: int = 64) -> dict:
     """Perplexity, top-1 and top-5 accuracy of a Keras model over packed windows.
 
@@ -165,16 +191,7 @@ def evaluate_packed_windows(model, arrays, batch_size: int = 64) -> dict:
     scores = evaluate_packed_windows(model, make_windows(test_sequences, window=256))
     ```
     """
-    import tensorflow as tf
-
-    @tf.function(reduce_retracing=True)
-    def score(xb, yb):
-        logits = tf.cast(model(xb, training=False), tf.float32)
-        nll = tf.nn.sparse_softmax_cross_entropy_with_logits(labels=yb, logits=logits)
-        true = tf.gather(logits, yb, batch_dims=2)
-        rank = tf.reduce_sum(tf.cast(logits > true[..., None], tf.int32), -1)  # tokens beating it
-        return nll, rank
-
+    score = _scorer(model)
     x, y, w = arrays
     nll_sum = correct1 = correct5 = 0.0
     count = 0

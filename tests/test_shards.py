@@ -1,0 +1,159 @@
+"""A corpus prepared once as shards trains like the corpus itself; strategies by name."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+from test_train import Interrupt, tiny_config, tiny_emails
+
+from autocomplete import artifacts, distribute, shards
+from autocomplete.commands.prepare import prepare
+from autocomplete.commands.train import train as train_command
+from autocomplete.train import TrainConfig, load_emails, prepare_data, train
+
+WINDOW = 32
+
+
+@pytest.fixture(scope="module")
+def prepared(tmp_path_factory):
+    """(mail.csv, the DIR `prepare --out` wrote from it)."""
+    root = tmp_path_factory.mktemp("prepared")
+    corpus = root / "mail.csv"
+    emails = tiny_emails(60)
+    emails["text"] = emails["body"] + [f" ref {i}." for i in range(60)]  # none a duplicate
+    emails[["text"]].to_csv(corpus, index=False)
+    out = root / "shards"
+    result = CliRunner().invoke(prepare, [str(corpus), "--out", str(out), "--window",
+                                          str(WINDOW), "--shard-windows", "4", "--no-progress"])
+    assert result.exit_code == 0, result.output
+    assert f"wrote {out}" in result.output
+    return corpus, out
+
+
+def test_prepare_out_writes_what_train_corpus_builds(prepared):
+    corpus, out = prepared
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["format"] == shards.FORMAT
+    assert manifest["settings"] == {"window": WINDOW, "stride": WINDOW, "max_tokens": 8000,
+                                    "seed": 0, "rows_per_shard": 4}
+    df = load_emails(str(corpus))  # what `train --corpus mail.csv` reads
+    data = prepare_data(TrainConfig(window=WINDOW), df)
+    assert shards.read_vocab(out) == data["vocab"]
+    assert manifest["vocab_size"] == len(data["vocab"])
+    assert manifest["corpus"]["emails"] == len(df) == 60
+    assert len(manifest["corpus"]["sha256"]) == 64
+    for name in shards.SPLITS:
+        split = manifest["splits"][name]
+        assert split["emails"] == len(data["splits"][name])
+        assert len(split["shards"]) == -(-split["windows"] // 4) > 0
+        assert all((out / f).is_file() for f in split["shards"])
+        for mine, theirs in zip(shards.read_windows(out, name), data["windows"][name],
+                                strict=True):
+            np.testing.assert_array_equal(mine, theirs)  # the same windows, in order
+    assert len(shards.read_windows(out, "train", limit=3)[0]) == 3
+
+
+def test_train_data_streams_the_shards_into_a_normal_model_directory(prepared, tmp_path):
+    _, data = prepared
+    manifest = shards.read_manifest(data)
+    cfg = tiny_config(tmp_path, data=str(data), window=WINDOW, grad_stats=True, grad_every=2)
+    out = train(cfg, verbose=0)
+    artifacts.check_model_dir(out)
+    assert {"history.csv", "metrics.json", "grad_stats.csv", "inference.npz"} <= \
+        {p.name for p in out.iterdir()}
+    assert artifacts.read_vocab(out) == shards.read_vocab(data)
+    config = artifacts.read_config(out)
+    assert config["data"] == str(data) and config["data_seed"] == 0
+    assert config["corpus_sha256"] == manifest["corpus"]["sha256"]
+    metrics = json.loads((out / "metrics.json").read_text())
+    batches = -(-manifest["splits"]["train"]["windows"] // cfg.batch_size)
+    assert metrics["updates"] == metrics["updates_planned"] == 2 * batches
+    assert metrics["tokens"] == manifest["splits"]["test"]["tokens"]
+
+
+def test_train_data_and_corpus_errors_are_one_line(prepared, tmp_path):
+    corpus, data = prepared
+    cases = [
+        (["--data", str(data), "--corpus", str(corpus)], 2, "exclude each other"),
+        (["--data", str(tmp_path)], 2, "is not a prepared corpus (no manifest.json)"),
+        (["--data", str(data), "--window", "64"], 1, "--window 64 (it has 32)"),
+    ]
+    for args, code, message in cases:
+        result = CliRunner().invoke(train_command, [*args, "--out", str(tmp_path / "m")])
+        assert result.exit_code == code, result.output
+        assert message in result.output and "Traceback" not in result.output
+        assert [line for line in result.output.splitlines() if line.startswith("Error")] \
+            == [line for line in result.output.splitlines() if message in line]
+    assert [p.name for p in tmp_path.iterdir()] == []  # no model, no staging directory
+
+
+def test_strategy_names_and_the_auto_choice(monkeypatch):
+    assert TrainConfig().strategy == "auto"
+    assert [distribute.resolve(n, gpus=0, workers=1) for n in distribute.STRATEGIES] == \
+        ["one", "one", "mirrored", "multi-worker"]
+    assert distribute.resolve("auto", gpus=2, workers=1) == "mirrored"
+    assert distribute.resolve("auto", gpus=2, workers=3) == "multi-worker"
+    with pytest.raises(ValueError, match="unknown strategy"):
+        distribute.resolve("tpu")
+    cluster = {"cluster": {"chief": ["a:1"], "worker": ["b:1", "c:1"]},
+               "task": {"type": "worker", "index": 0}}
+    monkeypatch.setenv("TF_CONFIG", json.dumps(cluster))
+    assert distribute.cluster_workers() == 3 and distribute.resolve("auto", gpus=0) == \
+        "multi-worker"
+    monkeypatch.setenv("TF_CONFIG", json.dumps({"cluster": {"worker": ["b:1"]}}))
+    assert distribute.resolve("auto", gpus=0) == "one"
+    monkeypatch.delenv("TF_CONFIG")
+    assert distribute.cluster_workers() == 1
+    result = CliRunner().invoke(train_command, ["--strategy", "tpu"])
+    assert result.exit_code == 2 and "'tpu' is not one of" in result.output
+
+
+def test_mirrored_strategy_trains_and_resumes(prepared, tmp_path):
+    """A strategy's scope, the build before fit and BackupAndRestore, on one CPU replica."""
+    _, data = prepared
+    cfg = tiny_config(tmp_path, data=str(data), window=WINDOW, epochs=3, strategy="mirrored",
+                      grad_stats=True)
+    with pytest.raises(KeyboardInterrupt):
+        train(cfg, verbose=0, callbacks=[Interrupt(at_epoch=2)])
+    assert (artifacts.staging_dir(cfg.out_dir()) / "backup").exists()
+    watch = Interrupt(at_epoch=-1)
+    out = train(cfg, resume=True, verbose=0, callbacks=[watch])
+    assert watch.seen == [2]
+    assert artifacts.read_config(out)["strategy"] == "mirrored"
+
+
+def test_shards_hold_placeholders_unless_keep_numbers(tmp_path):
+    """`prepare --out` writes the text `train` would see; `train --data` follows DIR's choice."""
+    corpus = tmp_path / "mail.csv"
+    emails = tiny_emails(40)
+    emails["text"] = emails["body"] + [f" call 617-555-{1000 + i} now." for i in range(40)]
+    emails[["text"]].to_csv(corpus, index=False)
+    dirs = {}
+    for name, extra in (("private", []), ("as_written", ["--keep-numbers"])):
+        dirs[name] = tmp_path / name
+        result = CliRunner().invoke(prepare, [str(corpus), "--out", str(dirs[name]),
+                                              "--window", str(WINDOW), "--no-progress",
+                                              *extra])
+        assert result.exit_code == 0, result.output
+    private, as_written = (shards.read_manifest(dirs[n]) for n in ("private", "as_written"))
+    assert private["keep_numbers"] is False and private["normalized"]["phone"] == 40
+    assert "xxphone" in shards.read_vocab(dirs["private"])
+    assert not any(w.isdigit() for w in shards.read_vocab(dirs["private"]))
+    assert as_written["keep_numbers"] is True and as_written["normalized"] == {}
+    assert "617" in shards.read_vocab(dirs["as_written"])
+    # the same corpus and seed: the same emails in each split either way
+    assert private["corpus"]["sha256"] == as_written["corpus"]["sha256"]
+
+    result = CliRunner().invoke(train_command, [
+        "--data", str(dirs["as_written"]), "--out", str(tmp_path / "m"), "--units", "8",
+        "--embedding-dim", "8", "--projection", "0", "--batch-size", "8", "--updates", "2",
+        "--no-grad-stats", "--quiet"])
+    assert result.exit_code == 0, result.output
+    assert artifacts.read_config(tmp_path / "m")["keep_numbers"] is True  # DIR's choice
+    result = CliRunner().invoke(train_command, ["--data", str(dirs["private"]),
+                                                "--keep-numbers", "--out", str(tmp_path / "n")])
+    assert result.exit_code == 1 and "--keep-numbers (it was prepared without)" in result.output
+    assert "Traceback" not in result.output and not (tmp_path / "n").exists()
