@@ -62,8 +62,8 @@ TENSES: dict[str, tuple[str, str]] = {  # time word -> (verb phrase, target toke
     "tomorrow": ("will need", "will"),
 }
 # Four names, as the reason cue has four targets: each name is then the target
-# about 2,240 times per epoch, while at ~800 times per epoch (eight names) no
-# cell learns to copy a name in 19 minutes of training.
+# about 1,900 times per epoch, while at ~800 times per epoch (eight names, an
+# earlier corpus) no cell learns to copy a name in 19 minutes of training.
 PROJECTS: tuple[str, ...] = ("falcon", "orion", "atlas", "phoenix")
 # Sentences right after an entity target that name the project again, when
 # they fit in the email (see ENTITY_RECAPS).
@@ -596,17 +596,13 @@ _BLOCK_SHARES: tuple[tuple[str, float], ...] = (("R", 0.34), ("E", 0.33), ("C", 
 _TOPIC_ONLY_SHARE = 0.02  # emails without designed dependencies
 
 
-def _compatible(b1: int, b2: int) -> bool:
-    """Two blocks in one email must leave room under the token limit."""
-    return BANDS[b1][1] + BANDS[b2][1] <= 150
-
-
 def _plan(rng: random.Random, n: int) -> list[tuple[str, list[int]]]:
     """(pattern, band per block) per email, e.g. ("RE", [3, 0]); "T" is topic only.
 
     A 121-200 block fills an email on its own, a 61-120 block shares its email
     with a 1-10 or 11-30 one, the other blocks go in pairs (never two entity
-    blocks together). Every kind gets
+    blocks together): two blocks' bands then reach at most 150 tokens together,
+    which leaves room for both under the token limit. Every kind gets
     the same count in every band, so about n / 3 blocks per band fit n emails.
     """
     per_band = int(n * (1 - _TOPIC_ONLY_SHARE) / 3)
