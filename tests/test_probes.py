@@ -205,3 +205,26 @@ def test_ties_are_not_correct(probes: pd.DataFrame) -> None:
     assert not results.correct.any()
     assert not results.top1.any()
     assert summarize_recall(results).recall.max() == 0.0
+
+
+def test_generated_probes_sit_where_the_metadata_says() -> None:
+    """Corpus and held-out-template emails: every kind, the 121-200 band included, has
+    probes, and each probe's cue and target are the tokens its `deps` record names."""
+    from autocomplete.corpus import generator as g
+
+    emails = pd.DataFrame(g.generate(60, seed=5) + g.heldout_probe_emails(60, seed=5))
+    vocab = list(SPECIALS) + sorted({t for body in emails.body for t in tokenize(body)})
+    probes = build_probes(emails, vocab)
+    counts = probe_counts(probes)
+    assert set(counts.index) == set(g.KINDS)
+    assert (counts["121-200"] > 0).all() and counts.values.sum() == len(probes)
+    bodies = emails.set_index("id")["body"]
+    for p in probes.itertuples():
+        tokens = tokenize(bodies[p.email_id])
+        assert vocab[p.target_id] == p.target == tokens[p.target_token]
+        assert len(p.context) == p.target_token + 1  # [start] + the tokens before the target
+        assert vocab[p.context[p.cue_token + 1]] == tokens[p.cue_token]
+        if p.kind in ("tense", "entity"):
+            assert tokens[p.cue_token] == p.cue.lower()
+        else:  # the key word of the reason phrase
+            assert tokens[p.cue_token] in tokenize(p.cue)
