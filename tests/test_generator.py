@@ -287,6 +287,9 @@ def test_committed_corpus_dependencies(corpus: list[dict]) -> None:
     # verbatim, with or without the comma, several times
     assert sum(g.LECTURE_SENTENCE in e["body"] or with_comma in e["body"] for e in corpus) >= 3
     assert any(e["body"].startswith(g.LECTURE_SENTENCE) for e in corpus)
+    for time_word, verb in (("Yesterday", "needed"), ("Tomorrow", "will need")):  # the variants
+        variant = g.LECTURE_SENTENCE.replace("Today", time_word).replace("I need", f"I {verb}")
+        assert any(variant in e["body"] for e in corpus), variant
 
 
 def _chi2(table: Counter, rows: list, cols: list) -> float:
