@@ -44,7 +44,7 @@ if TYPE_CHECKING:  # keras is imported where it is used: its backend comes from 
     import keras
 
 KINDS = ("tense", "reason", "entity")
-BANDS = ("1-10", "11-30", "31-60", "61-120")  # the probes' default bands
+BANDS = ("1-10", "11-30", "31-60", "61-120")  # the bands its tables show (the probes add 121-200)
 LECTURE = "{} due to my current job situation and family condition, I"
 RECIPE = dict(cell="lstm", units=256, emb=128, layers=1, dropout=0.0, lr=1e-2, batch=16,
               gate="chrono", clipnorm=1.0, gclip=None, l2=1e-6, precision="float32", seed=0,

@@ -13,7 +13,9 @@ from pathlib import Path
 
 import pytest
 
+from autocomplete.corpus import fillers as fl
 from autocomplete.corpus import generator as g
+from autocomplete.corpus import summary
 from autocomplete.corpus.builtin import BUILTIN_PATH, load_builtin
 from autocomplete.tokens import detokenize, tokenize
 
@@ -28,6 +30,16 @@ KEY_TOKENS = {r.key for rs in g.REASONS.values() for r in rs if r.key != "{city}
     c.lower() for c in g.FLIGHT_CITIES
 }
 ALL_TARGETS = set(g.REASON_TARGETS) | set(TENSE_TARGET.values()) | set(g.PROJECTS)
+# tokens no filler may hold: time words, targets, reason keys (flight cities too), projects
+NOT_NEUTRAL = set(TENSE_TARGET) | ALL_TARGETS | KEY_TOKENS | {"need", "take"}
+CITY_NAMES = [" ".join(tokenize(c)) for c in g.CITIES]
+
+
+def _neutral(text: str) -> bool:
+    """No time word, target, reason key, project or city name in the text."""
+    spaced = f" {' '.join(tokenize(text))} "
+    return not set(tokenize(text)) & NOT_NEUTRAL and not any(
+        f" {c} " in spaced for c in CITY_NAMES)
 
 
 @pytest.fixture(scope="module")
@@ -62,7 +74,7 @@ def check_deps(emails: list[dict]) -> None:
                 assert d["target"] == TENSE_TARGET[d["cue"].lower()]
                 assert toks[t - 1] == "i"  # same local context for every tense
                 assert not between & set(TENSE_TARGET), (e["id"], d)
-            elif d["kind"] == "reason":
+            elif d["kind"] in ("reason", "cross"):
                 target, reason = _reason_of(d["cue"])
                 assert d["target"] == target
                 key = reason.key if reason.key != "{city}" else tokenize(d["cue"])[-1]
@@ -73,12 +85,19 @@ def check_deps(emails: list[dict]) -> None:
                 assert toks[t - 3 : t] == ["to", "take", "a"]  # same for every target
                 # nothing between cue and target names another target or reason key
                 assert not between & (set(g.REASON_TARGETS) | (KEY_TOKENS - {key})), (e["id"], d)
+                if d["kind"] == "cross":  # the reason ends its own sentence before the request
+                    assert "." in toks[c + 1 : t], (e["id"], d)
             else:
                 assert d["kind"] == "entity"
                 assert d["target"] in g.PROJECTS
                 assert toks[c] == d["target"] == d["cue"].lower()
                 assert not between & set(g.PROJECTS), (e["id"], d)
                 assert toks[t - 1] not in ALL_TARGETS
+
+
+@pytest.fixture(scope="module")
+def heldout() -> list[dict]:
+    return g.heldout_probe_emails(300, seed=1)
 
 
 def test_generate_is_deterministic(small: list[dict]) -> None:
@@ -127,6 +146,101 @@ def test_lecture_sentence_small(small: list[dict]) -> None:
     assert any(e["body"].startswith(g.LECTURE_SENTENCE) for e in small)
 
 
+def test_cross_sentence_kind_and_every_band(small: list[dict]) -> None:
+    """Every kind, cross included, has dependencies in every band, 121-200 too."""
+    cells = Counter((d["kind"], summary.band_of(d["distance"])) for e in small for d in e["deps"])
+    assert None not in {b for _, b in cells}
+    assert all(cells[(k, b)] > 0 for k in g.KINDS for b in range(len(g.BANDS))), cells
+    assert g.BANDS[-1] == (121, 200)
+    cross = [(e, d) for e in small for d in e["deps"] if d["kind"] == "cross"]
+    # the request comes in a later sentence: "... <reason>. <sentences> So I need to take a"
+    for e, d in cross:
+        toks = tokenize(e["body"])
+        assert toks[d["target_token"] - 3 : d["target_token"]] == ["to", "take", "a"]
+        assert "." in toks[d["cue_token"] : d["target_token"]]
+
+
+def test_fillers_are_composed_and_many(small: list[dict]) -> None:
+    """The filler between cues and targets is composed: over 1,000 distinct units in 300 emails."""
+    units: set[str] = set()
+    assert g.generate(300, seed=1, fillers=units) == small
+    assert len(units) >= 1_000
+    pool = g.FILLER_POOLS["train"]
+    assert fl.distinct_units(pool, pool.sentence_forms) > 100_000
+
+
+@pytest.mark.parametrize("pool", g.POOLS)
+def test_filler_parts_are_neutral(pool: str) -> None:
+    """No filler part or composed unit names a time word, target, reason key, city or project."""
+    import random
+
+    data = g.load_templates("fillers")
+    for part, values in data[pool].items():
+        for text in values:
+            assert _neutral(text), (pool, part, text)
+    rng, fp = random.Random(0), g.FILLER_POOLS[pool]
+    for make in (fl.clause, fl.sentence, fl.short_clause, fl.short_sentence):
+        for _ in range(500):
+            text = g._fill(rng, make(rng, fp))
+            assert _neutral(text), text
+            assert detokenize(tokenize(text)) == " ".join(text.lower().split())
+
+
+def test_train_and_heldout_pools_are_disjoint() -> None:
+    data = g.load_templates("fillers")
+    for part in fl.PART_NAMES:
+        assert not set(data["train"][part]) & set(data["heldout"][part]), part
+    for table in (g.REQUEST_CONNECTIVES, g.CROSS_CUES, g.CROSS_REQUESTS, g.ENTITY_CUES,
+                  g.ENTITY_TARGETS):
+        assert len(table["train"]) >= 3 and len(table["heldout"]) >= 3
+        assert not set(table["train"]) & set(table["heldout"])
+    assert "due to {R}," in g.REQUEST_CONNECTIVES["train"]  # the lecture's phrasing
+
+
+def test_heldout_probe_emails(heldout: list[dict], small: list[dict]) -> None:
+    """Same fields and metadata as corpus emails, every kind and band, no training filler."""
+    assert g.heldout_probe_emails(300, seed=1) == heldout
+    check_deps(heldout)
+    for i, e in enumerate(heldout):
+        assert list(e) == ["id", "topic", "subject", "body", "deps"]
+        assert e["id"] == f"h{i + 1:05d}"
+        assert len(tokenize(e["body"])) < 250
+    cells = Counter((d["kind"], summary.band_of(d["distance"])) for e in heldout
+                    for d in e["deps"])
+    assert all(cells[(k, b)] > 0 for k in g.KINDS for b in range(len(g.BANDS))), cells
+    train_units: set[str] = set()
+    heldout_units: set[str] = set()
+    g.generate(300, seed=1, fillers=train_units)
+    g.heldout_probe_emails(300, seed=1, fillers=heldout_units)
+    assert heldout_units and not train_units & heldout_units
+    assert not any(g.LECTURE_SENTENCE in e["body"] for e in heldout)
+
+
+def _literal_chunks(template: str) -> list[str]:
+    """The template's text between slots, as space-joined tokens."""
+    return [" ".join(tokenize(c)) for c in re.split(r"\{[A-Za-z_0-9]+\}", template)
+            if tokenize(c)]
+
+
+def test_heldout_pool_never_in_the_corpus(corpus: list[dict], heldout: list[dict]) -> None:
+    """No held-out filler part or cue phrasing occurs in any email of the shipped corpus
+    (training, validation and test split alike), so no held-out filler does either."""
+    text = " | ".join(" ".join(tokenize(e["body"])) for e in corpus)
+    text = f" {text} "
+    templates = [t for part in g.load_templates("fillers")["heldout"].values() for t in part]
+    templates += [t for table in (g.REQUEST_CONNECTIVES, g.CROSS_CUES, g.CROSS_REQUESTS,
+                                  g.ENTITY_CUES, g.ENTITY_TARGETS) for t in table["heldout"]]
+    for template in templates:
+        # the longest literal part: for a phrasing, the words around the reason phrase
+        chunk = max(_literal_chunks(template), key=lambda c: len(c.split()))
+        assert f" {chunk} " not in text, (template, chunk)
+    # and, directly, no sentence of a held-out probe email's filler is a corpus sentence
+    sentences = {s for e in corpus for s in summary.split_sentences(e["body"])}
+    units: set[str] = set()
+    g.heldout_probe_emails(300, seed=1, fillers=units)
+    assert not {u for u in units if u[-1] in ".!"} & sentences
+
+
 def test_no_tensorflow_import() -> None:
     code = (
         "import sys, autocomplete.corpus.generator, autocomplete.corpus.builtin;"
@@ -150,12 +264,13 @@ def test_load_builtin_columns() -> None:
 
 
 def test_committed_corpus_counts(corpus: list[dict]) -> None:
-    stats = g.summarize(corpus)
+    stats = summary.summarize(corpus)
     assert stats["emails"] >= 12_000
     assert stats["words"] >= 1_300_000
     # enough training examples in every kind and band cell; entity has the fewest
     assert all(n >= 1_500 for n in stats["cells"].values()), stats["cells"]
-    assert stats["max_distance"] >= 120
+    assert stats["max_distance"] >= 190
+    assert set(stats["cells"]) == {f"{k}/{lo}-{hi}" for k in g.KINDS for lo, hi in g.BANDS}
     assert 3_000 <= stats["distinct_tokens"] <= 8_000
     assert stats["top_sentence_share"] < 0.005
     assert stats["share_bodies_over_250"] == 0
@@ -172,6 +287,9 @@ def test_committed_corpus_dependencies(corpus: list[dict]) -> None:
     # verbatim, with or without the comma, several times
     assert sum(g.LECTURE_SENTENCE in e["body"] or with_comma in e["body"] for e in corpus) >= 3
     assert any(e["body"].startswith(g.LECTURE_SENTENCE) for e in corpus)
+    for time_word, verb in (("Yesterday", "needed"), ("Tomorrow", "will need")):  # the variants
+        variant = g.LECTURE_SENTENCE.replace("Today", time_word).replace("I need", f"I {verb}")
+        assert any(variant in e["body"] for e in corpus), variant
 
 
 def _chi2(table: Counter, rows: list, cols: list) -> float:
@@ -195,11 +313,11 @@ def test_time_word_independent_of_reason(corpus: list[dict]) -> None:
         for dt, dr in zip(tense, reason, strict=True):
             assert dt["cue_token"] < dr["cue_token"] < dt["target_token"] < dr["target_token"]
             pairs[(dt["cue"].lower(), dr["target"])] += 1
-            bands[(dr["target"], g.band_of(dr["distance"]))] += 1
+            bands[(dr["target"], summary.band_of(dr["distance"]))] += 1
     targets = list(g.REASON_TARGETS)
-    # chi-square critical values at p = 0.001: df 6 -> 22.46, df 9 -> 27.88
+    # chi-square critical values at p = 0.001: df 6 -> 22.46, df 12 -> 32.91
     assert _chi2(pairs, list(TENSE_TARGET), targets) < 22.46, pairs
-    assert _chi2(bands, targets, [0, 1, 2, 3]) < 27.88, bands
+    assert _chi2(bands, targets, list(range(len(g.BANDS)))) < 32.91, bands
     for n in pairs.values():  # and close to uniform
         assert abs(n - sum(pairs.values()) / 12) < 0.15 * sum(pairs.values()) / 12
 
@@ -219,7 +337,7 @@ def test_entity_recaps_follow_the_target(small: list[dict]) -> None:
     assert blocks and mentions >= 0.9 * g.RECAPS_PER_BLOCK * blocks, (mentions, blocks)
 
 
-TEMPLATE_FILES = ["entity", "frame", "reasons", "requests", "slot_values", "topics"]
+TEMPLATE_FILES = ["entity", "fillers", "frame", "reasons", "requests", "slot_values", "topics"]
 
 
 def test_templates_load_from_package_data() -> None:
@@ -230,7 +348,9 @@ def test_templates_load_from_package_data() -> None:
     for name in names:
         assert g.load_templates(name) == json.loads((folder / f"{name}.json").read_text("utf-8"))
         assert g.load_templates(name) is g.load_templates(name)  # read once
-    assert g.ENTITY_FILLERS == tuple(g.load_templates("entity")["fillers"])
+    assert g.FILLER_POOLS["train"].parts["objects"] == tuple(
+        g.load_templates("fillers")["train"]["objects"])
+    assert g.ENTITY_CUES["heldout"] == tuple(g.load_templates("entity")["cues"]["heldout"])
     assert g.FIRST_NAMES == g.SLOT_VALUES["first"] and g.SLOTS["first"]
     assert [t.name for t in g.ALL_TOPICS] == [t["name"] for t in g.load_templates("topics")]
     assert g.REASONS["loan"][0] == g.Reason(g.LECTURE_REASON, "job", 4)
@@ -254,6 +374,8 @@ def test_template_slots_are_known() -> None:
         data = g.load_templates(name)
         if name == "frame":
             data = {k: v for k, v in data.items() if k != "greetings"}
+        if name == "fillers":  # the forms name parts ({subject}); the parts name slots
+            data = {pool: data[pool] for pool in g.POOLS}
         for text in strings(data):
             for m in g._SLOT_RE.finditer(text):
                 assert m.group(1) in g.SLOTS, (name, text)

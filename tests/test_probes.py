@@ -44,7 +44,8 @@ E2 = (
     f"Tomorrow we {fill(2)} will meet. The flight is late so {fill(40)} the meeting is delayed. "
     f"Tom says hi, {fill(70)} regards, Tom"
 )
-E3 = f"I was sick {fill(20)} so I stayed home. Bob called {fill(130)} bob. Zork: {fill(3)} zork"
+E3 = (f"I was sick {fill(20)} so I stayed home. Bob called {fill(130)} bob. Max: {fill(205)} max. "
+      f"Zork: {fill(3)} zork")
 E4 = f"Soon we shall meet {fill(5)} the zebra. Zebra"  # never passed to build_probes
 
 ROWS = [
@@ -52,7 +53,7 @@ ROWS = [
     ("e2", E2, [("tense", "tomorrow", "will"), ("reason", "flight", "delayed"),
                 ("entity", "tom", "tom")]),
     ("e3", E3, [("reason", "sick", "home"), ("entity", "bob", "bob"),
-                ("entity", "zork", "zork")]),
+                ("entity", "max", "max"), ("entity", "zork", "zork")]),
     ("e4", E4, [("tense", "soon", "shall"), ("entity", "zebra", "zebra")]),
 ]  # fmt: skip
 
@@ -87,8 +88,9 @@ def test_expected_distances_fall_in_intended_bands(probes: pd.DataFrame) -> None
         ("e2", "reason"): "31-60",
         ("e2", "entity"): "61-120",
         ("e3", "reason"): "11-30",
+        ("e3", "entity"): "121-200",
     }
-    # bob (distance > 120) and zork (OOV target) are skipped and counted
+    # max (distance > 200) and zork (OOV target) are skipped and counted
     assert probes.attrs["skipped"] == {"oov_target": 1, "out_of_band": 1, "no_alternatives": 0}
 
 
@@ -115,20 +117,20 @@ def test_alternatives_come_from_given_rows_only(probes: pd.DataFrame) -> None:
         kind: {vocab[i] for alts in group.alternatives for i in alts}
         for kind, group in probes.groupby("kind")
     }
-    # e4's "shall" and "zebra" are in vocab but not in the given rows; bob
+    # e4's "shall" and "zebra" are in vocab but not in the given rows; max
     # counts as an alternative although its own probe was out of band.
     assert alt_words == {
         "tense": {"was", "will"},
-        "entity": {"anna", "tom", "bob"},
+        "entity": {"anna", "tom", "bob", "max"},
         "reason": {"delayed", "home"},
     }
     for p in probes.itertuples():
         assert p.target_id not in p.alternatives
         assert p.chance == pytest.approx(1 / (1 + len(p.alternatives)))
     counts = probe_counts(probes)
-    assert list(counts.columns) == ["1-10", "11-30", "31-60", "61-120"]
-    assert counts.loc["tense"].tolist() == [2, 0, 0, 0]
-    assert counts.loc["entity"].tolist() == [0, 1, 0, 1]
+    assert list(counts.columns) == ["1-10", "11-30", "31-60", "61-120", "121-200"]
+    assert counts.loc["tense"].tolist() == [2, 0, 0, 0, 0]
+    assert counts.loc["entity"].tolist() == [0, 1, 0, 1, 1]
     assert counts.values.sum() == len(probes)
 
 
@@ -137,7 +139,7 @@ def test_max_per_cell_samples_reproducibly() -> None:
     a = build_probes(df, vocab, max_per_cell=1, seed=3)
     b = build_probes(df, vocab, max_per_cell=1, seed=3)
     assert probe_counts(a).values.max() == 1
-    assert len(a) == 5  # the two tense probes in 1-10 become one
+    assert len(a) == 6  # the two tense probes in 1-10 become one
     pd.testing.assert_frame_equal(a, b)
 
 
@@ -188,9 +190,10 @@ def test_recall_follows_designed_memory(probes: pd.DataFrame) -> None:
 
     summary = summarize_recall(results)
     overall = summary[summary.kind == "all"].set_index("band")
-    assert overall.recall.to_dict() == {"1-10": 1.0, "11-30": 1.0, "31-60": 0.0, "61-120": 0.0}
-    assert overall.n.to_dict() == {"1-10": 2, "11-30": 2, "31-60": 1, "61-120": 1}
-    assert overall.loc["11-30", "chance"] == pytest.approx((1 / 3 + 1 / 2) / 2)
+    assert overall.recall.to_dict() == {"1-10": 1.0, "11-30": 1.0, "31-60": 0.0, "61-120": 0.0,
+                                        "121-200": 0.0}
+    assert overall.n.to_dict() == {"1-10": 2, "11-30": 2, "31-60": 1, "61-120": 1, "121-200": 1}
+    assert overall.loc["11-30", "chance"] == pytest.approx((1 / 4 + 1 / 2) / 2)
     tense = summary[(summary.kind == "tense")]
     assert tense[["band", "n", "recall", "top1", "chance"]].values.tolist() == [
         ["1-10", 2, 1.0, 1.0, 0.5]
@@ -202,3 +205,26 @@ def test_ties_are_not_correct(probes: pd.DataFrame) -> None:
     assert not results.correct.any()
     assert not results.top1.any()
     assert summarize_recall(results).recall.max() == 0.0
+
+
+def test_generated_probes_sit_where_the_metadata_says() -> None:
+    """Corpus and held-out-template emails: every kind, the 121-200 band included, has
+    probes, and each probe's cue and target are the tokens its `deps` record names."""
+    from autocomplete.corpus import generator as g
+
+    emails = pd.DataFrame(g.generate(60, seed=5) + g.heldout_probe_emails(60, seed=5))
+    vocab = list(SPECIALS) + sorted({t for body in emails.body for t in tokenize(body)})
+    probes = build_probes(emails, vocab)
+    counts = probe_counts(probes)
+    assert set(counts.index) == set(g.KINDS)
+    assert (counts["121-200"] > 0).all() and counts.values.sum() == len(probes)
+    bodies = emails.set_index("id")["body"]
+    for p in probes.itertuples():
+        tokens = tokenize(bodies[p.email_id])
+        assert vocab[p.target_id] == p.target == tokens[p.target_token]
+        assert len(p.context) == p.target_token + 1  # [start] + the tokens before the target
+        assert vocab[p.context[p.cue_token + 1]] == tokens[p.cue_token]
+        if p.kind in ("tense", "entity"):
+            assert tokens[p.cue_token] == p.cue.lower()
+        else:  # the key word of the reason phrase
+            assert tokens[p.cue_token] in tokenize(p.cue)

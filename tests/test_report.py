@@ -63,14 +63,16 @@ def test_report_quick_writes_every_file_and_prints_tables(models_dir, emails, tm
     # the terminal: summary (one row per model + the n-gram), recall by distance, probe counts
     stdout = result.stdout
     for text in ("Summary", "Recall by distance", "Probes per kind", "chance", "61-120",
-                 "ngram-4", "simple_rnn", "gru", "EM@5", "Completions"):
+                 "121-200", "ngram-4", "simple_rnn", "gru", "EM@5", "Completions",
+                 "seen templates (test split) / held-out templates",
+                 "Held-out-template probes per kind"):
         assert text in stdout
     # the missing cell is named with the command that trains it
     assert "missing cells: lstm" in result.stderr
     assert f"autocomplete train --cell lstm --out {models_dir / 'lstm'}" in result.stderr
 
     names = ["compare.md", "compare.html", "recall_by_distance.png", "grad_flow.png",
-             "training_curves.png"]
+             "training_curves.png", "recall_seen_vs_heldout.png"]
     for name in names:
         assert (out / name).is_file() and (out / name).stat().st_size > 0, name
     for name in names[2:]:
@@ -78,7 +80,11 @@ def test_report_quick_writes_every_file_and_prints_tables(models_dir, emails, tm
 
     md = (out / "compare.md").read_text()
     assert "| model | parameters | training time | epochs | test perplexity | top-1 | top-5 |" in md
-    assert "| model | 1-10 tokens | 11-30 tokens | 31-60 tokens | 61-120 tokens |" in md
+    assert ("| model | 1-10 tokens | 11-30 tokens | 31-60 tokens | 61-120 tokens "
+            "| 121-200 tokens |") in md
+    assert ("| kind | model | 1-10 tokens | 11-30 tokens | 31-60 tokens | 61-120 tokens "
+            "| 121-200 tokens |") in md
+    assert "(recall_seen_vs_heldout.png)" in md
     assert "| chance |" in md and "| ngram-4 |" in md
     assert "![" in md and "(recall_by_distance.png)" in md
     assert "Today due to my current job situation and family condition, I" in md
@@ -87,7 +93,7 @@ def test_report_quick_writes_every_file_and_prints_tables(models_dir, emails, tm
     assert "http://" not in page and "https://" not in page
     assert not re.search(r"""(src|href)\s*=\s*["']?(?!data:)[^"'\s>]""", page)
     assert "<script" not in page and "<link" not in page
-    assert page.count('src="data:image/png;base64,') == 3
+    assert page.count('src="data:image/png;base64,') == 4
     assert "<table>" in page and "ngram-4" in page
 
     # --json: one document with everything (re-uses the evaluation above: same code path)
@@ -97,11 +103,24 @@ def test_report_quick_writes_every_file_and_prints_tables(models_dir, emails, tm
     assert result.exit_code == 0, result.output
     doc = json.loads(result.stdout)
     assert {"settings", "summary", "recall", "recall_table", "probe_counts", "completions",
-            "notes", "files", "missing_cells"} <= set(doc)
+            "notes", "files", "missing_cells", "recall_heldout",
+            "probe_counts_heldout"} <= set(doc)
     assert [r["model"] for r in doc["summary"]] == ["simple_rnn", "gru", "ngram-4"]
     assert doc["missing_cells"] == ["lstm"]
     assert "chance" in doc["recall_table"] and set(doc["recall_table"]["gru"]) == {
-        "1-10", "11-30", "31-60", "61-120"}
+        "1-10", "11-30", "31-60", "61-120", "121-200"}
+    # the held-out-template probes: every model, every kind (cross included) and band
+    heldout = pd.DataFrame(doc["recall_heldout"])
+    assert set(heldout["model"]) == {"simple_rnn", "gru", "ngram-4"}
+    assert {"reason", "tense", "entity", "cross", "all"} <= set(heldout["kind"])
+    assert set(heldout["band"]) == {"1-10", "11-30", "31-60", "61-120", "121-200"}
+    assert heldout["recall"].between(0, 1).all()
+    assert all(n > 0 for row in doc["probe_counts_heldout"].values() for n in row.values())
+    assert doc["settings"]["heldout_probes"] == sum(
+        n for row in doc["probe_counts_heldout"].values() for n in row.values())
+    memory = captured["results"].memory_table()
+    assert list(memory.columns[:2]) == [("1-10", "seen"), ("1-10", "held-out")]
+    assert memory.index[0] == ("all", "simple_rnn")
     row = doc["summary"][0]
     assert row["perplexity"] > 1 and 0 <= row["top1"] <= row["top5"] <= 1
     assert 0 <= row["em5"] <= row["em1"] <= 1 and row["latency_p90_ms"] >= 0

@@ -103,8 +103,9 @@ def _train_missing(missing: list[str], models_dir: Path, budget: float | None, s
 @click.option("--ngram-order", type=click.IntRange(3, 5), default=4, show_default=True,
               help="Order of the Kneser-Ney n-gram baseline.")
 @click.option("--quick", is_flag=True,
-              help="Small, fast run: a few hundred test emails, at most 20 probes per kind "
-                   "and band, 50 ExactMatch cuts, one latency repeat. Writes every file.")
+              help="Small, fast run: a few hundred test emails and held-out-template "
+                   "emails, at most 20 probes per kind and band, 50 ExactMatch cuts, one "
+                   "latency repeat. Writes every file.")
 @click.option("--json", "as_json", is_flag=True,
               help="Print everything as one JSON document instead of the tables.")
 @click.option("--allow-corpus-change", is_flag=True,
@@ -117,8 +118,11 @@ def report(models_dir: Path, out: Path, train_missing: bool, budget: float | Non
 
     Test perplexity, top-1/top-5, recall by distance, ExactMatch@1..5,
     completion latency, parameters, training time and gradient flow, plus the
-    lecture's sentence completed by every model. Prints the tables and writes
-    compare.md, a self-contained compare.html and the plots into --out.
+    lecture's sentence completed by every model. On the built-in corpus, recall
+    by kind and band also on held-out-template probes, beside the test split's
+    ("seen / held-out"): memory of the cue apart from memorized templates.
+    Prints the tables and writes compare.md, a self-contained compare.html and
+    the plots into --out.
 
     \b
     Example:

@@ -1,18 +1,27 @@
 """Deterministic generator of the built-in email corpus (data/emails.jsonl.gz).
 
 Realistic business and personal mail built from many sentence templates and
-slot values, with three kinds of designed long-range dependencies recorded in
+slot values, with four kinds of designed long-range dependencies recorded in
 each email's "deps" (see data/README.md):
 
 * reason: "... due to <reason phrase>, <filler> I need to take a <loan|sick|flight|vacation>"
+  (the cue phrasing varies: "because of X,", "since X came up,", "X came up, so", ...)
 * tense:  "<Today|Yesterday|Tomorrow> ..., <filler> I <need|needed|will need> ..."
 * entity: a project code name is introduced, repeated after filler sentences, and
   named again in the sentences after that target.
+* cross: the reason is stated in a sentence of its own, filler sentences follow,
+  then "So I need to take a <target>" (the cue crosses sentence boundaries).
 
 The text right before a target never depends on which target it is, and the
 filler between cue and target is drawn independently of the cue, so only
-memory of the cue predicts the target. Distances are balanced over the bands
-1-10, 11-30, 31-60 and 61-120 tokens.
+memory of the cue predicts the target. The filler is composed from parts
+(`autocomplete.corpus.fillers`), so it cannot be memorised as a few fixed
+clauses. Distances are balanced over the bands 1-10, 11-30, 31-60, 61-120 and
+121-200 tokens.
+
+Cue phrasings, entity frames and filler parts come in a "train" pool, which
+builds the corpus, and a disjoint "heldout" pool, which builds only the
+held-out-template probe emails (`heldout_probe_emails`, never written to the corpus).
 
 Only `random.Random(seed)` is used, so the output is byte-identical for a seed:
 
@@ -29,21 +38,22 @@ import json
 import random
 import re
 import time
-from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 from typing import Any
 
+from autocomplete.corpus import fillers as fl
+from autocomplete.corpus.summary import BANDS, KINDS, format_summary, summarize
 from autocomplete.tokens import detokenize, token_spans, tokenize
 
 DEFAULT_N_EMAILS = 14_000
 DEFAULT_SEED = 0
 DEFAULT_OUT = Path("data/emails.jsonl.gz")
 
-BANDS: tuple[tuple[int, int], ...] = ((1, 10), (11, 30), (31, 60), (61, 120))
-KINDS: tuple[str, ...] = ("reason", "tense", "entity")
+POOLS: tuple[str, ...] = fl.POOLS  # "train" builds the corpus, "heldout" the held-out probes
+DEFAULT_HELDOUT_EMAILS = 2_000
 MAX_BODY_TOKENS = 249  # bodies stay below 250 tokens (training window 256)
 
 TENSES: dict[str, tuple[str, str]] = {  # time word -> (verb phrase, target token)
@@ -52,8 +62,8 @@ TENSES: dict[str, tuple[str, str]] = {  # time word -> (verb phrase, target toke
     "tomorrow": ("will need", "will"),
 }
 # Four names, as the reason cue has four targets: each name is then the target
-# about 2,240 times per epoch, while at ~800 times per epoch (eight names) no
-# cell learns to copy a name in 19 minutes of training.
+# about 1,900 times per epoch, while at ~800 times per epoch (eight names, an
+# earlier corpus) no cell learns to copy a name in 19 minutes of training.
 PROJECTS: tuple[str, ...] = ("falcon", "orion", "atlas", "phoenix")
 # Sentences right after an entity target that name the project again, when
 # they fit in the email (see ENTITY_RECAPS).
@@ -122,21 +132,26 @@ REASON_FOLLOWUPS: dict[str, tuple[str, ...]] = _tuples(_REASON_DATA["followups"]
 
 _REQUEST_DATA = load_templates("requests")
 REQUEST_INTROS: tuple[str, ...] = tuple(_REQUEST_DATA["intros"])
-REQUEST_CONNECTIVES: tuple[str, ...] = tuple(_REQUEST_DATA["connectives"])
-# Filler clauses inside the request sentence ("... due to X, <clauses> I need ...").
-# They are tense-neutral, never mention a time word, a reason word, a target,
-# a city or a project, and always end with a comma.
-REQUEST_CLAUSES: tuple[str, ...] = tuple(_REQUEST_DATA["clauses"])
+# Cue phrasings per pool: "{R}" is the reason phrase ("due to {R},", "{R} came up, so").
+REQUEST_CONNECTIVES: dict[str, tuple[str, ...]] = _tuples(_REQUEST_DATA["connectives"])
+# The cross kind: a sentence that states the reason, and the request that comes
+# later, which always ends with "to take a" before the target.
+CROSS_CUES: dict[str, tuple[str, ...]] = _tuples(_REQUEST_DATA["cross_cues"])
+CROSS_REQUESTS: dict[str, tuple[str, ...]] = _tuples(_REQUEST_DATA["cross_requests"])
 _REQUEST_SUBJECTS: dict[str, tuple[str, ...]] = _tuples(_REQUEST_DATA["subjects"])
+# Filler between cue and target: composed from the parts of one pool (see fillers.py).
+# No part mentions a time word, a reason word, a target, a city or a project.
+FILLER_POOLS: dict[str, fl.FillerPool] = {
+    name: fl.load_pool(load_templates("fillers"), name) for name in POOLS
+}
 
 # ---------------------------------------------------------------------------
 # Entity (project code name) frames and neutral filler sentences. "{P}" is the
 # project name; fillers never name a project, so probe distances hold.
 
 _ENTITY_DATA = load_templates("entity")
-ENTITY_CUES: tuple[str, ...] = tuple(_ENTITY_DATA["cues"])
-ENTITY_TARGETS: tuple[str, ...] = tuple(_ENTITY_DATA["targets"])
-ENTITY_FILLERS: tuple[str, ...] = tuple(_ENTITY_DATA["fillers"])
+ENTITY_CUES: dict[str, tuple[str, ...]] = _tuples(_ENTITY_DATA["cues"])  # per pool
+ENTITY_TARGETS: dict[str, tuple[str, ...]] = _tuples(_ENTITY_DATA["targets"])
 ENTITY_AFTER: tuple[str, ...] = tuple(_ENTITY_DATA["after"])
 # Sentences after the target that name the project again, as real updates do.
 # They give the cell short, cross-sentence uses of the name to learn from (the
@@ -298,6 +313,16 @@ def _cap(text: str) -> str:
     return text[:i] + text[i : i + 1].upper() + text[i + 1 :]
 
 
+def _mark_key(phrase: str, key: str, dep: int) -> str:
+    """The phrase with the cue marker of `dep` before the last word holding the key token."""
+    words = phrase.split(" ")
+    for wi in range(len(words) - 1, -1, -1):
+        if key in tokenize(words[wi]):
+            words[wi] = f"\x02c{dep}\x03" + words[wi]
+            break
+    return " ".join(words)
+
+
 @dataclass
 class _Dep:
     kind: str
@@ -306,74 +331,55 @@ class _Dep:
     expected: int  # planned distance, checked against the final text
 
 
-def _feasible_range(bases: Sequence[int], band: int) -> tuple[int, int]:
-    """Filler lengths L with base + L inside the band for every base."""
-    lo, hi = BANDS[band]
+def _feasible_range(bases: Sequence[int], span: tuple[int, int]) -> tuple[int, int]:
+    """Filler lengths L with base + L inside the span (lo, hi) for every base."""
+    lo, hi = span
     return max([0] + [lo - b for b in bases]), min(hi - b for b in bases)
 
 
-def _fit_units(
-    rng: random.Random,
-    lo_len: int,
-    hi_len: int,
-    templates: Sequence[str],
-    fill: Callable[[str], str],
-    kind: Callable[[str], int] = lambda t: 1,
-) -> list[str]:
-    """Filled filler units (clauses or sentences) with a total token count in [lo_len, hi_len].
-
-    Each template is used at most once. `kind(template)` is 0 (opening unit: at
-    most one, placed first), 1 (body) or 2 (short closing unit: at most one,
-    placed last); short units are only taken when little room is left.
-    """
-    if hi_len <= 0:
-        return []
-    for attempt in range(80):
-        goal = rng.randint(lo_len, hi_len) if attempt < 50 else hi_len
-        units: list[tuple[int, str]] = []
-        used: list[int] = []
-        kinds_used: list[int] = []
-        total = 0
-        misses = 0
-        while total < goal and misses < 40:
-            i = rng.randrange(len(templates))
-            k = kind(templates[i])
-            unit = fill(templates[i])
-            n = _ntok(unit)
-            room = goal - total
-            if (
-                n > room
-                or i in used
-                or (k != 1 and k in kinds_used)
-                or (n < 6 and room >= 14 and misses < 30)
-            ):
-                misses += 1
-                continue
-            units.append((k, unit))
-            used.append(i)
-            kinds_used.append(k)
-            total += n
-        if lo_len <= total <= hi_len:
-            units.sort(key=lambda u: u[0])  # stable: keeps the random order inside a kind
-            return [u for _, u in units]
-    raise RuntimeError(f"cannot fit filler of {lo_len}-{hi_len} tokens")
+def _key_index(ptoks: list[str], reason: Reason) -> int:
+    """Position of the cue key in the phrase's tokens (a city is the last token)."""
+    if reason.key == "{city}":
+        return len(ptoks) - 1
+    return len(ptoks) - 1 - ptoks[::-1].index(reason.key)
 
 
-def _clause_kind(template: str) -> int:
-    """Request clauses: 'which ...' right after the reason, one-word adverbs last."""
-    if template.startswith("which"):
-        return 0
-    if len(template.split()) <= 3 and not template.startswith("and"):
-        return 2
-    return 1
+def _request_bases(reason: Reason, conn: str) -> tuple[int, int]:
+    """Worst case (comma, two-word verb) distances time word -> verb and key -> target."""
+    ptoks = tokenize(reason.template.replace("{city}", "Chicago"))
+    pre, post = (len(tokenize(part)) for part in conn.split("{R}"))
+    base_t = 1 + 1 + pre + len(ptoks) + post + 1
+    base_r = len(ptoks) - _key_index(ptoks, reason) + post + 1 + 2 + 3
+    return base_t, base_r
+
+
+@functools.cache
+def _connectives(pool: str, band: int) -> tuple[str, ...]:
+    """The pool's cue phrasings with which every target has a reason that fits the band."""
+    out = tuple(
+        conn for conn in REQUEST_CONNECTIVES[pool]
+        if all(any(_fits(_request_bases(r, conn), BANDS[band]) for r in REASONS[t])
+               for t in REASON_TARGETS)
+    )
+    if not out:  # pragma: no cover - the data always has a short phrasing
+        raise ValueError(f"templates/requests.json: no {pool} connective fits band {band}")
+    return out
+
+
+def _fits(bases: Sequence[int], span: tuple[int, int]) -> bool:
+    lo_len, hi_len = _feasible_range(bases, span)
+    return lo_len <= hi_len
 
 
 class _EmailBuilder:
-    """Builds one email; holds its random stream and its dependencies."""
+    """Builds one email from one template pool; holds its random stream and dependencies."""
 
-    def __init__(self, rng: random.Random):
+    def __init__(self, rng: random.Random, pool: str = "train"):
         self.rng = rng
+        self.pool = pool
+        self.fillers = FILLER_POOLS[pool]
         self.deps: list[_Dep] = []
+        self.units: list[str] = []  # the filler units used, for the summary
 
     def fill(self, template: str) -> str:
         return _cap(_fill(self.rng, template))
@@ -382,102 +388,135 @@ class _EmailBuilder:
         self.deps.append(_Dep(kind, cue, target, expected))
         return len(self.deps) - 1
 
+    def _filler(self, lo_len: int, hi_len: int, sentences: bool) -> list[str]:
+        """Composed filler units (sentences, or clauses inside a sentence) of lo-hi tokens."""
+        rng, pool = self.rng, self.fillers
+        if sentences:
+            units = fl.fit(rng, lo_len, hi_len, lambda: self.fill(fl.sentence(rng, pool)),
+                           lambda: self.fill(fl.short_sentence(rng, pool)), _ntok)
+        else:
+            units = fl.fit(rng, lo_len, hi_len, lambda: _fill(rng, fl.clause(rng, pool)),
+                           lambda: _fill(rng, fl.short_clause(rng, pool)), _ntok)
+        self.units += units
+        return units
+
+    def _reason_phrase(self, reason: Reason) -> tuple[str, str, str]:
+        """(phrase with its city filled in, cue key token, city)."""
+        city = self.rng.choice(FLIGHT_CITIES)
+        phrase = reason.template.replace("{city}", city)
+        return phrase, city.lower() if reason.key == "{city}" else reason.key, city
+
+    def _continuation(self, target: str, reason: Reason, city: str, lecture: bool = False) -> str:
+        # the lecture's reason always ends at "loan.", as in the lecture
+        if lecture or reason.template == LECTURE_REASON:
+            return ""
+        cont = self.rng.choice(REASON_CONTINUATIONS[target])
+        return _fill(self.rng, cont.replace("{city}", city))
+
     # -- reason + tense ---------------------------------------------------
-    def request(
-        self, band: int, time_word: str, comma: bool, lecture: bool = False
-    ) -> tuple[str, str]:
+    def request(self, span: tuple[int, int], band: int, time_word: str, comma: bool,
+                lecture: bool = False) -> tuple[str, str]:
         """The request sentence with a reason dep and a tense dep; returns (text, target)."""
         rng = self.rng
+        conn = "due to {R}," if lecture else rng.choice(_connectives(self.pool, band))
         if lecture:
             target, reason = "loan", REASONS["loan"][0]
         else:
             target = rng.choice(REASON_TARGETS)
-            reason = self._pick_reason(target, band)
-        city = rng.choice(FLIGHT_CITIES)
-        phrase = reason.template.replace("{city}", city)
+            reason = self._pick_reason(target, span, conn)
+        phrase, key, city = self._reason_phrase(reason)
         ptoks = tokenize(phrase)
-        key = city.lower() if reason.key == "{city}" else reason.key
         key_idx = len(ptoks) - 1 - ptoks[::-1].index(key)
-        conn = "due to" if lecture else rng.choice(REQUEST_CONNECTIVES)
+        pre, post = conn.split("{R}")
+        head = f"{time_word.capitalize()}{',' if comma else ''} {pre}"
         verb, verb_target = TENSES[time_word]
         vlen = len(verb.split())
-        n_prefix = 1 + int(comma) + 2 + len(ptoks) + 1
-        k = 1 + int(comma) + 2 + key_idx
+        n_prefix = len(tokenize(head)) + len(ptoks) + len(tokenize(post))
+        k = len(tokenize(head)) + key_idx
         base_t = n_prefix + 1
         base_r = n_prefix + 1 + vlen + 3 - k
-        lo_len, hi_len = _feasible_range((base_t, base_r), band)
-        if lecture:
-            clauses: list[str] = []
-        else:
-            clauses = _fit_units(
-                rng, lo_len, hi_len, REQUEST_CLAUSES, lambda t: _fill(rng, t), _clause_kind
-            )
+        lo_len, hi_len = _feasible_range((base_t, base_r), span)
+        clauses = [] if lecture else self._filler(lo_len, hi_len, sentences=False)
         n_fill = sum(_ntok(c) for c in clauses)
         t_id = self._new_dep("tense", time_word.capitalize(), verb_target, base_t + n_fill)
         r_id = self._new_dep("reason", phrase, target, base_r + n_fill)
-        words = phrase.split(" ")
-        # mark the key word (the last word containing the key token)
-        for wi in range(len(words) - 1, -1, -1):
-            if key in tokenize(words[wi]):
-                words[wi] = f"\x02c{r_id}\x03" + words[wi]
-                break
-        marked_phrase = " ".join(words)
-        # the lecture's reason always ends at "loan.", as in the lecture
-        cont = "" if lecture or reason.template == LECTURE_REASON else rng.choice(
-            REASON_CONTINUATIONS[target]
-        )
-        cont = _fill(rng, cont.replace("{city}", city))
+        cont = self._continuation(target, reason, city, lecture)
         verb_words = verb.split()
         verb_words[0] = f"\x02t{t_id}\x03" + verb_words[0]
         text = (
-            f"\x02c{t_id}\x03{time_word.capitalize()}{',' if comma else ''} {conn} "
-            f"{marked_phrase}, {' '.join(clauses)}{' ' if clauses else ''}"
+            f"\x02c{t_id}\x03{head}{_mark_key(phrase, key, r_id)}{post} "
+            f"{' '.join(clauses)}{' ' if clauses else ''}"
             f"I {' '.join(verb_words)} to take a \x02t{r_id}\x03{target}{cont}."
         )
         return text, target
 
-    def _pick_reason(self, target: str, band: int) -> Reason:
-        cands, weights = [], []
-        for reason in REASONS[target]:
-            ptoks = tokenize(reason.template.replace("{city}", "Chicago"))
-            key_idx = len(ptoks) - 1 if reason.key == "{city}" else (
-                len(ptoks) - 1 - ptoks[::-1].index(reason.key)
-            )
-            # worst case over comma and verb length, so the choice never depends on tense
-            base_t = 1 + 1 + 2 + len(ptoks) + 1 + 1
-            base_r = (len(ptoks) - key_idx) + 1 + 1 + 2 + 3
-            lo_len, hi_len = _feasible_range((base_t, base_r), band)
-            if lo_len <= hi_len:
-                cands.append(reason)
-                weights.append(reason.weight)
-        return self.rng.choices(cands, weights)[0]
+    def _pick_reason(self, target: str, span: tuple[int, int], conn: str) -> Reason:
+        """A reason of the target that fits the span, whatever the comma and the tense."""
+        cands = [r for r in REASONS[target] if _fits(_request_bases(r, conn), span)]
+        return self.rng.choices(cands, [r.weight for r in cands])[0]
 
-    def request_block(self, band: int, lecture_combo: tuple[str, bool] | None,
+    def request_block(self, span: tuple[int, int], band: int,
+                      lecture_combo: tuple[str, bool] | None,
                       bare: bool) -> tuple[list[list[str]], list[str], str]:
         """Paragraph(s) of a request: (mandatory paragraphs, optional follow-ups, target)."""
         rng = self.rng
         if lecture_combo is not None:
             time_word, comma = lecture_combo
-            sentence, target = self.request(band, time_word, comma, lecture=True)
+            sentence, target = self.request(span, band, time_word, comma, lecture=True)
         else:
             time_word = rng.choice(tuple(TENSES))
             comma = rng.random() < 0.35
-            sentence, target = self.request(band, time_word, comma)
+            sentence, target = self.request(span, band, time_word, comma)
         para = [sentence]
         if not bare and rng.random() < 0.35:
             para.insert(0, self.fill(rng.choice(REQUEST_INTROS)))
         followups = [self.fill(s) for s in rng.sample(REASON_FOLLOWUPS[target], 3)]
         return [para], followups, target
 
+    # -- cross: the reason in a sentence of its own, the request later ----------
+    def cross_block(self, span: tuple[int, int]) -> tuple[list[list[str]], list[str], str]:
+        """Reason sentence, filler sentences, request: (paragraphs, follow-ups, target)."""
+        rng = self.rng
+        lo, hi = span
+        target = rng.choice(REASON_TARGETS)
+        weights = [r.weight for r in REASONS[target]]
+        for _ in range(200):
+            reason = rng.choices(REASONS[target], weights)[0]
+            phrase, key, city = self._reason_phrase(reason)
+            cue = rng.choice(CROSS_CUES[self.pool]).replace("{R}", phrase)
+            ask = rng.choice(CROSS_REQUESTS[self.pool])
+            ctoks = tokenize(cue)
+            base = ctoks[::-1].index(key) + _ntok(ask) + 1  # tokens after the key, then ask
+            if base <= hi:
+                break
+        else:  # pragma: no cover - short frames always fit
+            raise RuntimeError("no cross frame fits")
+        sents = self._filler(max(0, lo - base), hi - base, sentences=True)
+        d = self._new_dep("cross", phrase, target, base + sum(_ntok(s) for s in sents))
+        cue_s = _cap(cue.replace(phrase, _mark_key(phrase, key, d)))
+        cont = self._continuation(target, reason, city)
+        paras: list[list[str]] = [[cue_s]]
+        if not sents or rng.random() < 0.5:
+            paras[0].insert(0, self.fill(rng.choice(REQUEST_INTROS)))
+        for i, s in enumerate(sents):
+            if i > 0 and len(sents) > 3 and rng.random() < 0.15:
+                paras.append([])
+            paras[-1].append(s)
+        if sents and rng.random() < 0.4:
+            paras.append([])
+        paras[-1].append(f"{ask} \x02t{d}\x03{target}{cont}.")
+        followups = [self.fill(s) for s in rng.sample(REASON_FOLLOWUPS[target], 3)]
+        return paras, followups, target
+
     # -- entity ---------------------------------------------------------------
-    def entity_block(self, band: int, name: str) -> tuple[list[list[str]], list[str]]:
+    def entity_block(self, span: tuple[int, int], name: str) -> tuple[list[list[str]], list[str]]:
         """Cue sentence, neutral filler, target sentence: (paragraphs, optional after-lines)."""
         rng = self.rng
-        lo, hi = BANDS[band]
+        lo, hi = span
         cap_name = name.capitalize()
         for _ in range(200):
-            cue = _fill(rng, rng.choice(ENTITY_CUES))
-            tgt = _fill(rng, rng.choice(ENTITY_TARGETS))
+            cue = _fill(rng, rng.choice(ENTITY_CUES[self.pool]))
+            tgt = _fill(rng, rng.choice(ENTITY_TARGETS[self.pool]))
             ctoks = tokenize(cue.replace("{P}", cap_name))
             ttoks = tokenize(tgt.replace("{P}", cap_name))
             base = len(ctoks) - ctoks.index(name) + ttoks.index(name)
@@ -485,8 +524,7 @@ class _EmailBuilder:
                 break
         else:  # pragma: no cover - frames always allow every band
             raise RuntimeError("no entity frame fits")
-        lo_len, hi_len = max(0, lo - base), hi - base
-        fillers = _fit_units(rng, lo_len, hi_len, ENTITY_FILLERS, self.fill)
+        fillers = self._filler(max(0, lo - base), hi - base, sentences=True)
         n_fill = sum(_ntok(s) for s in fillers)
         d = self._new_dep("entity", cap_name, name, base + n_fill)
         cue_s = _cap(cue.replace("{P}", f"\x02c{d}\x03{cap_name}"))
@@ -553,61 +591,53 @@ def _signature(rng: random.Random, personal: bool) -> list[str]:
 # Corpus level plan: which emails carry which dependency blocks, and in which
 # distance band, so that every (kind, band) cell gets the same count.
 
-_PATTERN_SHARES: tuple[tuple[str, float], ...] = (
-    ("RR", 0.14), ("RE", 0.27), ("ER", 0.27), ("R", 0.20), ("E", 0.10),
-)  # the rest: topic-only emails without designed dependencies
-
-
-def _compatible(b1: int, b2: int) -> bool:
-    """Two blocks in one email must leave room under the token limit."""
-    return BANDS[b1][1] + BANDS[b2][1] <= 150
+# Blocks: R (reason + tense), E (entity), C (cross). Shares of the blocks of each band.
+_BLOCK_SHARES: tuple[tuple[str, float], ...] = (("R", 0.34), ("E", 0.33), ("C", 0.33))
+_TOPIC_ONLY_SHARE = 0.02  # emails without designed dependencies
 
 
 def _plan(rng: random.Random, n: int) -> list[tuple[str, list[int]]]:
-    counts = {p: int(round(share * n)) for p, share in _PATTERN_SHARES}
-    patterns: list[str] = []
-    for p, c in counts.items():
-        patterns += [p] * c
-    patterns += ["T"] * max(0, n - len(patterns))
-    patterns = patterns[:n]
-    rng.shuffle(patterns)
-    # balanced band lists per dependency block kind
-    slots: dict[str, list[tuple[int, int]]] = {"R": [], "E": []}
-    for i, p in enumerate(patterns):
-        for j, ch in enumerate(p if p != "T" else ""):
-            slots[ch].append((i, j))
-    bands: list[list[int]] = [[0] * len(p) if p != "T" else [] for p in patterns]
-    for sl in slots.values():
-        values = [b % len(BANDS) for b in range(len(sl))]
-        rng.shuffle(values)
-        for (i, j), b in zip(sl, values, strict=True):
-            bands[i][j] = b
-    # repair incompatible pairs by swapping with single-block emails of low band
-    singles: dict[str, list[int]] = {"R": [], "E": []}
-    for i, p in enumerate(patterns):
-        if p in ("R", "E") and bands[i][0] <= 1:
-            singles[p].append(i)
-    for ch in singles:
-        rng.shuffle(singles[ch])
-    for i, p in enumerate(patterns):
-        if len(p) != 2 or _compatible(*bands[i]):
-            continue
-        # swap a long slot with a short single of the kind that has most singles left
-        options = [jj for jj in (0, 1) if bands[i][jj] >= 2 and singles[p[jj]]]
-        if options:
-            sizes = [len(singles[p[o]]) for o in options]
-            jj = options[sizes.index(max(sizes))]
-            k = singles[p[jj]].pop()
-            bands[i][jj], bands[k][0] = bands[k][0], bands[i][jj]
-        else:  # pragma: no cover - only for tiny corpora
-            bands[i] = [0, bands[i][1]]
-    return list(zip(patterns, bands, strict=True))
+    """(pattern, band per block) per email, e.g. ("RE", [3, 0]); "T" is topic only.
+
+    A 121-200 block fills an email on its own, a 61-120 block shares its email
+    with a 1-10 or 11-30 one, the other blocks go in pairs (never two entity
+    blocks together): two blocks' bands then reach at most 150 tokens together,
+    which leaves room for both under the token limit. Every kind gets
+    the same count in every band, so about n / 3 blocks per band fit n emails.
+    """
+    per_band = int(n * (1 - _TOPIC_ONLY_SHARE) / 3)
+    blocks = [(ch, band) for band in range(len(BANDS))
+              for ch, share in _BLOCK_SHARES for _ in range(int(round(share * per_band)))]
+    rng.shuffle(blocks)
+    longest = [b for b in blocks if b[1] == len(BANDS) - 1]
+    long = [b for b in blocks if b[1] == len(BANDS) - 2]
+    short = [b for b in blocks if b[1] <= 1]
+    rest = [b for b in blocks if b[1] == 2]
+    emails: list[list[tuple[str, int]]] = [[b] for b in longest]
+    for b in long:  # never two entity blocks in one email: each names its own project
+        partner = next((i for i in range(len(short) - 1, -1, -1)
+                        if (b[0], short[i][0]) != ("E", "E")), None)
+        emails.append([b] if partner is None else [b, short.pop(partner)])
+    rest += short
+    rng.shuffle(rest)
+    entity = [b for b in rest if b[0] == "E"]
+    other = [b for b in rest if b[0] != "E"]
+    while entity and other:
+        emails.append([entity.pop(), other.pop()])
+    emails += [other[i : i + 2] for i in range(0, len(other), 2)] + [[b] for b in entity]
+    for pair in emails:
+        rng.shuffle(pair)
+    emails += [[] for _ in range(max(0, n - len(emails)))]
+    emails = emails[:n]
+    rng.shuffle(emails)
+    return [("".join(ch for ch, _ in e) or "T", [b for _, b in e]) for e in emails]
 
 
 def _email(rng: random.Random, pattern: str, bands: list[int],
-           lecture_combo: tuple[str, bool] | None) -> tuple[str, str, str, list[_Dep]]:
-    """Compose one email: (topic, subject, body with markers, deps)."""
-    b = _EmailBuilder(rng)
+           lecture_combo: tuple[str, bool] | None,
+           pool: str = "train") -> tuple[str, str, str, list[_Dep], list[str]]:
+    """Compose one email: (topic, subject, body with markers, deps, filler units)."""
+    b = _EmailBuilder(rng, pool)
     topic = rng.choice(ALL_TOPICS)
     while "E" in pattern and topic.name in PERSONAL_TOPICS:  # project news is business mail
         topic = rng.choice(ALL_TOPICS)
@@ -623,9 +653,13 @@ def _email(rng: random.Random, pattern: str, bands: list[int],
         return sum(_ntok(p) for p in parts)
 
     # Room is reserved for every dependency block from its band alone, so whatever
-    # comes before a cue never depends on what is drawn for that cue's block.
-    reserve = [BANDS[band][1] + _BLOCK_OVERHEAD for band in bands]
+    # comes before a cue never depends on what is drawn for that cue's block. A
+    # 121-200 block (alone in its email) ends where the room ends.
     used = count([greeting] + signature)
+    spans = [BANDS[band] if band < len(BANDS) - 1 else
+             (BANDS[band][0], min(BANDS[band][1], MAX_BODY_TOKENS - used - _BLOCK_OVERHEAD))
+             for band in bands]
+    reserve = [hi + _BLOCK_OVERHEAD for _, hi in spans]
     desired = rng.randint(40, 110)
     pre: list[list[str]] = []
     post: list[list[str]] = []
@@ -659,14 +693,16 @@ def _email(rng: random.Random, pattern: str, bands: list[int],
     n_entity = 0
     for idx, (ch, band) in enumerate(zip(pattern if pattern != "T" else "", bands, strict=True)):
         if ch == "R":
-            paras, follow, target = b.request_block(band, lecture_combo, bare and idx == 0)
-            main = main or _REQUEST_TOPIC[target]
-            first_key = first_key or f"R:{target}"
+            paras, follow, target = b.request_block(
+                spans[idx], band, lecture_combo if idx == 0 else None, bare and idx == 0)
+        elif ch == "C":
+            paras, follow, target = b.cross_block(spans[idx])
         else:
-            paras, follow = b.entity_block(band, names[n_entity])
+            paras, follow = b.entity_block(spans[idx], names[n_entity])
             n_entity += 1
-            main = main or "projects"
-            first_key = first_key or "E"
+            target = ""
+        main = main or (_REQUEST_TOPIC[target] if target else "projects")
+        first_key = first_key or (f"R:{target}" if target else "E")
         if idx > 0:
             paras[0].insert(0, b.fill(rng.choice(TRANSITIONS)))
         size = sum(count(p) for p in paras)
@@ -709,7 +745,7 @@ def _email(rng: random.Random, pattern: str, bands: list[int],
         subject = _request_subject(rng, first_key[2:])
     else:
         subject = b.fill(rng.choice(_ENTITY_SUBJECTS)).replace("{P}", names[0].capitalize())
-    return main, subject, body, b.deps
+    return main, subject, body, b.deps, b.units
 
 
 _BLOCK_OVERHEAD = 45  # tokens of a block outside its cue-target span, at most
@@ -756,8 +792,29 @@ def _finalize(marked: str, deps: list[_Dep]) -> tuple[str, list[dict]]:
     return body, out
 
 
-def generate(n_emails: int = DEFAULT_N_EMAILS, seed: int = DEFAULT_SEED) -> list[dict]:
-    """Generate the corpus: a list of dicts with id, topic, subject, body, deps."""
+def generate(n_emails: int = DEFAULT_N_EMAILS, seed: int = DEFAULT_SEED,
+             fillers: set[str] | None = None) -> list[dict]:
+    """Generate the corpus: a list of dicts with id, topic, subject, body, deps.
+
+    Only the "train" template pool is used. `fillers`, if given, receives every
+    filler unit (clause or sentence between a cue and its target) used.
+    """
+    return _generate(n_emails, seed, "train", "e", fillers)
+
+
+def heldout_probe_emails(n_emails: int = DEFAULT_HELDOUT_EMAILS, seed: int = DEFAULT_SEED,
+                         fillers: set[str] | None = None) -> list[dict]:
+    """Emails like the corpus' (same fields and `deps`), built from the "heldout" pool only.
+
+    Their cue phrasings, entity frames and filler parts never occur in the
+    corpus, so recall on them measures memory of the cue, not of templates.
+    Ids are "h00001", ...; the lecture sentence is not among them.
+    """
+    return _generate(n_emails, seed, "heldout", "h", fillers)
+
+
+def _generate(n_emails: int, seed: int, pool: str, prefix: str,
+              fillers: set[str] | None) -> list[dict]:
     rng = random.Random(seed)
     plan = _plan(rng, n_emails)
     lecture_combos = [(tw, comma) for tw in TENSES for comma in (False, True)]
@@ -767,25 +824,27 @@ def generate(n_emails: int = DEFAULT_N_EMAILS, seed: int = DEFAULT_SEED) -> list
     emails = []
     for i, (pattern, bands) in enumerate(plan):
         combo = None
-        if pattern == "R" and bands[0] == 1:
+        if pool == "train" and pattern.startswith("R") and bands[0] == 1:
             if n_r1 % 20 == 0:
                 combo = lecture_combos[n_lecture % len(lecture_combos)]
                 n_lecture += 1
             n_r1 += 1
         for _ in range(20):
-            topic, subject, marked, deps = _email(rng, pattern, bands, combo)
+            topic, subject, marked, deps, units = _email(rng, pattern, bands, combo, pool)
             body, dep_dicts = _finalize(marked, deps)
             if body not in seen:
                 break
         else:  # pragma: no cover
             raise RuntimeError("could not build a unique email")
         seen.add(body)
+        if fillers is not None:
+            fillers.update(_strip(u) for u in units)
         if len(tokenize(body)) > MAX_BODY_TOKENS:
             raise AssertionError(f"body longer than {MAX_BODY_TOKENS} tokens: {body!r}")
         if detokenize(tokenize(body)) != " ".join(body.lower().split()):
             raise AssertionError(f"body does not round-trip: {body!r}")
         emails.append(
-            {"id": f"e{i + 1:05d}", "topic": topic, "subject": subject, "body": body,
+            {"id": f"{prefix}{i + 1:05d}", "topic": topic, "subject": subject, "body": body,
              "deps": dep_dicts}
         )
     return emails
@@ -810,77 +869,6 @@ def write_corpus(
     return path
 
 
-# ---------------------------------------------------------------------------
-# Summary statistics.
-
-
-def band_of(distance: int) -> int | None:
-    """Index of the distance band (0-3) that holds `distance`, or None."""
-    for i, (lo, hi) in enumerate(BANDS):
-        if lo <= distance <= hi:
-            return i
-    return None
-
-
-def split_sentences(body: str) -> list[str]:
-    """Lines of a body split at sentence ends (greetings and signature lines included)."""
-    out = []
-    for line in body.split("\n"):
-        out += [s for s in re.split(r"(?<=[.!?])\s+", line.strip()) if s]
-    return out
-
-
-def summarize(emails: list[dict]) -> dict:
-    """Counts used in the printed summary and the tests."""
-    cells = Counter((d["kind"], band_of(d["distance"])) for e in emails for d in e["deps"])
-    vocab: Counter[str] = Counter()
-    lengths = []
-    sentences: Counter[str] = Counter()
-    for e in emails:
-        toks = tokenize(e["body"])
-        vocab.update(toks)
-        lengths.append(len(toks))
-        sentences.update(split_sentences(e["body"]))
-    top_sentence, top_count = sentences.most_common(1)[0]
-    lengths.sort()
-    return {
-        "emails": len(emails),
-        "words": sum(c for t, c in vocab.items() if t.isalnum()),
-        "tokens": sum(lengths),
-        "distinct_tokens": len(vocab),
-        "deps": sum(len(e["deps"]) for e in emails),
-        "cells": {f"{k}/{BANDS[b][0]}-{BANDS[b][1]}": cells[(k, b)] for k in KINDS
-                  for b in range(len(BANDS))},
-        "max_distance": max((d["distance"] for e in emails for d in e["deps"]), default=0),
-        "median_body_tokens": lengths[len(lengths) // 2],
-        "max_body_tokens": lengths[-1],
-        "share_bodies_over_250": sum(n >= 250 for n in lengths) / len(lengths),
-        "top_sentence": top_sentence,
-        "top_sentence_share": top_count / sum(sentences.values()),
-        "sentences": sum(sentences.values()),
-    }
-
-
-def format_summary(stats: dict) -> str:
-    """Human-readable table of `summarize` output."""
-    lines = ["deps per kind x band (tokens):"]
-    header = "  kind     " + "".join(f"{f'{lo}-{hi}':>9}" for lo, hi in BANDS) + "    total"
-    lines.append(header)
-    for k in KINDS:
-        row = [stats["cells"][f"{k}/{lo}-{hi}"] for lo, hi in BANDS]
-        lines.append(f"  {k:<9}" + "".join(f"{c:>9}" for c in row) + f"{sum(row):>9}")
-    lines += [
-        f"emails: {stats['emails']}  words: {stats['words']}  tokens: {stats['tokens']}",
-        f"distinct tokens: {stats['distinct_tokens']}  deps: {stats['deps']}"
-        f"  max distance: {stats['max_distance']}",
-        f"body tokens: median {stats['median_body_tokens']}, max {stats['max_body_tokens']},"
-        f" share >= 250: {stats['share_bodies_over_250']:.4f}",
-        f"top sentence share: {stats['top_sentence_share']:.4%} "
-        f"({stats['top_sentence']!r}) of {stats['sentences']} sentences",
-    ]
-    return "\n".join(lines)
-
-
 def main(argv: Sequence[str] | None = None) -> None:
     """CLI: generate the corpus, write it and print the summary table."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
@@ -889,10 +877,11 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT)
     args = parser.parse_args(argv)
     start = time.perf_counter()
-    emails = generate(args.n_emails, args.seed)
+    fillers: set[str] = set()
+    emails = generate(args.n_emails, args.seed, fillers)
     path = write_corpus(args.out, args.n_emails, args.seed, emails=emails)
     print(f"wrote {path} in {time.perf_counter() - start:.1f} s")
-    print(format_summary(summarize(emails)))
+    print(format_summary(summarize(emails, fillers)))
 
 
 if __name__ == "__main__":

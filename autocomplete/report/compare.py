@@ -22,7 +22,12 @@ Definitions (one for every model, so the rows are comparable):
   context crosses email boundaries, ties favour the model, the special tokens
   stay candidates). They are kept
   in the JSON output as `train_eval_*`.
-* Recall by distance: `evaluate.probes` on the test split (all kinds, all bands).
+* Recall by distance: `evaluate.probes` on the test split (all kinds, all bands):
+  the seen-template probes. For the built-in corpus the same probes also run on
+  emails built from the held-out template pool only
+  (`corpus.generator.heldout_probe_emails`: cue phrasings, entity frames and
+  filler parts that never occur in the corpus), so recall there is memory of
+  the cue, not of the templates around it.
 * ExactMatch@1..5 (Smart Compose): `evaluate.metrics.exact_match_at_n`; the
   neural completer is greedy decoding through the step model the app uses
   (`fastpath.load_step_model`, `evaluate.scoring.step_greedy_completer`), the
@@ -47,6 +52,7 @@ import numpy as np
 import pandas as pd
 
 from autocomplete import artifacts
+from autocomplete.corpus import generator
 from autocomplete.corpus.normalize import keeps_numbers, normalize_emails
 from autocomplete.decoding_defaults import BEAM, MAX_WORDS
 from autocomplete.evaluate import metrics as em
@@ -84,10 +90,13 @@ class Budget:
     probes_per_cell: int | None  # probes per (kind, band)
     em_cuts: int  # ExactMatch cuts (at most one per eligible email when there are fewer)
     latency_repeats: int
+    heldout_emails: int  # held-out-template probe emails generated (built-in corpus only)
 
 
-FULL = Budget(test_emails=None, probes_per_cell=None, em_cuts=2000, latency_repeats=5)
-QUICK = Budget(test_emails=300, probes_per_cell=20, em_cuts=50, latency_repeats=1)
+FULL = Budget(test_emails=None, probes_per_cell=None, em_cuts=2000, latency_repeats=5,
+              heldout_emails=generator.DEFAULT_HELDOUT_EMAILS)
+QUICK = Budget(test_emails=300, probes_per_cell=20, em_cuts=50, latency_repeats=1,
+               heldout_emails=300)
 
 
 class CorpusChanged(ValueError):
@@ -114,8 +123,10 @@ class Results:
     summary: one row per model (neural models first, then the n-gram), columns
         `SUMMARY_COLUMNS` (NaN where a figure does not apply).
     recall: long table model, kind, band, n, recall, top1, chance (kind "all"
-        aggregates every kind per band).
+        aggregates every kind per band), on the test split (seen templates).
     probe_counts: probes per kind (rows) and band (columns).
+    recall_heldout, probe_counts_heldout: the same on the held-out-template
+        probes (empty unless the models were trained on the built-in corpus).
     completions: prompt, model, text, confidence, one row per pair.
     histories: training history per neural model label.
     grad_flow_dirs: model directories that recorded gradient flow.
@@ -132,6 +143,8 @@ class Results:
     notes: list[str]
     settings: dict
     bands: list[str] = field(default_factory=list)
+    recall_heldout: pd.DataFrame = field(default_factory=pd.DataFrame)
+    probe_counts_heldout: pd.DataFrame = field(default_factory=pd.DataFrame)
 
     @property
     def models(self) -> list[str]:
@@ -149,6 +162,26 @@ class Results:
         table.columns.name = None
         table.index.name = "model"
         return table
+
+    def memory_table(self, value: str = "recall") -> pd.DataFrame:
+        """Rows (kind, model), kinds "all" first; columns (band, "seen" | "held-out")."""
+        frames = {"seen": self.recall, "held-out": self.recall_heldout}
+        parts = []
+        for split, frame in frames.items():
+            if frame.empty:
+                continue
+            t = frame.pivot_table(index=["kind", "model"], columns="band", values=value,
+                                  observed=False, aggfunc="first")
+            t.columns = pd.MultiIndex.from_tuples([(str(b), split) for b in t.columns])
+            parts.append(t)
+        if not parts:
+            return pd.DataFrame()
+        table = pd.concat(parts, axis=1)
+        kinds = sorted({k for k, _ in table.index}, key=lambda k: (k != "all", k))
+        rows = [(k, m) for k in kinds for m in self.models if (k, m) in table.index]
+        cols = [(b, split) for b in self.bands for split in frames]
+        return table.reindex(index=pd.MultiIndex.from_tuples(rows, names=["kind", "model"]),
+                             columns=pd.MultiIndex.from_tuples(cols))
 
     def completion_table(self) -> pd.DataFrame:
         """Rows: prompts (in order); columns: models; cells: the completion text."""
@@ -175,6 +208,12 @@ class Results:
                 str(m): row.to_dict() for m, row in self.recall_table().iterrows()
             },
             "probe_counts": {str(k): row.to_dict() for k, row in counts.iterrows()},
+            "recall_heldout": self.recall_heldout.assign(
+                band=self.recall_heldout["band"].astype(str)).to_dict(orient="records")
+            if not self.recall_heldout.empty else [],
+            "probe_counts_heldout": {
+                str(k): {str(b): v for b, v in row.items()}
+                for k, row in self.probe_counts_heldout.iterrows()},
             "completions": self.completions.to_dict(orient="records"),
             "histories": {m: h.to_dict(orient="list") for m, h in self.histories.items()},
             "grad_flow_models": {m: str(p) for m, p in self.grad_flow_dirs.items()},
@@ -296,6 +335,7 @@ class _Evaluation:
     row: dict
     recall: pd.DataFrame | None
     completions: list[dict]
+    recall_heldout: pd.DataFrame | None = None
 
 
 # ----------------------------------------------------------------------------- data
@@ -310,6 +350,9 @@ class _Group:
     train_df: pd.DataFrame
     sequences: list[np.ndarray] = field(default_factory=list)
     probes: pd.DataFrame | None = None
+    heldout_probes: pd.DataFrame | None = None  # held-out-template probes (built-in corpus)
+    builtin: bool = False  # trained on the built-in corpus
+    raw: bool = False  # private values kept (no placeholders)
     vectorizer: object = None  # the Keras TextVectorization of `vocab`
     n_cuts: int | None = None  # ExactMatch cuts (None: one per eligible email)
     models: list[ModelInfo] = field(default_factory=list)
@@ -364,7 +407,8 @@ def _group_models(infos: list[ModelInfo], emails: pd.DataFrame | None, strict_co
             if not raw:  # the text as the model was trained on it
                 splits = {k: normalize_emails(v)[0] for k, v in splits.items()}
             groups[gkey] = _Group(vocab=m.vocab, seed=seed, corpus=corpus_label(m.config),
-                                  test_df=splits["test"], train_df=splits["train"])
+                                  test_df=splits["test"], train_df=splits["train"],
+                                  builtin=m.config.get("corpus") is None, raw=raw)
         groups[gkey].models.append(m)
     if len(groups) > 1:
         notes.append("the models do not share one vocabulary/test split: each is scored with "
@@ -408,6 +452,14 @@ def _prepare_group(group: _Group, budget: Budget, say: _Status) -> list[str]:
                      "probes (the built-in corpus has them).")
     if len(group.probes) == 0 and "deps" in group.test_df.columns:
         notes.append("no recall probes in the test split (too few test emails?).")
+    if group.builtin:
+        say(f"building held-out-template probes from {budget.heldout_emails} emails")
+        heldout = pd.DataFrame(generator.heldout_probe_emails(budget.heldout_emails))
+        if not group.raw:  # the text as the model was trained on it
+            heldout = normalize_emails(heldout)[0]
+        group.heldout_probes = pr.build_probes(heldout, group.vocab,
+                                               max_per_cell=budget.probes_per_cell,
+                                               seed=group.seed)
     group.n_cuts = _em_cuts(group.sequences, budget)
     return notes
 
@@ -461,11 +513,16 @@ def evaluate_models(
     bands = [pr.band_label(lo, hi) for lo, hi in pr.DEFAULT_BANDS]
     first = groups[0]
     notes += _summary_notes([e.row for e in neural], quick)
+    heldout = [e.recall_heldout for e in in_run_order if e.recall_heldout is not None]
     return Results(
         summary=summary,
         recall=_recall_table([e.recall for e in in_run_order if e.recall is not None], bands),
         probe_counts=(pr.probe_counts(first.probes) if first.probes is not None
                       and len(first.probes) else pd.DataFrame(columns=bands)),
+        recall_heldout=_recall_table(heldout, bands) if heldout else pd.DataFrame(),
+        probe_counts_heldout=(pr.probe_counts(first.heldout_probes)
+                              if first.heldout_probes is not None and len(first.heldout_probes)
+                              else pd.DataFrame()),
         completions=pd.DataFrame([c for e in in_run_order for c in e.completions],
                                  columns=["prompt", "model", "text", "confidence"]),
         histories={m.label: m.history for m in infos if m.history is not None},
@@ -530,6 +587,9 @@ def _settings(groups: list[_Group], summary: pd.DataFrame, run: _Run, quick: boo
         "probes": int(len(first.probes)) if first.probes is not None else 0,
         "probe_skipped": dict(first.probes.attrs.get("skipped", {}))
         if first.probes is not None else {},
+        "heldout_probes": int(len(first.heldout_probes))
+        if first.heldout_probes is not None else 0,
+        "heldout_emails": run.budget.heldout_emails if first.heldout_probes is not None else 0,
         "exact_match_cuts": first.n_cuts,
         "latency_repeats": run.budget.latency_repeats,
         "decoding": {"method": "beam", "beam": BEAM, "max_words": MAX_WORDS},
@@ -561,10 +621,11 @@ def _exact_match(completer, group: _Group, desc: str, progress: bool) -> dict[in
         bar.close()
 
 
-def _recall(label: str, lm, group: _Group) -> pd.DataFrame | None:
-    if group.probes is None or not len(group.probes):
+def _recall(label: str, lm, probes: pd.DataFrame | None) -> pd.DataFrame | None:
+    """`label`'s recall by kind and band on the probes (None without probes)."""
+    if probes is None or not len(probes):
         return None
-    summary = pr.summarize_recall(pr.recall_at_distance(lm, group.probes))
+    summary = pr.summarize_recall(pr.recall_at_distance(lm, probes))
     summary.insert(0, "model", label)
     summary["band"] = summary["band"].astype(str)
     return summary
@@ -597,8 +658,11 @@ def _evaluate_neural(m: ModelInfo, group: _Group, run: _Run) -> _Evaluation:
         lm, group.sequences, token_budget=_batch_for(len(m.vocab), 1, cap=8192),
         progress=run.progress, desc=f"{m.label} perplexity")
     run.say(f"{m.label}: recall by distance "
-            f"({len(group.probes) if group.probes is not None else 0} probes)")
-    recall = _recall(m.label, lm, group)
+            f"({len(group.probes) if group.probes is not None else 0} probes, "
+            f"{len(group.heldout_probes) if group.heldout_probes is not None else 0} "
+            "held-out-template probes)")
+    recall = _recall(m.label, lm, group.probes)
+    recall_heldout = _recall(m.label, lm, group.heldout_probes)
     step = load_step_model(m.path)
     run.say(f"{m.label}: ExactMatch@1..{EM_N} and completions")
     exact = _exact_match(step_greedy_completer(step, EM_N), group, f"{m.label} ExactMatch",
@@ -606,7 +670,7 @@ def _evaluate_neural(m: ModelInfo, group: _Group, run: _Run) -> _Evaluation:
     completions, latency = _completions(m.label, Completer(step), run.prompts,
                                         run.budget.latency_repeats)
     row = _neural_row(m, lm.model.count_params(), step, scores, exact, latency)
-    return _Evaluation(row, recall, completions)
+    return _Evaluation(row, recall, completions, recall_heldout)
 
 
 def _neural_row(m: ModelInfo, parameters: int, step, scores: dict, exact: dict,
@@ -646,7 +710,8 @@ def _evaluate_ngram(label: str, order: int, group: _Group, run: _Run) -> _Evalua
 
     run.say(f"{label}: perplexity, recall, ExactMatch and completions")
     scores = em.perplexity_and_accuracy(ngram, group.sequences)
-    recall = _recall(label, ngram, group)
+    recall = _recall(label, ngram, group.probes)
+    recall_heldout = _recall(label, ngram, group.heldout_probes)
     exact = _exact_match(em.greedy_completer(ngram, EM_N), group, f"{label} ExactMatch",
                          run.progress)
     completions, latency = _completions(label, Completer(NgramStepModel(ngram)), run.prompts,
@@ -662,4 +727,4 @@ def _evaluate_ngram(label: str, order: int, group: _Group, run: _Run) -> _Evalua
         "train_eval_perplexity": float("nan"), "train_eval_top1": float("nan"),
         "train_eval_top5": float("nan"),
     }
-    return _Evaluation(row, recall, completions)
+    return _Evaluation(row, recall, completions, recall_heldout)

@@ -24,6 +24,7 @@ from autocomplete.report.compare import EM_NUMBERS, GRAD_LAG, Results
 
 PNG_NAMES = {
     "recall": "recall_by_distance.png",
+    "heldout": "recall_seen_vs_heldout.png",
     "grad_flow": "grad_flow.png",
     "curves": "training_curves.png",
 }
@@ -139,9 +140,25 @@ def recall_by_kind_table(results: Results) -> pd.DataFrame:
     return out.reset_index()
 
 
-def counts_table(results: Results) -> pd.DataFrame:
-    """Probes per kind and band, with totals."""
-    counts = results.probe_counts.copy()
+def memory_table(results: Results) -> pd.DataFrame:
+    """Recall per (kind, model) by band as "seen / held-out" strings (seen: test split)."""
+    table = results.memory_table()
+    if table.empty:
+        return pd.DataFrame()
+    out = pd.DataFrame(index=table.index)
+    for band in results.bands:
+        seen, held = table[(band, "seen")], table.get((band, "held-out"))
+        out[f"{band} tokens"] = [
+            f"{NA if _missing(a) else f'{a:.2f}'} / "
+            f"{NA if b is None or _missing(b) else f'{b:.2f}'}"
+            for a, b in zip(seen, held if held is not None else [None] * len(seen),
+                            strict=True)]
+    return out.reset_index()
+
+
+def counts_table(results: Results, heldout: bool = False) -> pd.DataFrame:
+    """Probes per kind and band, with totals (of the held-out-template probes if `heldout`)."""
+    counts = (results.probe_counts_heldout if heldout else results.probe_counts).copy()
     if counts.empty:
         return pd.DataFrame()
     counts.columns = [str(c) for c in counts.columns]
@@ -172,7 +189,8 @@ def text_table(df: pd.DataFrame) -> str:
 
 
 def terminal_report(results: Results) -> str:
-    """The tables printed by `autocomplete report` (summary, recall, probes, completions)."""
+    """The tables printed by `autocomplete report` (summary, recall, probes, seen against
+    held-out templates, completions)."""
     parts = [
         "Summary (test split; top-k and ExactMatch in %; latency of one beam-search completion)",
         text_table(summary_table(results, short=True)),
@@ -184,6 +202,16 @@ def terminal_report(results: Results) -> str:
         "Probes per kind and distance band",
         text_table(counts_table(results)),
     ]
+    if not results.recall_heldout.empty:
+        parts += [
+            "",
+            "Memory or memorization: recall by kind and band, seen templates (test split) / "
+            "held-out templates",
+            text_table(memory_table(results)),
+            "",
+            "Held-out-template probes per kind and distance band",
+            text_table(counts_table(results, heldout=True)),
+        ]
     comp = results.completion_table()
     if not comp.empty:
         words = results.settings.get("decoding", {}).get("max_words", MAX_WORDS)
@@ -277,6 +305,53 @@ def plot_recall(results: Results, path: Path) -> Path:
     if results.recall.empty:
         main.text(0.5, 0.5, "no probes (the corpus has no planted dependencies)",
                   ha="center", va="center", transform=main.transAxes)
+    fig.tight_layout()
+    fig.savefig(path, dpi=DPI, bbox_inches="tight")
+    plt.close(fig)
+    return path
+
+
+def plot_seen_vs_heldout(results: Results, path: Path) -> Path:
+    """Recall by band per kind: seen templates (solid) against held-out templates (dashed)."""
+    plt = _pyplot()
+    bands = results.bands
+    frames = {"seen templates": (results.recall, "-"),
+              "held-out templates": (results.recall_heldout, "--")}
+    kinds = sorted({k for f, _ in frames.values() if not f.empty for k in f["kind"].unique()},
+                   key=lambda k: (k != "all", k)) or ["all"]
+    styles = _model_styles(results.models)
+    fig, axes = plt.subplots(1, len(kinds), figsize=(3.4 * len(kinds) + 2, 4.2), sharey=True,
+                             squeeze=False)
+    x = np.arange(len(bands))
+    for ax, kind in zip(axes[0], kinds, strict=True):
+        for split, (frame, linestyle) in frames.items():
+            if frame.empty:
+                continue
+            sel = frame[frame["kind"] == kind]
+            for model in results.models:
+                rows = sel[sel["model"] == model].set_index("band").reindex(bands)
+                style = {**styles[model], "linestyle": linestyle}
+                ax.plot(x, rows["recall"].to_numpy(dtype=float), label=f"{model}, {split}",
+                        markersize=5, linewidth=1.6, **style)
+        chance = results.recall[results.recall["kind"] == kind].groupby(
+            "band", observed=False)["chance"].mean().reindex(bands)
+        ax.plot(x, chance.to_numpy(dtype=float), color="black", linestyle=":", linewidth=1.2,
+                label="chance")
+        ax.set_ylim(0, 1.02)
+        ax.set_xticks(x)
+        ax.set_xticklabels(bands, fontsize=8, rotation=30)
+        ax.set_title(f"kind: {kind}", fontsize=11)
+        ax.set_xlabel("distance (tokens)", fontsize=10)
+        ax.grid(True, alpha=0.3)
+    axes[0][0].set_ylabel("recall")
+    handles, labels = axes[0][0].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="center left", bbox_to_anchor=(1.0, 0.5), frameon=False,
+               fontsize=9)
+    fig.suptitle("Memory or memorization: recall on seen (solid) and held-out (dashed) "
+                 "templates")
+    if results.recall_heldout.empty:
+        axes[0][0].text(0.5, 0.5, "no held-out-template probes\n(built-in corpus only)",
+                        ha="center", va="center", transform=axes[0][0].transAxes)
     fig.tight_layout()
     fig.savefig(path, dpi=DPI, bbox_inches="tight")
     plt.close(fig)
@@ -427,6 +502,29 @@ def _document(results: Results) -> list[tuple]:
         ("p", "Probes per kind and distance band"
               + (f" (skipped: {skip_text})" if skip_text else "") + ":"),
         ("table", counts),
+        ("h2", "Memory or memorization: seen and held-out templates"),
+        ("p", "The probes above come from test emails, which are built from the same "
+              "templates as the training emails: the same cue phrasings and the same parts "
+              "of the filler between cue and target. The held-out-template probes "
+              f"({s.get('heldout_probes', 0)} probes from {s.get('heldout_emails', 0)} "
+              "generated emails) use cue phrasings, project frames and filler parts that "
+              "never occur in the corpus, with the same reasons, time words and project "
+              "names. Recall that holds on them is memory of the cue; recall that drops "
+              "there was memorization of the templates. Words of the held-out parts that "
+              "are not in a model's vocabulary reach it as [UNK]."),
+        ("img", "heldout", "Recall per kind and band on seen and held-out templates"),
+    ]
+    if results.recall_heldout.empty:
+        blocks += [("p", "No held-out-template probes: the models were not trained on the "
+                         "built-in corpus, whose generator makes them.")]
+    else:
+        blocks += [
+            ("p", "Recall, seen templates (test split) / held-out templates:"),
+            ("table", memory_table(results)),
+            ("p", "Held-out-template probes per kind and distance band:"),
+            ("table", counts_table(results, heldout=True)),
+        ]
+    blocks += [
         ("h2", "Gradient flow"),
         ("p", "Norm of the gradient of the last prediction's loss with respect to the input "
               "k positions earlier, at the kept weights (the epoch early stopping kept), "
@@ -578,6 +676,7 @@ def write_report(results: Results, out_dir: str | Path) -> dict[str, Path]:
     out.mkdir(parents=True, exist_ok=True)
     images = {
         "recall": plot_recall(results, out / PNG_NAMES["recall"]),
+        "heldout": plot_seen_vs_heldout(results, out / PNG_NAMES["heldout"]),
         "grad_flow": plot_grad_flow(results, out / PNG_NAMES["grad_flow"]),
         "curves": plot_training_curves(results, out / PNG_NAMES["curves"]),
     }
