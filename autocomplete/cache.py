@@ -92,9 +92,9 @@ class ContinuousCache:
         """(n, V) log-probs of n queries mixed with the cache.
 
         `scores` (n, m) is the similarity of each query to m earlier positions,
-        -inf where a position is not visible to the query; `values` (m,) is
-        the id that followed each position. A query that sees no position
-        keeps the model's distribution.
+        -inf where a position is not visible to the query; `values` (m,), or
+        (n, m) when each query has its own, is the id that followed each position.
+        A query that sees no position keeps the model's distribution.
         """
         logp = np.asarray(logp, dtype=np.float64)
         if np.shape(scores)[1] == 0 or self.lam == 0.0:
@@ -121,7 +121,7 @@ class ContinuousCache:
         weights /= np.maximum(weights.sum(axis=1, keepdims=True), 1e-300)
         n = len(scores)
         # p_cache[q, w] = sum of q's weights on positions followed by w: one bincount
-        flat = (np.arange(n)[:, None] * vocab_size + np.asarray(values)[None, :]).ravel()
+        flat = (np.arange(n)[:, None] * vocab_size + np.atleast_2d(values)).ravel()
         copy = np.bincount(flat, weights.ravel(), minlength=n * vocab_size)
         return copy.reshape(n, vocab_size), seen
 
@@ -248,7 +248,7 @@ class CachedStepModel:
             hidden, ids = hidden[-self.window :], ids[-self.window :]
         hidden = np.asarray(hidden, dtype=np.float32)
         logp = np.asarray(logp, dtype=np.float64)
-        return self.predict(logp, hidden, ids), [*inner, hidden[None], ids[None]]
+        return self.predict(logp, hidden[None], ids[None]), [*inner, hidden[None], ids[None]]
 
     def step(
         self, token_ids: np.ndarray, state: list[np.ndarray]
@@ -261,15 +261,17 @@ class CachedStepModel:
         ids = np.concatenate([ids, token_ids[:, None].astype(np.int64)], axis=1)
         if self.window and ids.shape[1] > self.window:
             hidden, ids = hidden[:, -self.window :], ids[:, -self.window :]
-        logp = np.asarray(logp, dtype=np.float64)
-        logp = np.concatenate([self.predict(logp[b : b + 1], hidden[b], ids[b])
-                               for b in range(len(logp))])
-        return logp, [*inner, hidden, ids]
+        return self.predict(logp, hidden, ids), [*inner, hidden, ids]
 
     def predict(self, logp: np.ndarray, hidden: np.ndarray, ids: np.ndarray) -> np.ndarray:
-        """(1, V) log-probs after the context `ids` (T,), from the model's `logp` (1, V)
-        and the hidden states (T, H) after each id: the model mixed with the cache."""
+        """(n, V) log-probs after n contexts `ids` (n, T), from the model's `logp` (n, V)
+        and the hidden states (n, T, H) after each id: the model mixed with the cache."""
         logp = np.asarray(logp, dtype=np.float64)
-        if len(ids) < 2:
+        if ids.shape[1] < 2:
             return logp
-        return self.cache.mix(logp, self.cache.last_scores(hidden, ids), ids[1:])
+        return self.cache.mix(logp, self.last_scores(hidden, ids), ids[:, 1:])
+
+    def last_scores(self, hidden: np.ndarray, ids: np.ndarray) -> np.ndarray:
+        """(n, T - 1): each context's last position against its earlier ones."""
+        return np.concatenate([self.cache.last_scores(hidden[b], ids[b])
+                               for b in range(len(ids))])
