@@ -156,3 +156,35 @@ def load_blend(model_dir: str | os.PathLike, model) -> BlendStepModel:
     except ValueError as e:
         raise ModelDirError(f"cannot load the blend of {model_dir}: {e} "
                             f"(run `autocomplete tune {model_dir}` again)") from e
+
+
+ENGINES = ("neural", "blend")
+
+
+def load_completion_model(model_dir: str | os.PathLike, engine: str | None = None, *,
+                          cache: bool = False, cell: str | None = None) -> tuple:
+    """(step model, engine name, the neural step model inside) for completing with `model_dir`.
+
+    `engine` "blend" answers with the blend (blend.json must be there),
+    "neural" with the neural model alone, or with its cache when `cache`
+    (cache.json must be there); None picks the blend when the directory
+    holds one and `cache` is not asked for, else the neural model. Raises
+    `ModelDirError` for what is missing, ValueError for a bad combination.
+    """
+    from autocomplete.fastpath import load_step_model
+
+    if engine not in (None, *ENGINES):
+        raise ValueError(f"unknown engine {engine!r}; choose one of {', '.join(ENGINES)}")
+    if engine == "blend" and cache:
+        raise ValueError("the blend already holds the cache: ask for the cache only with "
+                         "the neural engine")
+    if engine is None:
+        engine = "blend" if has_blend(model_dir) and not cache else "neural"
+    inner = load_step_model(model_dir, cell)
+    if engine == "blend":
+        return load_blend(model_dir, inner), engine, inner
+    if cache:
+        from autocomplete.cache import read_cache
+
+        return CachedStepModel(inner, read_cache(model_dir)), engine, inner
+    return inner, engine, inner
