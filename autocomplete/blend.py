@@ -59,7 +59,11 @@ def mix(weights: BlendWeights, p_neural: np.ndarray, p_ngram: np.ndarray,
     something to copy from (where not, its weight goes to the other two)."""
     w_cache = np.where(seen, weights.cache, 0.0)[:, None]
     total = weights.neural + weights.ngram + w_cache
-    return (weights.neural * p_neural + weights.ngram * p_ngram + w_cache * p_cache) / total
+    out = p_neural * (weights.neural / total)
+    out += p_ngram * (weights.ngram / total)
+    if w_cache.any():
+        out += p_cache * (w_cache / total)
+    return out
 
 
 class BlendStepModel(CachedStepModel):

@@ -167,10 +167,12 @@ class KneserNeyLM:
         if not self.vocab:
             raise RuntimeError("fit the model first")
         n, width = len(contexts), self.order - 1
-        probs = np.tile(self._unigram, (n, 1))
         tails = np.array([_tail(c, width) for c in contexts], dtype=np.int64).reshape(n, width)
         if tails.size and (tails.min() < 0 or tails.max() >= len(self.vocab)):
             raise ValueError("context ids must lie in [0, len(vocab))")
+        # P_k = gamma_k P_{k-1} + alpha_k unrolls to (prod of the gammas) * unigram plus each
+        # level's alphas times the gammas above it: one dense pass over (n, V), not one per level
+        found = []
         for k, level in enumerate(self._levels, start=1):
             if not len(level.codes):
                 continue
@@ -178,12 +180,20 @@ class KneserNeyLM:
             pos = np.minimum(np.searchsorted(level.codes, codes), len(level.codes) - 1)
             hit = level.codes[pos] == codes
             # unseen context: alpha = 0, gamma = 1 (defer wholly to the lower order)
-            probs *= np.where(hit, level.gamma[pos], 1.0)[:, None]
+            found.append((level, pos, hit, np.where(hit, level.gamma[pos], 1.0)))
+        total = np.ones(n)
+        for *_, gamma in found:
+            total *= gamma
+        probs = total[:, None] * self._unigram[None, :]
+        scale = np.ones(n)
+        for level, pos, hit, gamma in reversed(found):
             batch_rows, groups = np.flatnonzero(hit), pos[hit]
             lengths = level.ends[groups] - level.starts[groups]
             offsets = np.cumsum(lengths) - lengths
             flat = np.arange(lengths.sum()) + np.repeat(level.starts[groups] - offsets, lengths)
-            probs[np.repeat(batch_rows, lengths), level.ids[flat]] += level.alpha[flat]
+            rows = np.repeat(batch_rows, lengths)
+            probs[rows, level.ids[flat]] += level.alpha[flat] * scale[rows]
+            scale = scale * gamma
         return probs
 
     def next_logprobs(self, contexts: list[list[int]]) -> np.ndarray:
