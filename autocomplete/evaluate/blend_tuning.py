@@ -45,15 +45,17 @@ def rebuild_splits(config: dict, corpus: str | None = None, include: Sequence[st
     """
     from autocomplete import textprep
     from autocomplete.corpus.normalize import keeps_numbers, normalize_emails
-    from autocomplete.train import load_emails
 
     corpus = corpus or config.get("corpus")
-    if include:
+    if corpus is None:
+        from autocomplete.corpus.builtin import load_builtin
+
+        df = load_builtin()
+    else:  # the loaders `autocomplete train` reads a corpus with
         from autocomplete.corpus.loaders import load_corpus
 
-        df, _ = load_corpus(corpus, include=list(include))
-    else:
-        df = load_emails(corpus, config.get("text_column"))
+        df, _ = load_corpus(corpus, include=list(include) or None,
+                            text_column=config.get("text_column"))
     if textprep.corpus_fingerprint(df) != config.get("corpus_sha256"):
         raise ValueError(
             f"{corpus or 'the built-in corpus'} is not the corpus {label} was trained on "
