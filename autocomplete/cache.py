@@ -92,28 +92,38 @@ class ContinuousCache:
         """(n, V) log-probs of n queries mixed with the cache.
 
         `scores` (n, m) is the similarity of each query to m earlier positions,
-        -inf where a position is not visible to the query; `values` (m,) is
-        the id that followed each position. A query that sees no position
-        keeps the model's distribution.
+        -inf where a position is not visible to the query; `values` (m,), or
+        (n, m) when each query has its own, is the id that followed each position.
+        A query that sees no position keeps the model's distribution.
         """
         logp = np.asarray(logp, dtype=np.float64)
-        scores = np.asarray(scores, dtype=np.float64)
-        if scores.shape[1] == 0 or self.lam == 0.0:
+        if np.shape(scores)[1] == 0 or self.lam == 0.0:
             return logp
+        copy, seen = self.copy_probs(scores, values, logp.shape[1])
+        lam = np.where(seen, self.lam, 0.0)[:, None]
+        with np.errstate(divide="ignore"):  # log 0 = -inf: no cache, or a word not in it
+            # in log space, so a word the model gives e^-800 keeps a finite log-prob
+            return np.logaddexp(np.log1p(-lam) + logp, np.log(lam) + np.log(copy))
+
+    def copy_probs(self, scores: np.ndarray, values: np.ndarray, vocab_size: int
+                   ) -> tuple[np.ndarray, np.ndarray]:
+        """The cache's own distribution: (n, V) copy probabilities, and (n,) True
+        where a query saw some position (a query that saw none gets zeros).
+
+        Arguments as for `mix`.
+        """
+        scores = np.asarray(scores, dtype=np.float64)
         visible = np.isfinite(scores)
         seen = visible.any(axis=1)
         z = np.where(visible, self.theta * scores, -np.inf)
         z -= np.where(seen, z.max(axis=1, initial=-np.inf, where=visible), 0.0)[:, None]
         weights = np.where(visible, np.exp(z), 0.0)
         weights /= np.maximum(weights.sum(axis=1, keepdims=True), 1e-300)
-        n, vocab = logp.shape
+        n = len(scores)
         # p_cache[q, w] = sum of q's weights on positions followed by w: one bincount
-        flat = (np.arange(n)[:, None] * vocab + np.asarray(values)[None, :]).ravel()
-        copy = np.bincount(flat, weights.ravel(), minlength=n * vocab).reshape(n, vocab)
-        lam = np.where(seen, self.lam, 0.0)[:, None]
-        with np.errstate(divide="ignore"):  # log 0 = -inf: no cache, or a word not in it
-            # in log space, so a word the model gives e^-800 keeps a finite log-prob
-            return np.logaddexp(np.log1p(-lam) + logp, np.log(lam) + np.log(copy))
+        flat = (np.arange(n)[:, None] * vocab_size + np.atleast_2d(values)).ravel()
+        copy = np.bincount(flat, weights.ravel(), minlength=n * vocab_size)
+        return copy.reshape(n, vocab_size), seen
 
     def mix_sequence(self, logp: np.ndarray, scores: np.ndarray, ids: np.ndarray) -> np.ndarray:
         """Log-probs after each position of a context `ids` (T,); the model's are `logp` (T, V).
@@ -238,9 +248,7 @@ class CachedStepModel:
             hidden, ids = hidden[-self.window :], ids[-self.window :]
         hidden = np.asarray(hidden, dtype=np.float32)
         logp = np.asarray(logp, dtype=np.float64)
-        if len(ids) > 1:
-            logp = self.cache.mix(logp, self.cache.last_scores(hidden, ids), ids[1:])
-        return logp, [*inner, hidden[None], ids[None]]
+        return self.predict(logp, hidden[None], ids[None]), [*inner, hidden[None], ids[None]]
 
     def step(
         self, token_ids: np.ndarray, state: list[np.ndarray]
@@ -253,11 +261,17 @@ class CachedStepModel:
         ids = np.concatenate([ids, token_ids[:, None].astype(np.int64)], axis=1)
         if self.window and ids.shape[1] > self.window:
             hidden, ids = hidden[:, -self.window :], ids[:, -self.window :]
+        return self.predict(logp, hidden, ids), [*inner, hidden, ids]
+
+    def predict(self, logp: np.ndarray, hidden: np.ndarray, ids: np.ndarray) -> np.ndarray:
+        """(n, V) log-probs after n contexts `ids` (n, T), from the model's `logp` (n, V)
+        and the hidden states (n, T, H) after each id: the model mixed with the cache."""
         logp = np.asarray(logp, dtype=np.float64)
-        if ids.shape[1] > 1:
-            logp = np.concatenate([
-                self.cache.mix(logp[b : b + 1], self.cache.last_scores(hidden[b], ids[b]),
-                               ids[b, 1:])
-                for b in range(len(logp))
-            ])
-        return logp, [*inner, hidden, ids]
+        if ids.shape[1] < 2:
+            return logp
+        return self.cache.mix(logp, self.last_scores(hidden, ids), ids[:, 1:])
+
+    def last_scores(self, hidden: np.ndarray, ids: np.ndarray) -> np.ndarray:
+        """(n, T - 1): each context's last position against its earlier ones."""
+        return np.concatenate([self.cache.last_scores(hidden[b], ids[b])
+                               for b in range(len(ids))])

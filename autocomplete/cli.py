@@ -32,6 +32,10 @@ COMMANDS = {
         "autocomplete.commands.prepare", "prepare",
         "Load and clean a mail corpus and summarise it.",
     ),
+    "tune": (
+        "autocomplete.commands.tune", "tune",
+        "Fit a model's blend with an n-gram and the cache (for complete and serve).",
+    ),
     "tune-cache": (
         "autocomplete.commands.tune_cache", "tune_cache",
         "Fit a model's cache of the email so far (for complete --cache).",

@@ -31,6 +31,17 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
 CORPUS = ROOT.parent / "shared" / "corpora" / "enron-spam-ham.tar.gz"
+TRAIN_PARTS = ["enron1/*", "enron2/*", "enron3/*"]  # farmer, kaminski, kitchen
+TEST_PARTS = ["enron4/*"]  # williams
+
+
+def load_enron() -> tuple[pd.DataFrame, pd.DataFrame, str]:
+    """(enron1-3's ham mail, enron4's, the loader's summary); the corpus must exist."""
+    from autocomplete.corpus.loaders import load_corpus
+
+    train_df, summary = load_corpus(CORPUS, include=TRAIN_PARTS)
+    test_df, _ = load_corpus(CORPUS, include=TEST_PARTS)
+    return train_df, test_df, summary
 
 
 def main() -> None:
@@ -67,7 +78,6 @@ def main() -> None:
 
     from autocomplete import artifacts, textprep
     from autocomplete.cache import KEYS, ContinuousCache
-    from autocomplete.corpus.loaders import load_corpus
     from autocomplete.evaluate import metrics
     from autocomplete.evaluate.cache_tuning import (
         THETAS,
@@ -81,8 +91,7 @@ def main() -> None:
     from autocomplete.fastpath import load_step_model
     from autocomplete.train import TrainConfig, train
 
-    train_df, summary = load_corpus(CORPUS, include=["enron1/*", "enron2/*", "enron3/*"])
-    test_df, _ = load_corpus(CORPUS, include=["enron4/*"])
+    train_df, test_df, summary = load_enron()
     print(summary)
     cfg = TrainConfig(cell=args.cell, out=args.out, time_budget=args.minutes, epochs=50,
                       max_tokens=args.max_tokens, learning_rate=args.learning_rate,

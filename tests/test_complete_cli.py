@@ -54,7 +54,7 @@ def test_every_trained_cell_as_a_table(models):
     result = run(PROMPT, "--models-dir", str(models), "--greedy", "--max-words", "4")
     assert result.exit_code == 0, result.output
     lines = result.stdout.splitlines()
-    assert lines[0].split() == ["cell", "completion", "confidence"]
+    assert lines[0].split() == ["cell", "engine", "completion", "confidence"]
     assert [line.split()[0] for line in lines[1:]] == ["simple_rnn", "lstm", "gru"]
     col = lines[0].index("completion")
     assert all(line[col - 2 : col] == "  " and line[col] != " " for line in lines)
@@ -70,7 +70,7 @@ def test_json_fields(models):
         assert key in data
     assert data["cell"] == "gru" and data["prompt"] == PROMPT and not data["truncated"]
     assert len(data["tokens"]) == len(data["token_probs"]) and 0 < data["confidence"] <= 1
-    assert data["engine"] == "numpy"
+    assert data["backend"] == "numpy" and data["engine"] == "neural"
     every = json.loads(run(PROMPT, "--models-dir", str(models), "--json").stdout)
     assert [d["cell"] for d in every] == ["simple_rnn", "lstm", "gru"]
 
@@ -171,7 +171,7 @@ def test_keras_fallback_without_export(models, tmp_path):
     (plain / "inference.npz").unlink()
     fast = json.loads(run(PROMPT, "--model", str(models / "gru"), "--json").stdout)
     slow = json.loads(run(PROMPT, "--model", str(plain), "--json").stdout)
-    assert slow["engine"] == "keras" and slow["tokens"] == fast["tokens"]
+    assert slow["backend"] == "keras" and slow["tokens"] == fast["tokens"]
 
 
 def test_fast_path_cli_never_imports_tensorflow_or_pandas(models):
@@ -188,4 +188,4 @@ def test_fast_path_cli_never_imports_tensorflow_or_pandas(models):
         [sys.executable, "-c", code, PROMPT, "--models-dir", str(models)],
         cwd=ROOT, env=env, capture_output=True, text=True, timeout=60)
     assert proc.returncode == 0, proc.stderr
-    assert proc.stdout.splitlines()[0].split() == ["cell", "completion", "confidence"]
+    assert proc.stdout.splitlines()[0].split() == ["cell", "engine", "completion", "confidence"]

@@ -53,12 +53,16 @@ from autocomplete.model_names import CELL_NAMES  # noqa: E402
 @click.option("--cache", "use_cache", is_flag=True,
               help="Also copy what followed the same words earlier in the prompt, with the "
                    "settings `autocomplete tune-cache` wrote to the model's cache.json.")
+@click.option("--engine", type=click.Choice(["neural", "blend"]), default=None,
+              help="blend: mix the neural model with its n-gram and the cache of the prompt, "
+                   "as `autocomplete tune` fitted them; neural: the model alone.  "
+                   "[default: blend where the model directory holds one]")
 @click.option("--json", "as_json", is_flag=True,
               help="Print JSON (one object, or a list when completing with every cell).")
 def complete(prompt: str, cell: str | None, model_dir: Path | None, models_dir: Path,
              beam: int, greedy: bool, sample: bool, temperature: float | None,
              seed: int | None, max_words: int, min_confidence: float | None,
-             use_cache: bool, as_json: bool) -> None:
+             use_cache: bool, engine: str | None, as_json: bool) -> None:
     """Complete the sentence PROMPT with every trained cell, or with one model.
 
     \b
@@ -76,6 +80,10 @@ def complete(prompt: str, cell: str | None, model_dir: Path | None, models_dir: 
     "continues_word": true in --json). When the letters are a whole word
     themselves ("let me know"), the model may also go on after it. End the
     prompt with a space to complete after its last word as typed.
+
+    A model directory where `autocomplete tune` wrote a blend answers with it
+    (the model mixed with its n-gram and the cache of the prompt) unless
+    --engine neural; which engine answered goes to stderr ("engine" in --json).
     """
     from autocomplete.tokens import tokenize
 
@@ -88,6 +96,9 @@ def complete(prompt: str, cell: str | None, model_dir: Path | None, models_dir: 
         raise click.UsageError("choose one of --cell and --model")
     if not sample and (temperature is not None or seed is not None):
         raise click.UsageError("--temperature and --seed apply only with --sample")
+    if use_cache and engine == "blend":
+        raise click.UsageError("the blend already holds the cache: --cache goes with "
+                               "--engine neural")
     method = "sample" if sample else "greedy" if greedy else "beam"
     options = dict(method=method, beam=beam, max_words=max_words,
                    temperature=temperature or TEMPERATURE, seed=seed, min_confidence=min_confidence,
@@ -97,7 +108,7 @@ def complete(prompt: str, cell: str | None, model_dir: Path | None, models_dir: 
     results, errors = [], []
     for label, path in targets:
         try:
-            results.append(_complete_one(prompt, label, path, options, use_cache))
+            results.append(_complete_one(prompt, label, path, options, use_cache, engine))
         except click.ClickException as e:
             if len(targets) == 1:
                 raise
@@ -107,6 +118,7 @@ def complete(prompt: str, cell: str | None, model_dir: Path | None, models_dir: 
         click.echo(json.dumps(results[0] if single else results, indent=2))
     elif single:
         click.echo(results[0]["completion"])
+        click.echo(f"engine: {_engine_label(results[0])}", err=True)
     elif results:
         _print_table(results)
     if not as_json:
@@ -127,18 +139,15 @@ def _targets(cell: str | None, model_dir: Path | None, models_dir: Path) -> list
 
 
 def _complete_one(prompt: str, label: str | None, path: Path, options: dict,
-                  use_cache: bool = False) -> dict:
+                  use_cache: bool = False, engine: str | None = None) -> dict:
     """Load the model in `path` and complete; ModelDirError becomes one ClickException line."""
     from autocomplete.artifacts import ModelDirError, read_config
+    from autocomplete.blend import load_completion_model
     from autocomplete.decoding import Completer
-    from autocomplete.fastpath import NumpyStepModel, load_step_model
+    from autocomplete.fastpath import NumpyStepModel
 
     try:
-        model = inner = load_step_model(path, label)
-        if use_cache:
-            from autocomplete.cache import CachedStepModel, read_cache
-
-            model = CachedStepModel(inner, read_cache(path))
+        model, engine, inner = load_completion_model(path, engine, cache=use_cache, cell=label)
         label = label or read_config(path).get("cell") or path.name
         completion = Completer(model).complete(prompt, **options)
     except ModelDirError as e:
@@ -153,21 +162,25 @@ def _complete_one(prompt: str, label: str | None, path: Path, options: dict,
         "completion": d.pop("text"),
         **{k: (None if isinstance(v, float) and not math.isfinite(v) else v)
            for k, v in d.items()},
-        "engine": "numpy" if isinstance(inner, NumpyStepModel) else "keras",
+        "engine": engine,  # what answered: "neural" (with "cache") or "blend"
+        "backend": "numpy" if isinstance(inner, NumpyStepModel) else "keras",
         "cache": use_cache,
     }
 
 
+def _engine_label(r: dict) -> str:
+    return r["engine"] + (" + cache" if r["cache"] else "")
+
+
 def _print_table(results: list[dict]) -> None:
-    rows = [("cell", "completion", "confidence")] + [
-        (r["cell"], r["completion"] or "(no suggestion)",
+    rows = [("cell", "engine", "completion", "confidence")] + [
+        (r["cell"], _engine_label(r), r["completion"] or "(no suggestion)",
          f"{r['confidence']:.3f}" if r["confidence"] is not None else "-")
         for r in results
     ]
-    w0 = max(len(r[0]) for r in rows)
-    w1 = max(len(r[1]) for r in rows)
-    for a, b, c in rows:
-        click.echo(f"{a:<{w0}}  {b:<{w1}}  {c:>10}".rstrip())
+    w0, w1, w2 = (max(len(r[i]) for r in rows) for i in range(3))
+    for a, b, c, d in rows:
+        click.echo(f"{a:<{w0}}  {b:<{w1}}  {c:<{w2}}  {d:>10}".rstrip())
 
 
 def _notes(r: dict, min_confidence: float | None, single: bool) -> None:

@@ -49,11 +49,15 @@ TOKEN_ENV = "AUTOCOMPLETE_TOKEN"  # the environment keeps the token out of `ps`
 @click.option("--burst", type=click.IntRange(min=1), default=None,
               help="Requests a client may send at once before --rate-limit applies "
                    "[default: twice the rate]")
+@click.option("--engine", type=click.Choice(["neural", "blend"]), default=None,
+              help="blend: mix each model with its n-gram and the cache of the email, as "
+                   "`autocomplete tune` fitted them; neural: the model alone.  "
+                   "[default: blend where the model directory holds one]")
 @click.option("--access-log", is_flag=True,
               help="Log every request (method, path, status; never query strings or bodies).")
 def serve(host: str, port: int, cell: str | None, model_dir: Path | None, models_dir: Path,
           min_confidence: float | None, token: str | None, rate_limit: float,
-          burst: int | None, access_log: bool) -> None:
+          burst: int | None, engine: str | None, access_log: bool) -> None:
     """Serve completions over HTTP, with a Gmail-style page at /.
 
     \b
@@ -68,7 +72,9 @@ def serve(host: str, port: int, cell: str | None, model_dir: Path | None, models
 
     Models are loaded once at start-up, through the TensorFlow-free numpy
     engine when the model directory holds an up-to-date inference.npz
-    (`autocomplete train` writes it), else through Keras.
+    (`autocomplete train` writes it), else through Keras. A model directory
+    where `autocomplete tune` wrote a blend answers with it unless --engine
+    neural; the API's "engine" field says which answered.
     """
     try:
         import uvicorn
@@ -104,27 +110,28 @@ def serve(host: str, port: int, cell: str | None, model_dir: Path | None, models
         raise click.ClickException(needs_token_message(f"{host} ({addr})", TOKEN_ENV))
     try:
         engines = load_engines(
-            models_dir, cell=cell, model_dir=model_dir,
+            models_dir, cell=cell, model_dir=model_dir, engine=engine,
             on_skip=lambda msg: click.echo(f"warning: not serving {msg}", err=True))
     except ModelDirError as e:
         sock.close()
         raise click.ClickException(str(e)) from e
-    for engine in engines.values():
-        if engine.backend != "numpy":
+    for loaded in engines.values():
+        if loaded.backend != "numpy":
             click.echo(
-                f"note: {engine.cell} runs on Keras (slower; imports TensorFlow): "
-                f"{engine.path} has no up-to-date inference.npz. Write it with `python -c "
+                f"note: {loaded.cell} runs on Keras (slower; imports TensorFlow): "
+                f"{loaded.path} has no up-to-date inference.npz. Write it with `python -c "
                 f"\"from autocomplete.fastpath import export_inference; "
-                f"export_inference('{engine.path}')\"` (or retrain).", err=True)
-        if os.name == "posix" and engine.path.stat().st_mode & 0o077:
-            click.echo(f"note: other users of this machine can read {engine.path}, which holds "
-                       f"language learnt from the training mail: chmod -R go= {engine.path}",
+                f"export_inference('{loaded.path}')\"` (or retrain).", err=True)
+        if os.name == "posix" and loaded.path.stat().st_mode & 0o077:
+            click.echo(f"note: other users of this machine can read {loaded.path}, which holds "
+                       f"language learnt from the training mail: chmod -R go= {loaded.path}",
                        err=True)
     limiter = RateLimiter(rate_limit, burst) if rate_limit > 0 else None
     app = create_app(engines, min_confidence=min_confidence, token=token, rate_limit=limiter,
                      loopback_only=token is None)
     shown = f"[{addr}]" if ":" in addr else addr
-    click.echo(f"Serving {', '.join(engines)} on http://{shown}:{real_port}/  (Ctrl+C to stop)")
+    served = ", ".join(f"{cell} ({e.engine})" for cell, e in engines.items())
+    click.echo(f"Serving {served} on http://{shown}:{real_port}/  (Ctrl+C to stop)")
     if token is not None:
         click.echo("The API needs 'Authorization: Bearer <token>'; the page asks for the token "
                    f"(or open http://{shown}:{real_port}/#token=<token>).")

@@ -36,31 +36,19 @@ def tune_cache(model_dir: Path, corpus: str | None, include: tuple[str, ...],
 
     from autocomplete import artifacts, textprep
     from autocomplete.cache import write_cache
-    from autocomplete.corpus.normalize import keeps_numbers, normalize_emails
+    from autocomplete.evaluate.blend_tuning import rebuild_splits
     from autocomplete.evaluate.cache_tuning import cache_tuning_items, tune
     from autocomplete.evaluate.keras_lm import KerasLM
-    from autocomplete.train import load_emails
 
     try:
         config = artifacts.read_config(artifacts.check_model_dir(model_dir))
         lm = KerasLM(model_dir)
+        val = rebuild_splits(config, corpus, include, ["validation"],
+                             label=str(model_dir))["validation"]
     except artifacts.ModelDirError as e:
         raise click.ClickException(str(e)) from e
-    corpus = corpus or config.get("corpus")
-    if include:
-        from autocomplete.corpus.loaders import load_corpus
-
-        df, _ = load_corpus(corpus, include=list(include))
-    else:
-        df = load_emails(corpus, config.get("text_column"))
-    if textprep.corpus_fingerprint(df) != config.get("corpus_sha256"):
-        raise click.ClickException(
-            f"{corpus or 'the built-in corpus'} is not the corpus {model_dir} was trained on "
-            "(corpus_sha256 differs), so its validation emails cannot be rebuilt: give "
-            "--corpus (and --include) as at training")
-    val = textprep.split_by_email(df, seed=int(config.get("seed", 0)))["validation"]
-    if not keeps_numbers(config):  # the text as the model was trained on it
-        val = normalize_emails(val)[0]
+    except ValueError as e:
+        raise click.ClickException(str(e)) from e
     seqs = textprep.encode(textprep.make_vectorizer(lm.vocab), val["body"].tolist()[:emails])
     items = tqdm(cache_tuning_items(lm, seqs), total=len(seqs), desc="tuning", unit=" email",
                  file=sys.stderr)

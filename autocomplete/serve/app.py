@@ -2,8 +2,8 @@
 
     POST /v1/complete  {"text": "...", "max_words": 12, "beam": 4, "cell": "lstm"}
                        -> {"completion", "continues_word", "confidence", "tokens",
-                           "token_probs", "latency_ms", "cell", "truncated", "suppressed",
-                           "unknown_words", "reason"}
+                           "token_probs", "latency_ms", "cell", "engine", "truncated",
+                           "suppressed", "unknown_words", "reason"}
     GET  /healthz      -> {"status": "ok", "cells": [...], "default": "lstm", "auth": false}
     GET  /             -> the page (one self-contained HTML file, no CDN)
 
@@ -23,12 +23,15 @@ its message may quote the prompt.
 
 Every model is loaded once, before the first request, through
 `autocomplete.fastpath.load_step_model` (numpy, no TensorFlow, when the model
-directory holds an up-to-date `inference.npz`). Completions run in worker
-threads, at most `Limits.workers` at once (the rest queue), so the event loop
-keeps answering; `latency_ms` is the server's time for the request, queueing
-included. The numpy step model keeps no per-call state and is shared by the
-threads; the Keras fallback runs under a lock. For many concurrent requests
-start the process with one BLAS thread (`autocomplete serve` does).
+directory holds an up-to-date `inference.npz`). A model directory where
+`autocomplete tune` wrote a blend answers with it (`autocomplete.blend`)
+unless the engine asked for is "neural"; `engine` in the answer says which.
+Completions run in worker threads, at most `Limits.workers` at once (the rest
+queue), so the event loop keeps answering; `latency_ms` is the server's time
+for the request, queueing included. The numpy step model (and a blend around
+it) keeps no per-call state and is shared by the threads; the Keras fallback
+runs under a lock. For many concurrent requests start the process with one
+BLAS thread (`autocomplete serve` does).
 
 User input never causes a 5xx: every request error is a 4xx with a JSON body
 {"error": "one line saying what to fix"}: 400 unreadable JSON, 413 body over
@@ -101,6 +104,7 @@ class Engine:
     path: Path
     completer: Completer
     backend: str  # "numpy" (fast path) or "keras"
+    engine: str = "neural"  # what answers: "neural" or "blend"
     lock: threading.Lock | None = field(default=None, repr=False)
 
     def complete(self, text: str, **options: Any) -> Completion:
@@ -108,23 +112,28 @@ class Engine:
             return self.completer.complete(text, **options)
 
 
-def load_engine(path: str | Path, cell: str | None = None, *, warm_up: bool = True) -> Engine:
-    """Load one model directory; ModelDirError (one line) when it cannot be served."""
-    from autocomplete.fastpath import NumpyStepModel, load_step_model
+def load_engine(path: str | Path, cell: str | None = None, *, warm_up: bool = True,
+                engine: str | None = None) -> Engine:
+    """Load one model directory; ModelDirError (one line) when it cannot be served.
+
+    `engine`: "blend", "neural", or None for the blend where the directory holds one.
+    """
+    from autocomplete.blend import load_completion_model
+    from autocomplete.fastpath import NumpyStepModel
 
     path = Path(path)
-    model = load_step_model(path, cell)
     try:
+        model, engine, inner = load_completion_model(path, engine, cell=cell)
         label = read_config(path).get("cell") or cell or path.name
         completer = Completer(model)
     except (ValueError, KeyError) as e:
         raise ModelDirError(f"cannot serve the model in {path}: {e}") from e
-    numpy = isinstance(model, NumpyStepModel)
-    engine = Engine(str(label), path, completer, "numpy" if numpy else "keras",
-                    None if numpy else threading.Lock())
+    numpy = isinstance(inner, NumpyStepModel)
+    loaded = Engine(str(label), path, completer, "numpy" if numpy else "keras",
+                    engine=engine, lock=None if numpy else threading.Lock())
     if warm_up:  # the Keras fallback traces its tf.functions on the first call
-        engine.complete("hello", method="greedy", max_words=1)
-    return engine
+        loaded.complete("hello", method="greedy", max_words=1)
+    return loaded
 
 
 def load_engines(
@@ -134,6 +143,7 @@ def load_engines(
     model_dir: str | Path | None = None,
     on_skip: Callable[[str], None] | None = None,
     warm_up: bool = True,
+    engine: str | None = None,
 ) -> dict[str, Engine]:
     """The engines to serve, default cell first.
 
@@ -142,13 +152,14 @@ def load_engines(
     default cell (`model_names.DEFAULT_CELL`) first, the others in
     `model_names.CELL_NAMES` order; one that fails to load is reported to
     `on_skip` and left out. Raises ModelDirError when nothing loads.
+    `engine` as for `load_engine`, for every model.
     """
     every = model_dir is None and cell is None
     engines, errors = [], []
     for name, path in find_models(models_dir, cell=cell, model_dir=model_dir,
                                   first=DEFAULT_CELL):
         try:
-            engines.append(load_engine(path, name, warm_up=warm_up))
+            engines.append(load_engine(path, name, warm_up=warm_up, engine=engine))
         except ModelDirError as e:
             if not every:
                 raise
@@ -343,6 +354,7 @@ def create_app(
     async def healthz(request: Request) -> Response:
         return _JSON({"status": "ok", "cells": cells, "default": cells[0],
                       "backends": {c: e.backend for c, e in engines.items()},
+                      "engines": {c: e.engine for c, e in engines.items()},
                       "auth": token is not None},
                      headers=_API_HEADERS)
 
@@ -381,6 +393,7 @@ def create_app(
             "token_probs": [_finite(x) for x in c.token_probs],
             "latency_ms": round((time.perf_counter() - t0) * 1e3, 3),
             "cell": p.cell,
+            "engine": engines[p.cell].engine,
             "truncated": c.truncated,
             "suppressed": c.suppressed,
             "unknown_words": c.unknown_words,

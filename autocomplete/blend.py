@@ -1,0 +1,194 @@
+"""The blend: the neural model, a Kneser-Ney n-gram and the cache of the email so far, mixed.
+
+Each part is good where the others are weak: the recurrent model carries the
+email's topic and cues a long way, the n-gram remembers rare phrases of the
+training mail word for word, and the cache copies what this email already
+said. The blend mixes their next-token probabilities (not their logits, so
+each part's distribution keeps its meaning):
+
+    p(w) = a_neural p_neural(w) + a_ngram p_ngram(w) + a_cache p_cache(w)
+
+with weights that sum to one. p_cache is the continuous cache's copy
+distribution (`ContinuousCache.copy_probs`, its keys and theta as tuned);
+before the email holds two tokens it has nothing to copy from, and its weight
+is shared out between the other two in proportion to theirs.
+
+`autocomplete tune MODEL_DIR` fits the n-gram on the model's training split
+and the weights on its validation split, and writes them to the model
+directory: ngram.npz (`KneserNeyLM.save`) and blend.json (`write_blend`).
+`load_blend` reads them back without TensorFlow when the model has a fast path.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+
+from autocomplete.artifacts import ModelDirError, write_json
+from autocomplete.cache import CachedStepModel, ContinuousCache
+from autocomplete.ngram import KneserNeyLM
+
+BLEND_FILE = "blend.json"  # in a model directory, written by `autocomplete tune`
+NGRAM_FILE = "ngram.npz"
+PARTS = ("neural", "ngram", "cache")
+
+
+@dataclass(frozen=True)
+class BlendWeights:
+    """The mixture's weights: non-negative, summing to one, neural + ngram > 0."""
+
+    neural: float
+    ngram: float
+    cache: float
+
+    def __post_init__(self) -> None:
+        w = np.array([self.neural, self.ngram, self.cache])
+        if (w < 0).any() or not np.isclose(w.sum(), 1.0, atol=1e-6):
+            raise ValueError(f"blend weights must be >= 0 and sum to 1, got {tuple(w)}")
+        if self.neural + self.ngram <= 0:
+            raise ValueError("the neural model and the n-gram cannot both have weight 0")
+
+
+def mix(weights: BlendWeights, p_neural: np.ndarray, p_ngram: np.ndarray,
+        p_cache: np.ndarray, seen: np.ndarray) -> np.ndarray:
+    """(n, V) blended probabilities from each part's (n, V); `seen` (n,): the cache has
+    something to copy from (where not, its weight goes to the other two)."""
+    w_cache = np.where(seen, weights.cache, 0.0)[:, None]
+    total = weights.neural + weights.ngram + w_cache
+    out = p_neural * (weights.neural / total)
+    out += p_ngram * (weights.ngram / total)
+    if w_cache.any():
+        out += p_cache * (w_cache / total)
+    return out
+
+
+class BlendStepModel(CachedStepModel):
+    """A step model (`decoding.StepModel`) that answers with the blend of its three parts.
+
+    Args:
+        model: the neural step model (`NumpyStepModel` or `KerasStepModel`).
+        ngram: a fitted `KneserNeyLM` over the same vocabulary.
+        cache: the cache's keys and theta (its lam is not used: `weights.cache` is).
+        weights: the mixture weights.
+
+    Example:
+
+    ```python
+    completer = Completer(load_blend("models/lstm", load_step_model("models/lstm")))
+    ```
+    """
+
+    def __init__(self, model, ngram: KneserNeyLM, cache: ContinuousCache,
+                 weights: BlendWeights):
+        super().__init__(model, cache)
+        if list(ngram.vocab) != list(self.vocab):
+            raise ValueError("the n-gram's vocabulary is not the model's")
+        self.ngram, self.weights = ngram, weights
+        self.width = ngram.order - 1
+
+    def parts(self, logp: np.ndarray, hidden: np.ndarray, ids: np.ndarray
+              ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """Each part's (n, V) probabilities after contexts `ids` (n, T), and the cache's `seen`."""
+        ids = np.asarray(ids)
+        n, t = ids.shape
+        p_neural = np.exp(np.asarray(logp, dtype=np.float64))
+        p_ngram = self.ngram.next_probs(ids[:, max(t - self.width, 0):])
+        if t < 2 or self.weights.cache == 0:
+            return p_neural, p_ngram, np.zeros_like(p_neural), np.zeros(n, dtype=bool)
+        p_cache, seen = self.cache.copy_probs(self.last_scores(hidden, ids), ids[:, 1:],
+                                              len(self.vocab))
+        return p_neural, p_ngram, p_cache, seen
+
+    def predict(self, logp: np.ndarray, hidden: np.ndarray, ids: np.ndarray) -> np.ndarray:
+        """(n, V) blended log-probs (the `CachedStepModel` hook the step and prefill call)."""
+        with np.errstate(divide="ignore"):  # a token no part gives any mass: -inf
+            return np.log(mix(self.weights, *self.parts(logp, hidden, ids)))
+
+
+def has_blend(model_dir: str | os.PathLike) -> bool:
+    """Whether `autocomplete tune` wrote a blend to `model_dir`."""
+    return (Path(model_dir) / BLEND_FILE).exists()
+
+
+def read_blend(model_dir: str | os.PathLike) -> tuple[BlendWeights, ContinuousCache, dict]:
+    """The weights, the cache's settings and the whole blend.json of `model_dir`.
+
+    Raises `ModelDirError` (with the command to run) when there is none or it is unreadable.
+    """
+    file = Path(model_dir) / BLEND_FILE
+    if not file.exists():
+        raise ModelDirError(
+            f"{model_dir} has no {BLEND_FILE}: run `autocomplete tune {model_dir}` first")
+    try:
+        data = json.loads(file.read_text())
+        weights = BlendWeights(**{k: float(data["weights"][k]) for k in PARTS})
+        c = data["cache"]
+        cache = ContinuousCache(float(c["theta"]), 0.0, c["keys"])
+    except (OSError, ValueError, KeyError, TypeError) as e:
+        raise ModelDirError(f"cannot read {file}: {e}") from e
+    return weights, cache, data
+
+
+def write_blend(model_dir: str | os.PathLike, weights: BlendWeights, cache: ContinuousCache,
+                ngram: KneserNeyLM, **details) -> Path:
+    """Write ngram.npz and blend.json (the weights, the cache's keys and theta, `details`)."""
+    model_dir = Path(model_dir)
+    ngram.save(model_dir / NGRAM_FILE)
+    file = model_dir / BLEND_FILE
+    write_json(file, {"weights": asdict(weights),
+                      "cache": {"keys": cache.keys, "theta": cache.theta},
+                      "ngram": {"file": NGRAM_FILE, "order": ngram.order,
+                                "discount": ngram.discount},
+                      **details})
+    return file
+
+
+def load_blend(model_dir: str | os.PathLike, model) -> BlendStepModel:
+    """The blend of `model_dir` around its loaded neural step model `model`.
+
+    Raises `ModelDirError` when blend.json or ngram.npz is missing or unreadable.
+    """
+    weights, cache, _ = read_blend(model_dir)
+    file = Path(model_dir) / NGRAM_FILE
+    try:
+        ngram = KneserNeyLM.load(file)
+        return BlendStepModel(model, ngram, cache, weights)
+    except ValueError as e:
+        raise ModelDirError(f"cannot load the blend of {model_dir}: {e} "
+                            f"(run `autocomplete tune {model_dir}` again)") from e
+
+
+ENGINES = ("neural", "blend")
+
+
+def load_completion_model(model_dir: str | os.PathLike, engine: str | None = None, *,
+                          cache: bool = False, cell: str | None = None) -> tuple:
+    """(step model, engine name, the neural step model inside) for completing with `model_dir`.
+
+    `engine` "blend" answers with the blend (blend.json must be there),
+    "neural" with the neural model alone, or with its cache when `cache`
+    (cache.json must be there); None picks the blend when the directory
+    holds one and `cache` is not asked for, else the neural model. Raises
+    `ModelDirError` for what is missing, ValueError for a bad combination.
+    """
+    from autocomplete.fastpath import load_step_model
+
+    if engine not in (None, *ENGINES):
+        raise ValueError(f"unknown engine {engine!r}; choose one of {', '.join(ENGINES)}")
+    if engine == "blend" and cache:
+        raise ValueError("the blend already holds the cache: ask for the cache only with "
+                         "the neural engine")
+    if engine is None:
+        engine = "blend" if has_blend(model_dir) and not cache else "neural"
+    inner = load_step_model(model_dir, cell)
+    if engine == "blend":
+        return load_blend(model_dir, inner), engine, inner
+    if cache:
+        from autocomplete.cache import read_cache
+
+        return CachedStepModel(inner, read_cache(model_dir)), engine, inner
+    return inner, engine, inner

@@ -1,0 +1,69 @@
+"""`autocomplete tune MODEL_DIR`: fit the blend (and the cache) of a trained model.
+
+Fits a Kneser-Ney n-gram on the model's own training emails, then the
+weights of the blend of the neural model, the n-gram and the cache of the
+email so far (`autocomplete.blend`) on its validation emails, by perplexity.
+Writes ngram.npz and blend.json, which `complete` and `serve` then use, and
+cache.json (the best neural + cache mixture, for `complete --cache`).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+
+@click.command("tune")
+@click.argument("model_dir", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.option("--corpus", default=None,
+              help="The corpus the model was trained on.  [default: the one in its config.json]")
+@click.option("--include", multiple=True, metavar="GLOB",
+              help="Only these paths inside a folder or archive (repeatable), as at training.")
+@click.option("--emails", type=click.IntRange(1), default=300, show_default=True,
+              help="Validation emails to tune on (their first window each).")
+@click.option("--order", type=click.IntRange(1, 6), default=4, show_default=True,
+              help="Order of the n-gram.")
+def tune(model_dir: Path, corpus: str | None, include: tuple[str, ...], emails: int,
+         order: int) -> None:
+    """Fit MODEL_DIR's n-gram and blend weights; write ngram.npz, blend.json and cache.json.
+
+    \b
+    autocomplete tune models/lstm
+    autocomplete complete "Hi Mark," --model models/lstm      # answers with the blend
+    autocomplete complete "Hi Mark," --model models/lstm --engine neural
+    """
+    from autocomplete import artifacts, textprep
+    from autocomplete.blend import write_blend
+    from autocomplete.cache import write_cache
+    from autocomplete.evaluate.blend_tuning import rebuild_splits, tune_blend
+    from autocomplete.evaluate.keras_lm import KerasLM
+    from autocomplete.ngram import KneserNeyLM
+
+    try:
+        config = artifacts.read_config(artifacts.check_model_dir(model_dir))
+        lm = KerasLM(model_dir)
+        splits = rebuild_splits(config, corpus, include, ["train", "validation"],
+                                label=str(model_dir))
+    except artifacts.ModelDirError as e:
+        raise click.ClickException(str(e)) from e
+    except ValueError as e:
+        raise click.ClickException(str(e)) from e
+    vectorizer = textprep.make_vectorizer(lm.vocab)
+    train_seqs = textprep.encode(vectorizer, splits["train"]["body"].tolist())
+    click.echo(f"fitting the {order}-gram on {len(train_seqs)} training emails", err=True)
+    ngram = KneserNeyLM(order=order).fit(train_seqs, lm.vocab)
+    val = textprep.encode(vectorizer, splits["validation"]["body"].tolist()[:emails])
+    click.echo(f"tuning the weights on {len(val)} validation emails", err=True)
+    weights, cache, cache_weights, cached, table = tune_blend(lm, ngram, val)
+    ppl = {row["parts"]: row["perplexity"] for _, row in table[::-1].iterrows()}
+    written = write_blend(model_dir, weights, cache, ngram, validation_emails=len(val),
+                          training_emails=len(train_seqs), perplexity=ppl)
+    write_cache(model_dir, cached, validation_emails=len(val),
+                perplexity={"alone": ppl["neural"], "cache": ppl["neural + cache"]})
+    best = table.drop_duplicates("parts")
+    click.echo(best.round(4).to_string(index=False))
+    click.echo(f"validation perplexity: neural {ppl['neural']:.1f}, blend {ppl['blend']:.1f} "
+               f"(weights neural {weights.neural:g}, {order}-gram {weights.ngram:g}, cache "
+               f"{weights.cache:g}; cache keys {cache.keys}, theta {cache.theta:g}); "
+               f"wrote {written}")

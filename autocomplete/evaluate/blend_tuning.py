@@ -1,0 +1,189 @@
+"""The blend's weights, fitted on held-out mail by perplexity.
+
+`autocomplete.blend` is the engine; here is how its settings are picked.
+`rebuild_splits` recovers a model's training and validation emails from its
+config.json (the corpus, the split seed, the text as training saw it);
+`target_probs` collects, for every validation token, the probability each
+part gives it (the cache once per candidate keys and theta); `fit_weights`
+searches the simplex of mixture weights for the lowest perplexity; `tune_blend`
+does it all for a Keras model.
+
+Only the probability of each target is kept, so the search over weights is a
+few matrix products, however many weights are tried.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Iterable, Mapping, Sequence
+from typing import TYPE_CHECKING
+
+import numpy as np
+import pandas as pd
+
+from autocomplete.blend import BlendWeights
+from autocomplete.cache import ContinuousCache
+from autocomplete.evaluate.cache_tuning import THETAS, cache_tuning_items
+from autocomplete.ngram import KneserNeyLM
+from autocomplete.tokens import PAD_ID
+
+if TYPE_CHECKING:
+    from autocomplete.evaluate.keras_lm import KerasLM
+
+STEP = 0.05  # the coarse grid over the simplex; refined to STEP / 5 around its best
+
+
+def rebuild_splits(config: dict, corpus: str | None = None, include: Sequence[str] = (),
+                   parts: Sequence[str] = ("train", "validation", "test"),
+                   label: str = "the model") -> dict[str, pd.DataFrame]:
+    """The `parts` (train, validation, test) of the split of the model with config.json `config`.
+
+    `corpus` (and `include`) as at training; default the corpus in `config`.
+    The text is normalised as training saw it (placeholders unless
+    keep_numbers). ValueError when the corpus is not the one the model
+    (called `label` in the message) was trained on: its fingerprint differs.
+    """
+    from autocomplete import textprep
+    from autocomplete.corpus.normalize import keeps_numbers, normalize_emails
+
+    corpus = corpus or config.get("corpus")
+    if corpus is None:
+        from autocomplete.corpus.builtin import load_builtin
+
+        df = load_builtin()
+    else:  # the loaders `autocomplete train` reads a corpus with
+        from autocomplete.corpus.loaders import load_corpus
+
+        df, _ = load_corpus(corpus, include=list(include) or None,
+                            text_column=config.get("text_column"))
+    if textprep.corpus_fingerprint(df) != config.get("corpus_sha256"):
+        raise ValueError(
+            f"{corpus or 'the built-in corpus'} is not the corpus {label} was trained on "
+            "(corpus_sha256 differs), so its split cannot be rebuilt: give --corpus (and "
+            "--include) as at training")
+    splits = textprep.split_by_email(df, seed=int(config.get("seed", 0)))
+    splits = {name: splits[name] for name in parts}
+    if not keeps_numbers(config):  # normalising is per email: the same before or after the split
+        splits = {name: normalize_emails(part)[0] for name, part in splits.items()}
+    return splits
+
+
+def candidate_caches(thetas: Mapping[str, Iterable[float]] = THETAS) -> list[ContinuousCache]:
+    """The cache settings (keys, theta) the blend may use."""
+    return [ContinuousCache(theta, 0.0, keys) for keys, ts in thetas.items() for theta in ts]
+
+
+def target_probs(
+    items: Iterable[tuple[np.ndarray, np.ndarray | None, np.ndarray]],
+    ngram: KneserNeyLM,
+    caches: Sequence[ContinuousCache],
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Each part's probability of every target: neural (N,), ngram (N,), cache (C, N), seen (N,).
+
+    `items` as for `cache_tuning.tune`: (the neural model's log-probs (T, V),
+    its hidden states (T, H) or None, the ids (T + 1,)) per sequence. Row c
+    of the cache's is with `caches[c]`; `seen` is False where the cache had
+    nothing to copy from yet.
+    """
+    neural, kn, cache, seen = [], [], [], []
+    for logp, hidden, ids in items:
+        ids = np.asarray(ids)
+        t = len(ids) - 1
+        keep = ids[1:] != PAD_ID
+        rows, targets = np.arange(t)[keep], ids[1:][keep]
+        neural.append(np.exp(np.asarray(logp, dtype=np.float64)[rows, targets]))
+        kn.append(ngram.next_probs([ids[: i + 1] for i in rows])[np.arange(len(rows)), targets])
+        before = np.tril(np.ones((t, t), dtype=bool), -1)[:, : t - 1]
+        row_cache = []
+        scores = {}
+        for c in caches:
+            if c.keys not in scores:
+                scores[c.keys] = np.where(before, c.scores(hidden, ids[:-1])[:, : t - 1], -np.inf)
+            copy, s = c.copy_probs(scores[c.keys][rows], ids[1:t], len(ngram.vocab))
+            row_cache.append(copy[np.arange(len(rows)), targets])
+        cache.append(np.array(row_cache).reshape(len(caches), len(rows)))
+        seen.append(s if caches else np.zeros(len(rows), dtype=bool))
+    if not neural:
+        raise ValueError("no tokens to tune on")
+    return (np.concatenate(neural), np.concatenate(kn), np.concatenate(cache, axis=1),
+            np.concatenate(seen))
+
+
+def _simplex(step: float) -> np.ndarray:
+    """(G, 3) weights (neural, ngram, cache) on a grid of `step`, neural + ngram > 0."""
+    n = round(1 / step)
+    grid = [(a, b, n - a - b) for a, b in itertools.product(range(n + 1), repeat=2)
+            if a + b <= n and a + b > 0]
+    return np.array(grid, dtype=np.float64) / n
+
+
+def perplexities(weights: np.ndarray, p: np.ndarray, seen: np.ndarray) -> np.ndarray:
+    """(G,) perplexity of each weight row of `weights` (G, 3) over target probabilities
+    `p` (N, 3) (neural, ngram, cache), the cache's weight shared out where not `seen`."""
+    w = np.asarray(weights, dtype=np.float64)
+    nll = np.zeros(len(w))
+    for lo in range(0, len(p), 4096):  # (chunk, G) at a time
+        pc, sc = p[lo : lo + 4096], seen[lo : lo + 4096, None]
+        w_cache = np.where(sc, w[None, :, 2], 0.0)
+        mixed = (pc[:, :1] * w[None, :, 0] + pc[:, 1:2] * w[None, :, 1]
+                 + pc[:, 2:] * w_cache) / (w[None, :, 0] + w[None, :, 1] + w_cache)
+        with np.errstate(divide="ignore"):
+            nll -= np.log(mixed).sum(axis=0)
+    return np.exp(nll / max(len(p), 1))
+
+
+def fit_weights(p: np.ndarray, seen: np.ndarray, step: float = STEP,
+                allowed: tuple[bool, bool, bool] = (True, True, True)
+                ) -> tuple[BlendWeights, float]:
+    """The mixture weights of least perplexity over target probabilities `p` (N, 3).
+
+    A grid of `step` over the simplex, then one of step / 5 around its best.
+    `allowed`: which parts may have weight (e.g. (True, False, True): the
+    neural model and the cache only). Returns the weights and their perplexity.
+    """
+    mask = np.array(allowed, dtype=bool)
+    grid = _simplex(step)
+    grid = grid[(grid[:, ~mask] == 0).all(axis=1)]
+    best = grid[np.argmin(perplexities(grid, p, seen))]
+    fine = _simplex(step / 5)
+    fine = fine[(fine[:, ~mask] == 0).all(axis=1) & (np.abs(fine - best) <= step).all(axis=1)]
+    ppl = perplexities(fine, p, seen)
+    w = fine[np.argmin(ppl)]
+    return BlendWeights(*map(float, w)), float(ppl.min())
+
+
+def tune_blend(
+    lm: KerasLM, ngram: KneserNeyLM, sequences: Sequence[Sequence[int]],
+    thetas: Mapping[str, Iterable[float]] = THETAS, step: float = STEP,
+) -> tuple[BlendWeights, ContinuousCache, BlendWeights, ContinuousCache, pd.DataFrame]:
+    """Fit the blend on held-out `sequences` (their first window each).
+
+    Returns the blend's weights and cache settings, the best neural + cache
+    mixture (weights with ngram 0, and the cache with lam = its weight, as
+    `cache.json` holds it), and a table of validation perplexity per
+    combination of parts, best first.
+    """
+    caches = candidate_caches(thetas)
+    neural, kn, cache, seen = target_probs(cache_tuning_items(lm, sequences), ngram, caches)
+    rows, best = [], {}
+    parts = {"neural": (True, False, False), "ngram": (False, True, False),
+             "neural + ngram": (True, True, False), "neural + cache": (True, False, True),
+             "blend": (True, True, True)}
+    for c_index, c in enumerate(caches):
+        p = np.stack([neural, kn, cache[c_index]], axis=1)
+        for name, allowed in parts.items():
+            if not allowed[2] and c_index:  # the cache's settings do not matter
+                continue
+            weights, ppl = fit_weights(p, seen, step, allowed)
+            row = {"parts": name, "neural": weights.neural, "ngram": weights.ngram,
+                   "cache": weights.cache, "keys": c.keys if allowed[2] else "",
+                   "theta": c.theta if allowed[2] else np.nan, "perplexity": ppl}
+            rows.append(row)
+            if name not in best or ppl < best[name][1]:
+                best[name] = (weights, ppl, c)
+    table = pd.DataFrame(rows).sort_values("perplexity", kind="stable", ignore_index=True)
+    blend_w, _, blend_c = best["blend"]
+    cache_w, _, cache_c = best["neural + cache"]
+    lam = min(cache_w.cache, 0.99)
+    return (blend_w, blend_c, cache_w,
+            ContinuousCache(cache_c.theta, lam, cache_c.keys), table)

@@ -1,0 +1,184 @@
+"""The blend (neural model + n-gram + cache), its tuning, its use, and keystrokes saved."""
+
+import json
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+
+from autocomplete.blend import BlendStepModel, BlendWeights, mix
+from autocomplete.cache import ContinuousCache, suffix_scores
+from autocomplete.evaluate.blend_tuning import fit_weights, perplexities
+from autocomplete.evaluate.keystrokes import insertion, keystrokes_saved, simulate, typing_text
+from autocomplete.ngram import KneserNeyLM
+from autocomplete.tokens import START_ID, split_fragment, tokenize
+
+
+def _fit_ngram(vocab: list[str]) -> KneserNeyLM:
+    from tests.conftest import TINY_TEXT
+
+    index = {t: i for i, t in enumerate(vocab)}
+    ids = [START_ID] + [index[t] for t in tokenize(TINY_TEXT)]
+    return KneserNeyLM(order=3).fit([ids, ids[:20]], vocab)
+
+
+def test_the_blend_is_the_weighted_mix_of_its_parts(tiny_model_dir):
+    from autocomplete.fastpath import export_inference, load_step_model
+
+    model_dir = tiny_model_dir("lstm")
+    export_inference(model_dir)
+    inner = load_step_model(model_dir)
+    ngram = _fit_ngram(inner.vocab)
+    cache = ContinuousCache(theta=1.0, lam=0.0, keys="tokens")
+    weights = BlendWeights(0.5, 0.3, 0.2)
+    blend = BlendStepModel(inner, ngram, cache, weights)
+    context = np.array([START_ID, 5, 6, 7, 5, 6, 9, 5, 6])
+    state, inner_state = blend.initial_state(1), inner.initial_state(1)
+    for t in range(len(context)):
+        logp, state = blend.step(context[t : t + 1], state)
+        inner_logp, inner_state = inner.step(context[t : t + 1], inner_state)
+        p = np.exp(logp[0])
+        assert p.sum() == pytest.approx(1.0)
+        p_neural = np.exp(inner_logp[0].astype(np.float64))
+        p_ngram = ngram.next_probs([context[: t + 1]])[0]
+        if t == 0:  # nothing to copy yet: the other two in proportion
+            assert np.allclose(p, (0.5 * p_neural + 0.3 * p_ngram) / 0.8, atol=1e-6)
+            continue
+        ids = context[: t + 1]
+        scores = suffix_scores(ids)[-1:, : t]
+        p_cache = cache.copy_probs(scores, ids[1:], len(p))[0][0]
+        assert np.allclose(p, 0.5 * p_neural + 0.3 * p_ngram + 0.2 * p_cache, atol=1e-6)
+    once, _ = blend.prefill(context)  # a prompt in one pass = step by step
+    assert np.allclose(once, logp, atol=1e-5)
+    # mixing probabilities: a word only the n-gram knows keeps its n-gram share
+    assert np.allclose(mix(weights, np.zeros((1, 3)), np.array([[0, 1.0, 0]]), np.zeros((1, 3)),
+                           np.array([False])), [[0, 0.375, 0]])
+    with pytest.raises(ValueError, match="sum to 1"):
+        BlendWeights(0.5, 0.5, 0.5)
+
+
+def test_ngram_save_load_round_trip(tmp_path):
+    vocab = ["", "[UNK]", "[start]", "a", "b", "c", "."]
+    lm = KneserNeyLM(order=4, discount=0.7).fit([[2, 3, 4, 5, 6], [2, 3, 3, 4, 6, 5]], vocab)
+    back = KneserNeyLM.load(lm.save(tmp_path / "ngram.npz"))
+    contexts = [[2], [2, 3, 4], [5, 5, 5, 5], [2, 6, 1]]
+    assert np.array_equal(lm.next_probs(contexts), back.next_probs(contexts))
+    assert (back.order, back.discount, back.vocab) == (4, 0.7, vocab)
+    (tmp_path / "bad.npz").write_text("not an archive")
+    with pytest.raises(ValueError, match="not a saved n-gram"):
+        KneserNeyLM.load(tmp_path / "bad.npz")
+
+
+def test_fit_weights_finds_the_mixture_of_least_perplexity():
+    rng = np.random.default_rng(0)
+    # the n-gram is right on half the tokens, the cache on the other half
+    n = 400
+    half = np.arange(n) < n // 2
+    p = np.stack([np.full(n, 0.05), np.where(half, 0.9, 0.01), np.where(half, 0.01, 0.9)], 1)
+    seen = np.ones(n, dtype=bool)
+    weights, ppl = fit_weights(p, seen)
+    grid = rng.dirichlet(np.ones(3), 300)
+    assert ppl <= perplexities(grid, p, seen).min() + 1e-9
+    assert weights.ngram == pytest.approx(weights.cache, abs=0.02) and weights.neural < 0.05
+    alone, ppl_alone = fit_weights(p, seen, allowed=(True, False, False))
+    assert (alone.neural, ppl_alone) == (1.0, pytest.approx(20.0))
+
+
+@pytest.fixture
+def tuned_model(tiny_model_dir):
+    from autocomplete.cli import cli
+    from autocomplete.corpus.builtin import load_builtin
+    from autocomplete.fastpath import export_inference
+    from autocomplete.textprep import corpus_fingerprint
+
+    model_dir = tiny_model_dir("gru")
+    export_inference(model_dir)
+    config = json.loads((model_dir / "config.json").read_text())
+    config.update(corpus=None, corpus_sha256=corpus_fingerprint(load_builtin()), seed=0)
+    (model_dir / "config.json").write_text(json.dumps(config))
+    result = CliRunner().invoke(cli, ["tune", str(model_dir), "--emails", "4", "--order", "3"])
+    assert result.exit_code == 0, result.output
+    return model_dir
+
+
+def test_tune_writes_the_blend_that_complete_uses_and_names(tuned_model):
+    from autocomplete.blend import read_blend
+    from autocomplete.cache import read_cache
+    from autocomplete.cli import cli
+
+    weights, cache, saved = read_blend(tuned_model)
+    assert saved["validation_emails"] == 4 and saved["ngram"]["order"] == 3
+    assert saved["perplexity"]["blend"] <= saved["perplexity"]["neural"] + 1e-9
+    assert sum((weights.neural, weights.ngram, weights.cache)) == pytest.approx(1.0)
+    assert read_cache(tuned_model).keys in ("hidden", "tokens")  # tune also writes cache.json
+
+    runner = CliRunner()
+    prompt = ["complete", "thanks for the", "--model", str(tuned_model)]
+    blend = json.loads(runner.invoke(cli, [*prompt, "--json"]).stdout)
+    assert blend["engine"] == "blend" and blend["backend"] == "numpy"
+    neural = json.loads(runner.invoke(cli, [*prompt, "--json", "--engine", "neural"]).stdout)
+    assert neural["engine"] == "neural"
+    plain = runner.invoke(cli, prompt)
+    assert plain.exit_code == 0 and "engine: blend" in plain.stderr
+    assert plain.stdout.strip() == blend["completion"].strip()
+    both = runner.invoke(cli, [*prompt, "--engine", "blend", "--cache"])
+    assert both.exit_code == 2 and "Traceback" not in both.output
+    (tuned_model / "ngram.npz").unlink()
+    broken = runner.invoke(cli, prompt)
+    assert broken.exit_code == 1 and "autocomplete tune" in broken.output
+    assert "Traceback" not in broken.output
+
+
+def test_serve_answers_with_the_blend_and_says_so(tuned_model):
+    from starlette.testclient import TestClient
+
+    from autocomplete.serve.app import create_app, load_engines
+
+    for engine in ("blend", "neural"):
+        engines = load_engines(model_dir=tuned_model, engine=engine)
+        with TestClient(create_app(engines)) as client:
+            r = client.post("/v1/complete", json={"text": "thanks for the upd"})
+            assert r.status_code == 200 and r.json()["engine"] == engine
+            assert client.get("/healthz").json()["engines"] == {"gru": engine}
+
+
+TEXT = typing_text("Hi Mark,\nthanks for the update. Best regards, Anna")
+
+
+def _oracle(prompt: str) -> list[str]:
+    """Always the rest of the word being typed and the next word: exactly right."""
+    tokens = tokenize(TEXT)
+    before, _ = split_fragment(prompt)
+    return tokens[len(before) : len(before) + 2]
+
+
+def test_a_writer_who_is_always_suggested_the_right_words_saves_all_but_the_tabs():
+    stats = simulate(TEXT, _oracle)
+    assert TEXT == "hi mark, thanks for the update. best regards, anna"
+    # the first character is typed; from then on every suggestion is taken
+    assert stats.accepted_chars == len(TEXT) - 1
+    assert stats.saved == len(TEXT) - 1 - stats.tabs
+    # "hi mark" | "," | " thanks for" | " the" | " update" | "." | " best regards" | "," | " anna":
+    # a whole word just accepted is the word being typed, so the next takes one new word
+    assert stats.tabs == stats.shown == 9
+    assert stats.summary()["accepted %"] == 100
+
+
+def test_wrong_suggestions_save_nothing():
+    def wrong(prompt: str) -> list[str]:
+        before, fragment = split_fragment(prompt)
+        return [fragment + "zz", "the"] if fragment else ["zebra"]
+
+    stats = simulate(TEXT, wrong)
+    assert stats.saved == stats.tabs == stats.accepted_chars == 0
+    assert stats.shown == len(TEXT) - 1 and len(stats.latencies_ms) == len(TEXT) - 1
+    assert keystrokes_saved(["Hi Mark,", "Thanks"], wrong).chars == len("hi mark,thanks")
+
+
+def test_insertion_is_what_the_suggestion_adds_to_the_typed_text():
+    assert insertion("let me kn", ["know", "if"]) == "ow if"
+    assert insertion("let me know", ["know", "if"]) == " if"
+    assert insertion("thanks ", ["for", "the"]) == "for the"
+    assert insertion("thanks", ["thanks", ",", "mark"]) == ", mark"
+    assert insertion("i don", ["don", "'", "t"]) == "'t"
+    assert insertion("hi", []) == ""
