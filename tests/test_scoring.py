@@ -26,3 +26,30 @@ def test_evaluate_packed_windows_matches_a_direct_computation():
     assert got["top1_accuracy"] == pytest.approx((known & (order[..., 0] == y)).sum() / mask.sum())
     top5 = (order[..., :5] == y[..., None]).any(-1)
     assert got["top5_accuracy"] == pytest.approx((known & top5).sum() / mask.sum())
+
+
+def test_evaluate_packed_windows_batches_within_the_logits_budget(monkeypatch):
+    """By default a batch holds as many windows as the logits budget allows; scores agree."""
+    from autocomplete.evaluate import scoring
+    from autocomplete.model import build_model
+
+    model = build_model("lstm", 12, units=4, embedding_dim=3, seed=1)
+    rng = np.random.default_rng(1)
+    x = rng.integers(2, 12, (5, 7)).astype("int32")
+    y = rng.integers(1, 12, (5, 7)).astype("int32")
+    w = np.ones((5, 7), "float32")
+    calls = []
+    real = scoring._scorer(model)
+
+    def counted(xb, yb):
+        calls.append(len(xb))
+        return real(xb, yb)
+
+    monkeypatch.setitem(scoring._SCORERS, model, counted)
+    whole = evaluate_packed_windows(model, (x, y, w))
+    assert calls == [5]  # 5 windows x 7 tokens x 12 logits: far within the budget
+    calls.clear()
+    monkeypatch.setattr(scoring, "LOGITS_BUDGET", 2 * 7 * 12)  # two windows' logits
+    small = evaluate_packed_windows(model, (x, y, w))
+    assert calls == [2, 2, 1]
+    assert small == pytest.approx(whole)

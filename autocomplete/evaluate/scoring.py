@@ -171,7 +171,13 @@ def _scorer(model):
     return _SCORERS[model]
 
 
-def evaluate_packed_windows(model, arrays, batch_size: int = 64) -> dict:
+# Logits held at once when scoring windows (floats: 128 MB); with the softmax and the ranks
+# computed from them a batch takes a few times this, so scoring never needs more memory than a
+# training step of a large vocabulary does.
+LOGITS_BUDGET = 2**25
+
+
+def evaluate_packed_windows(model, arrays, batch_size: int | None = None) -> dict:
     """Perplexity, top-1 and top-5 accuracy of a Keras model over packed windows.
 
     `arrays` is (inputs, targets, weights) from `textprep.make_windows`; the
@@ -180,7 +186,9 @@ def evaluate_packed_windows(model, arrays, batch_size: int = 64) -> dict:
     "[UNK]" helps nobody type). A target is in the top k when fewer than k
     tokens have a strictly larger logit (ties favour the model). Runs in
     TensorFlow, in float32 per token and float64 for the sums, instead of a
-    float64 numpy pass over every (token, vocabulary) logit.
+    float64 numpy pass over every (token, vocabulary) logit. `batch_size`
+    windows are scored at once: by default as many as keep the logits within
+    `LOGITS_BUDGET` floats (at most 64).
 
     Returns:
         {"perplexity", "top1_accuracy", "top5_accuracy", "tokens"}.
@@ -193,6 +201,9 @@ def evaluate_packed_windows(model, arrays, batch_size: int = 64) -> dict:
     """
     score = _scorer(model)
     x, y, w = arrays
+    if batch_size is None:
+        per_window = max(x.shape[1] if x.ndim > 1 else 1, 1) * int(model.output_shape[-1])
+        batch_size = int(min(64, max(1, LOGITS_BUDGET // per_window)))
     nll_sum = correct1 = correct5 = 0.0
     count = 0
     for i in range(0, len(x), batch_size):
