@@ -13,15 +13,11 @@ from pathlib import Path
 
 import click
 
+from autocomplete.commands.tune_cache import split_params
+
 
 @click.command("tune")
-@click.argument("model_dir", type=click.Path(exists=True, file_okay=False, path_type=Path))
-@click.option("--corpus", default=None,
-              help="The corpus the model was trained on.  [default: the one in its config.json]")
-@click.option("--include", multiple=True, metavar="GLOB",
-              help="Only these paths inside a folder or archive (repeatable), as at training.")
-@click.option("--emails", type=click.IntRange(1), default=300, show_default=True,
-              help="Validation emails to tune on (their first window each).")
+@split_params
 @click.option("--order", type=click.IntRange(1, 6), default=4, show_default=True,
               help="Order of the n-gram.")
 def tune(model_dir: Path, corpus: str | None, include: tuple[str, ...], emails: int,

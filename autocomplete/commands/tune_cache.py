@@ -13,15 +13,29 @@ from pathlib import Path
 
 import click
 
+# MODEL_DIR and where its validation emails come from: shared with `autocomplete tune`
+_SPLIT_PARAMS = (
+    click.argument("model_dir", type=click.Path(exists=True, file_okay=False, path_type=Path)),
+    click.option("--corpus", default=None,
+                 help="The corpus the model was trained on.  [default: the one in its "
+                 "config.json]"),
+    click.option("--include", multiple=True, metavar="GLOB",
+                 help="Only these paths inside a folder or archive (repeatable), as at "
+                 "training."),
+    click.option("--emails", type=click.IntRange(1), default=300, show_default=True,
+                 help="Validation emails to tune on (their first window each)."),
+)
+
+
+def split_params(command):
+    """Decorate a tuning command with MODEL_DIR, --corpus, --include and --emails."""
+    for param in reversed(_SPLIT_PARAMS):
+        command = param(command)
+    return command
+
 
 @click.command("tune-cache")
-@click.argument("model_dir", type=click.Path(exists=True, file_okay=False, path_type=Path))
-@click.option("--corpus", default=None,
-              help="The corpus the model was trained on.  [default: the one in its config.json]")
-@click.option("--include", multiple=True, metavar="GLOB",
-              help="Only these paths inside a folder or archive (repeatable), as at training.")
-@click.option("--emails", type=click.IntRange(1), default=300, show_default=True,
-              help="Validation emails to tune on (their first window each).")
+@split_params
 def tune_cache(model_dir: Path, corpus: str | None, include: tuple[str, ...],
                emails: int) -> None:
     """Pick the cache's keys, theta and lam on MODEL_DIR's validation emails; write cache.json.
