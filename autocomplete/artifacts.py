@@ -25,7 +25,9 @@ from __future__ import annotations
 import json
 import os
 import shutil
+from collections.abc import Callable
 from pathlib import Path
+from typing import TypeVar
 
 from autocomplete.model_names import DEFAULT_CELL, cell_sort_key
 
@@ -86,6 +88,26 @@ def read_config(path: str | os.PathLike) -> dict:
         return json.loads((Path(path) / "config.json").read_text())
     except (OSError, ValueError) as e:
         raise ModelDirError(f"cannot read {Path(path) / 'config.json'}: {e}") from e
+
+
+T = TypeVar("T")
+
+
+def read_tuned(model_dir: str | os.PathLike, name: str, command: str,
+               parse: Callable[[dict], T]) -> T:
+    """`parse` of the JSON file `name` that `autocomplete <command>` wrote to `model_dir`.
+
+    Raises `ModelDirError`: naming the command to run when the file is missing, and
+    in one line when it is unreadable or `parse` rejects it.
+    """
+    file = Path(model_dir) / name
+    if not file.exists():
+        raise ModelDirError(
+            f"{model_dir} has no {name}: run `autocomplete {command} {model_dir}` first")
+    try:
+        return parse(json.loads(file.read_text()))
+    except (OSError, ValueError, KeyError, TypeError) as e:
+        raise ModelDirError(f"cannot read {file}: {e}") from e
 
 
 def write_json(path: str | os.PathLike, data: dict) -> None:

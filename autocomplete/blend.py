@@ -21,14 +21,13 @@ directory: ngram.npz (`KneserNeyLM.save`) and blend.json (`write_blend`).
 
 from __future__ import annotations
 
-import json
 import os
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
 
-from autocomplete.artifacts import ModelDirError, write_json
+from autocomplete.artifacts import ModelDirError, read_tuned, write_json
 from autocomplete.cache import CachedStepModel, ContinuousCache
 from autocomplete.ngram import KneserNeyLM
 
@@ -119,18 +118,12 @@ def read_blend(model_dir: str | os.PathLike) -> tuple[BlendWeights, ContinuousCa
 
     Raises `ModelDirError` (with the command to run) when there is none or it is unreadable.
     """
-    file = Path(model_dir) / BLEND_FILE
-    if not file.exists():
-        raise ModelDirError(
-            f"{model_dir} has no {BLEND_FILE}: run `autocomplete tune {model_dir}` first")
-    try:
-        data = json.loads(file.read_text())
+    def parse(data: dict) -> tuple[BlendWeights, ContinuousCache, dict]:
         weights = BlendWeights(**{k: float(data["weights"][k]) for k in PARTS})
         c = data["cache"]
-        cache = ContinuousCache(float(c["theta"]), 0.0, c["keys"])
-    except (OSError, ValueError, KeyError, TypeError) as e:
-        raise ModelDirError(f"cannot read {file}: {e}") from e
-    return weights, cache, data
+        return weights, ContinuousCache(float(c["theta"]), 0.0, c["keys"]), data
+
+    return read_tuned(model_dir, BLEND_FILE, "tune", parse)
 
 
 def write_blend(model_dir: str | os.PathLike, weights: BlendWeights, cache: ContinuousCache,

@@ -28,14 +28,13 @@ email leaks in.
 
 from __future__ import annotations
 
-import json
 import os
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from autocomplete.artifacts import ModelDirError, write_json
+from autocomplete.artifacts import read_tuned, write_json
 
 KEYS = ("hidden", "tokens")
 CACHE_FILE = "cache.json"  # in a model directory, written by `autocomplete tune-cache`
@@ -182,16 +181,8 @@ def read_cache(model_dir: str | os.PathLike) -> ContinuousCache:
 
     Raises `ModelDirError` (with the command to run) when there is none or it is unreadable.
     """
-    file = Path(model_dir) / CACHE_FILE
-    if not file.exists():
-        raise ModelDirError(
-            f"{model_dir} has no {CACHE_FILE}: run `autocomplete tune-cache {model_dir}` first")
-    try:
-        data = json.loads(file.read_text())
-        return ContinuousCache(float(data["theta"]), float(data["lam"]),
-                               data.get("keys", "hidden"))
-    except (OSError, ValueError, KeyError, TypeError) as e:
-        raise ModelDirError(f"cannot read {file}: {e}") from e
+    return read_tuned(model_dir, CACHE_FILE, "tune-cache", lambda data: ContinuousCache(
+        float(data["theta"]), float(data["lam"]), data.get("keys", "hidden")))
 
 
 def write_cache(model_dir: str | os.PathLike, cache: ContinuousCache, **details) -> Path:
