@@ -202,7 +202,7 @@ def evaluate_packed_windows(model, arrays, batch_size: int | None = None) -> dic
     score = _scorer(model)
     x, y, w = arrays
     if batch_size is None:
-        per_window = max(x.shape[1] if x.ndim > 1 else 1, 1) * int(model.output_shape[-1])
+        per_window = x.shape[1] * int(model.output_shape[-1])  # logits of one window
         batch_size = int(min(64, max(1, LOGITS_BUDGET // per_window)))
     nll_sum = correct1 = correct5 = 0.0
     count = 0
