@@ -1,13 +1,17 @@
-"""Subject context: the texts a model reads, and training on them."""
+"""Subject context: the texts a model reads, training on them, decoding after a subject,
+the separator never suggested."""
 
 from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+import pytest
 from click.testing import CliRunner
+from conftest import make_model_dir
 from test_train import tiny_emails
 
 from autocomplete import artifacts
+from autocomplete.decoding import Completer, encode_prompt, never_suggested
 from autocomplete.textprep import body_offsets, model_texts, subjects_of
 from autocomplete.tokens import START_ID, SUBJECT_SEPARATOR, subject_prefix, tokenize
 
@@ -90,3 +94,81 @@ def test_train_subject_records_it_and_learns_the_separator(tmp_path):
     assert result.exit_code == 0, result.output
     assert artifacts.read_config(tmp_path / "b")["subject"] is False
     assert not {SUBJECT_SEPARATOR, "topic"} & set(artifacts.read_vocab(tmp_path / "b"))
+
+
+# -- decoding ------------------------------------------------------------------------------
+VOCAB = ["", "[UNK]", "[start]", "hi", "mark", ",", ".", SUBJECT_SEPARATOR, "xxphone"]
+
+
+class FavouriteStepModel:
+    """Whatever the context, the separator is by far the likeliest next token (then "hi",
+    "mark", "."); the state records every id fed."""
+
+    vocab, window = VOCAB, 16
+
+    def __init__(self) -> None:
+        p = np.full(len(VOCAB), 1e-3)
+        p[VOCAB.index(SUBJECT_SEPARATOR)] = 0.9
+        p[VOCAB.index("xxphone")] = 0.05
+        p[[3, 4, 6]] = [0.02, 0.015, 0.01]
+        self.logp = np.log(p / p.sum())
+        self.fed: list[int] = []
+
+    def initial_state(self, batch: int) -> list[np.ndarray]:
+        return [np.zeros((batch, 1))]
+
+    def step(self, token_ids, state):
+        self.fed += [int(t) for t in np.asarray(token_ids)]
+        return np.tile(self.logp, (len(token_ids), 1)), state
+
+
+def test_encode_prompt_reads_the_subject_first_and_keeps_the_fragment():
+    ids, info = encode_prompt("Hi ma", VOCAB, partial_word=True, subject="Mark")
+    assert ids == [START_ID, 4, 7, 3] and info["fragment"] == "ma"
+    assert info["prompt_tokens"] == 4  # mark, xxbody, hi and the fragment
+    assert encode_prompt("hi", VOCAB, subject="")[0] == [START_ID, 7, 3]
+    assert encode_prompt("hi", VOCAB)[0] == [START_ID, 3]  # no subject: as before
+
+
+@pytest.mark.parametrize("method", ["greedy", "beam", "sample"])
+def test_the_separator_is_never_suggested(method):
+    model = FavouriteStepModel()
+    assert VOCAB[int(np.argmax(model.logp))] == SUBJECT_SEPARATOR  # what an unmasked search picks
+    completer = Completer(model, subjects=True)
+    for subject in ("Hi", "", None):
+        c = completer.complete("hi", method=method, seed=0, max_words=4, subject=subject)
+        assert c.tokens and SUBJECT_SEPARATOR not in c.tokens and "xxphone" not in c.tokens
+    assert completer.words_starting_with("xxb") is None  # nor does a fragment finish as it
+    assert SUBJECT_SEPARATOR in never_suggested()
+
+
+def test_the_subject_reaches_the_model_and_a_subjectless_one_refuses_it():
+    model = FavouriteStepModel()
+    Completer(model, subjects=True).complete("hi", method="greedy", subject="Mark, hi")
+    assert model.fed[:6] == [START_ID, 4, 5, 3, 7, 3]  # [start] mark , hi xxbody hi
+    with pytest.raises(ValueError, match="trained without subjects"):
+        Completer(FavouriteStepModel()).complete("hi", subject="Mark")
+
+
+def test_blend_never_suggests_the_separator(tmp_path):
+    """The n-gram of a subject-trained model has seen the separator after [start]."""
+    from autocomplete.blend import BlendStepModel, BlendWeights
+    from autocomplete.cache import ContinuousCache
+    from autocomplete.fastpath import export_inference, load_step_model
+    from autocomplete.ngram import KneserNeyLM
+
+    path = make_model_dir(tmp_path / "gru", "gru", subject=True, favour=SUBJECT_SEPARATOR)
+    export_inference(path)
+    neural = load_step_model(path)
+    vocab = neural.vocab
+    sep = vocab.index(SUBJECT_SEPARATOR)
+    ngram = KneserNeyLM(order=3).fit([[START_ID, sep, sep, sep, vocab.index("thanks")]] * 3,
+                                     vocab)
+    blend = BlendStepModel(neural, ngram, ContinuousCache(theta=1.0, lam=0.0, keys="tokens"),
+                           BlendWeights(0.5, 0.3, 0.2))
+    logp, _ = blend.prefill(np.array([START_ID, sep, vocab.index("thanks")], dtype=np.int32))
+    assert int(np.argmax(logp[0])) == sep  # unmasked, the blend would write it
+    completer = Completer(blend, subjects=True)
+    for method in ("greedy", "beam", "sample"):
+        c = completer.complete("thanks for the", method=method, seed=1, subject="hi mark")
+        assert c.tokens and SUBJECT_SEPARATOR not in c.tokens
