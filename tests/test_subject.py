@@ -1,5 +1,5 @@
 """Subject context: the texts a model reads, training on them, decoding after a subject,
-the separator never suggested."""
+the separator never suggested, probes and scores on the body's tokens."""
 
 from __future__ import annotations
 
@@ -172,3 +172,128 @@ def test_blend_never_suggests_the_separator(tmp_path):
     for method in ("greedy", "beam", "sample"):
         c = completer.complete("thanks for the", method=method, seed=1, subject="hi mark")
         assert c.tokens and SUBJECT_SEPARATOR not in c.tokens
+
+
+# -- tuning, probes and scores on the body's tokens ------------------------------------------
+def test_tune_fits_the_ngram_on_the_texts_the_model_reads(tiny_model_dir):
+    """The blend's n-gram of a subject-trained model has read "[start] <subject> xxbody"."""
+    import json
+
+    from autocomplete.cli import cli
+    from autocomplete.corpus.builtin import load_builtin
+    from autocomplete.fastpath import export_inference
+    from autocomplete.ngram import KneserNeyLM
+    from autocomplete.textprep import corpus_fingerprint
+
+    model_dir = tiny_model_dir("gru", subject=True)
+    export_inference(model_dir)
+    config = artifacts.read_config(model_dir)
+    config.update(corpus=None, corpus_sha256=corpus_fingerprint(load_builtin()), seed=0)
+    artifacts.write_json(model_dir / "config.json", config)
+    result = CliRunner().invoke(cli, ["tune", str(model_dir), "--emails", "4", "--order", "3"])
+    assert result.exit_code == 0, result.output
+    ngram = KneserNeyLM.load(model_dir / "ngram.npz")
+    index = {t: i for i, t in enumerate(ngram.vocab)}
+    # the subject "Sick day" is followed by the separator (on bodies alone: p < 1e-6)
+    sick_day = ngram.next_probs([[START_ID, index["sick"], index["day"]]])[0]
+    assert sick_day[index[SUBJECT_SEPARATOR]] > 0.05
+    result = CliRunner().invoke(cli, ["complete", "thanks for the", "--model", str(model_dir),
+                                      "--subject", "Loan request", "--json"])
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.stdout)
+    assert data["engine"] == "blend" and data["subject"] == "Loan request"
+    assert data["tokens"] and SUBJECT_SEPARATOR not in data["tokens"]
+
+
+def test_probe_cue_and_target_land_on_their_tokens_after_the_subject():
+    from autocomplete.corpus import generator as g
+    from autocomplete.evaluate.probes import build_probes
+    from autocomplete.tokens import SPECIALS
+
+    emails = pd.DataFrame(g.generate(30, seed=3))
+    assert emails["subject"].str.len().gt(0).all()
+    texts = dict(zip(emails["id"], model_texts(emails, subjects=True), strict=True))
+    vocab = list(SPECIALS) + sorted({t for text in texts.values() for t in tokenize(text)})
+    index = {t: i for i, t in enumerate(vocab)}
+    plain = build_probes(emails, vocab)
+    probes = build_probes(emails, vocab, subjects=True)
+    assert len(probes) == len(plain) > 0
+    offsets = dict(zip(emails["id"], body_offsets(emails, subjects=True), strict=True))
+    bodies = emails.set_index("id")["body"]
+    for p, before in zip(probes.itertuples(), plain.itertuples(), strict=True):
+        assert (p.email_id, p.kind, p.cue, p.target) == \
+            (before.email_id, before.kind, before.cue, before.target)
+        tokens, body = tokenize(texts[p.email_id]), tokenize(bodies[p.email_id])
+        k = offsets[p.email_id]
+        # the body's positions, moved past the subject's tokens and the separator
+        assert (p.cue_token, p.target_token) == (before.cue_token + k, before.target_token + k)
+        assert tokens[p.cue_token] == body[before.cue_token]
+        assert tokens[p.target_token] == body[before.target_token] == p.target.lower()
+        # the context is what the model reads before the target, subject first
+        assert p.context == [START_ID] + [index[t] for t in tokens[: p.target_token]]
+        assert vocab[p.context[p.cue_token + 1]] == body[before.cue_token]
+        assert vocab[p.context[k]] == SUBJECT_SEPARATOR and p.distance == before.distance
+
+
+def test_scores_from_a_start_leave_the_subject_out(tiny_model_dir):
+    from autocomplete.evaluate import metrics as em
+    from autocomplete.evaluate.keras_lm import KerasLM
+    from autocomplete.evaluate.scoring import neural_perplexity_and_accuracy
+
+    lm = KerasLM(tiny_model_dir("gru"))  # window 32: the long sequences take the cut path
+    rng = np.random.default_rng(0)
+    seqs = [np.concatenate([[2], rng.integers(1, len(lm.vocab), n)]) for n in (3, 31, 45)]
+    starts = [3, 30, 40]  # the first scored target of each
+    fast = neural_perplexity_and_accuracy(lm, seqs, token_budget=40, starts=starts)
+    slow = em.perplexity_and_accuracy(lm, seqs, starts=starts)
+    assert fast["tokens"] == slow["tokens"] == (3 - 2) + (31 - 29) + (45 - 39)
+    assert fast["perplexity"] == pytest.approx(slow["perplexity"], rel=1e-4)
+    # the same figures as scoring only those positions one by one
+    logp = [np.asarray(lm.next_logprobs([list(s[max(0, p - 256) : p])]))[0, s[p]]
+            for s, first in zip(seqs, starts, strict=True) for p in range(first, len(s))]
+    assert slow["perplexity"] == pytest.approx(float(np.exp(-np.mean(logp))), rel=1e-4)
+    assert em.perplexity_and_accuracy(lm, seqs, starts=[1, 1, 1]) == \
+        em.perplexity_and_accuracy(lm, seqs)
+
+
+def test_exact_match_cuts_only_the_body():
+    from autocomplete.evaluate.metrics import exact_match_at_n
+
+    seqs = [[START_ID] + list(range(3, 23))] * 4
+    contexts: list[int] = []
+
+    def completer(context: list[int]) -> list[int]:
+        contexts.append(len(context))
+        return []
+
+    exact_match_at_n(completer, seqs, n_max=5, n_cuts=200, starts=[12] * 4)
+    assert min(contexts) == 13  # [start], 11 subject tokens and at least one body token
+    assert max(contexts) == len(seqs[0]) - 5
+    contexts.clear()
+    exact_match_at_n(completer, seqs, n_max=5, n_cuts=200)
+    assert min(contexts) == 2
+
+
+def test_report_scores_every_model_on_the_body_tokens(tmp_path):
+    """A model trained with subjects and one without, side by side: the same targets."""
+    from autocomplete.corpus.builtin import load_builtin
+    from autocomplete.fastpath import export_inference
+    from autocomplete.report import compare
+    from autocomplete.textprep import split_by_email
+
+    emails = load_builtin().iloc[:200].reset_index(drop=True)
+    plain = make_model_dir(tmp_path / "lstm", "lstm")
+    read = make_model_dir(tmp_path / "gru", "gru", subject=True, favour=SUBJECT_SEPARATOR)
+    for path in (plain, read):
+        export_inference(path)
+    results = compare.evaluate_models([plain, read], quick=True, emails=emails,
+                                      strict_corpus=False, progress=False)
+    summary = results.summary.set_index("model")
+    assert len(summary) == 4  # each model with the n-gram of its own texts
+    test = split_by_email(emails, seed=0)["test"]  # as written: no keep_numbers in config.json
+    body_tokens = sum(len(tokenize(b)) for b in test["body"])
+    assert summary["tokens"].tolist() == [body_tokens] * 4
+    assert not results.completions["text"].str.contains(SUBJECT_SEPARATOR).any()
+    probes = results.recall.groupby("model")["n"].sum()
+    assert probes.nunique() == 1 and probes.iloc[0] > 0  # the same probes, moved for gru
+    assert any("gru read each email's subject" in note for note in results.notes)
