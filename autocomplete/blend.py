@@ -155,6 +155,24 @@ def load_blend(model_dir: str | os.PathLike, model) -> BlendStepModel:
                             f"(run `autocomplete tune {model_dir}` again)") from e
 
 
+def load_ngram_cache(model_dir: str | os.PathLike, model) -> BlendStepModel:
+    """The n-gram with its cache of the email so far (token keys), as `autocomplete tune`
+    fitted it: the baseline the blend is measured against. `model` is the neural step
+    model, which it runs but gives no weight.
+
+    Raises `ModelDirError` when the blend was tuned before the baseline was recorded.
+    """
+    _, _, data = read_blend(model_dir)
+    if "ngram_cache" not in data:
+        raise ModelDirError(f"{model_dir}/{BLEND_FILE} has no n-gram + cache baseline "
+                            f"(run `autocomplete tune {model_dir}` again)")
+    weights = BlendWeights(**{k: float(data["ngram_cache"]["weights"][k]) for k in PARTS})
+    c = data["ngram_cache"]["cache"]
+    ngram = KneserNeyLM.load(Path(model_dir) / NGRAM_FILE)
+    return BlendStepModel(model, ngram, ContinuousCache(float(c["theta"]), 0.0, c["keys"]),
+                          weights)
+
+
 ENGINES = ("neural", "blend")
 
 

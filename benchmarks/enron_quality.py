@@ -8,11 +8,15 @@ and ExactMatch@1..5. With --in-domain, also on the held-out emails of enron1-3
 (the run's own test split), to tell how much of the gap is the new employee.
 With --cache, also both models with a cache of the email so far
 (`autocomplete.cache`; the neural model with either kind of key), its
-settings tuned on enron1-3's validation emails. Skips cleanly when the corpus is absent.
+settings tuned on enron1-3's validation emails. With --blend, also the blend of the
+neural model, the 4-gram and the cache (`autocomplete.blend`), its weights tuned on the
+same validation emails, next to the 4-gram with its cache: the like-for-like baseline.
+Skips cleanly when the corpus is absent.
 
     python benchmarks/enron_quality.py --cell lstm --minutes 30
     python benchmarks/enron_quality.py --eval-only --in-domain --out models/enron-lstm
     python benchmarks/enron_quality.py --eval-only --cache --out models/enron-gru-d25
+    python benchmarks/enron_quality.py --eval-only --cache --blend --out models/enron-lstm
 """
 
 from __future__ import annotations
@@ -58,6 +62,10 @@ def main() -> None:
     parser.add_argument("--units", type=int, default=256)
     parser.add_argument("--embedding-dim", type=int, default=128)
     parser.add_argument("--window", type=int, default=256)
+    # the recipe of the Enron tables: batch 16, no bottleneck (not `train`'s defaults)
+    parser.add_argument("--batch-size", type=int, default=16)
+    parser.add_argument("--projection", type=int, default=0,
+                        help="width of the bottleneck before the output layer (0: none)")
     parser.add_argument("--gate-init", default="chrono",
                         choices=["chrono", "chrono-full", "default"],
                         help="see `autocomplete train --help`")
@@ -69,16 +77,22 @@ def main() -> None:
                         help="also evaluate on the held-out emails of enron1-3 (the test split)")
     parser.add_argument("--cache", action="store_true",
                         help="also score both models with a cache of the email so far")
+    parser.add_argument("--blend", action="store_true",
+                        help="also score the blend of the neural model, the 4-gram and the cache")
     parser.add_argument("--tune-emails", type=int, default=300,
-                        help="validation emails the cache's theta and lam are tuned on")
+                        help="validation emails the cache's and the blend's settings are "
+                        "tuned on")
     args = parser.parse_args()
     if not CORPUS.exists():
         print(f"skipped: {CORPUS} is absent")
         return
 
     from autocomplete import artifacts, textprep
+    from autocomplete.blend import BlendStepModel
     from autocomplete.cache import KEYS, ContinuousCache
     from autocomplete.evaluate import metrics
+    from autocomplete.evaluate.blend_lm import BlendLM
+    from autocomplete.evaluate.blend_tuning import tune_blend
     from autocomplete.evaluate.cache_tuning import (
         THETAS,
         CachedNgramLM,
@@ -97,6 +111,7 @@ def main() -> None:
                       max_tokens=args.max_tokens, learning_rate=args.learning_rate,
                       lr_decay=args.lr_decay, dropout=args.dropout, units=args.units,
                       embedding_dim=args.embedding_dim, window=args.window,
+                      batch_size=args.batch_size, projection=args.projection,
                       gate_init=args.gate_init, precision=args.precision)
     started = time.monotonic()
     if args.eval_only:  # the cell and the split seed of the model being evaluated
@@ -119,9 +134,10 @@ def main() -> None:
 
     models = [(cfg.cell, lm, step_greedy_completer(step)),
               ("ngram-4", ngram, metrics.greedy_completer(ngram))]
-    if args.cache:  # tuned on held-out mail of the training employees, never on the test
-        val = [np.asarray(s) for s in textprep.encode(
-            vectorizer, splits["validation"]["body"].tolist())[: args.tune_emails] if len(s) > 1]
+    # tuned on held-out mail of the training employees, never on the test
+    val = [np.asarray(s) for s in textprep.encode(
+        vectorizer, splits["validation"]["body"].tolist())[: args.tune_emails] if len(s) > 1]
+    if args.cache:
         nn_table = tune(cache_tuning_items(lm, val))[1]
         kn_items = ((ngram.next_logprobs([s[: i + 1] for i in range(len(s) - 1)]), None, s)
                     for s in (s[: lm.window + 1] for s in val))
@@ -142,6 +158,15 @@ def main() -> None:
             c = model.cache
             models.append((f"{name} + cache ({c.keys}, {c.theta:g}, {c.lam:g})", model,
                            metrics.greedy_completer(model)))
+    if args.blend:
+        weights, blend_cache, *_, table = tune_blend(lm, ngram, val)
+        print(f"blend tuning, {len(val)} validation emails (best per combination of parts):")
+        print(table.drop_duplicates("parts").round(4).to_string(index=False))
+        blend_lm = BlendLM(out, ngram=ngram, weights=weights, cache=blend_cache)
+        engine = BlendStepModel(step, ngram, blend_cache, weights)
+        models.append((f"{cfg.cell} blend ({weights.neural:g} / {weights.ngram:g} / "
+                       f"{weights.cache:g}, cache {blend_cache.keys} {blend_cache.theta:g})",
+                       blend_lm, step_greedy_completer(engine)))
 
     rows = []
     for test_name, seqs in tests.items():

@@ -6,9 +6,10 @@ when the whole suggestion is exactly what comes next
 (`autocomplete.evaluate.keystrokes`). Reports % of characters saved
 (accepted characters less one per Tab), suggestions shown per 100
 characters, acceptance rate and latency per keystroke (p50/p90), for the
-n-gram, the neural model, the neural model + cache and the blend, as a
-markdown table. The model directory needs `autocomplete tune` run on it;
-this script runs it when blend.json is missing.
+n-gram, the n-gram with a cache of the email so far (token keys: the
+like-for-like baseline of the blend), the neural model, the neural model +
+cache and the blend, as a markdown table. The model directory needs
+`autocomplete tune` run on it; this script runs it when blend.json is missing.
 
     python benchmarks/keystrokes.py --quick                     # tiny model trained here
     python benchmarks/keystrokes.py --quick --model models/lstm
@@ -55,9 +56,10 @@ def ensure_tuned(model_dir: Path, tune_args: list[str], emails: int) -> None:
 
 
 def engines(model_dir: Path) -> dict:
-    """name -> Completer for the n-gram, the neural model, neural + cache and the blend."""
+    """name -> Completer for the n-gram (alone and with its cache), the neural model,
+    neural + cache and the blend."""
     from autocomplete.artifacts import read_config
-    from autocomplete.blend import NGRAM_FILE, load_blend
+    from autocomplete.blend import NGRAM_FILE, load_blend, load_ngram_cache
     from autocomplete.cache import CachedStepModel, read_cache
     from autocomplete.decoding import Completer
     from autocomplete.fastpath import load_step_model
@@ -68,6 +70,8 @@ def engines(model_dir: Path) -> dict:
     ngram = KneserNeyLM.load(model_dir / NGRAM_FILE)
     return {
         f"ngram-{ngram.order}": Completer(NgramStepModel(ngram)),
+        # the like-for-like baseline: the same kind of cache, no neural model
+        f"ngram-{ngram.order} + cache": Completer(load_ngram_cache(model_dir, inner)),
         cell: Completer(inner),
         f"{cell} + cache": Completer(CachedStepModel(inner, read_cache(model_dir))),
         "blend": Completer(load_blend(model_dir, inner)),

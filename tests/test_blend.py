@@ -57,6 +57,38 @@ def test_the_blend_is_the_weighted_mix_of_its_parts(tiny_model_dir):
         BlendWeights(0.5, 0.5, 0.5)
 
 
+def test_the_blend_scores_whole_emails_as_it_answers_each_context(tiny_model_dir):
+    """One pass over an email gives the blend's log-probs at every position, the same as
+    the blend asked after each prefix, and the same as the engine completions use."""
+    from autocomplete.evaluate import metrics
+    from autocomplete.evaluate.blend_lm import BlendLM
+    from autocomplete.evaluate.scoring import neural_perplexity_and_accuracy
+    from autocomplete.fastpath import export_inference, load_step_model
+
+    model_dir = tiny_model_dir("lstm")
+    export_inference(model_dir)
+    for keys in ("tokens", "hidden"):
+        probe = BlendLM(model_dir, ngram=_fit_ngram(load_step_model(model_dir).vocab),
+                        weights=BlendWeights(0.5, 0.3, 0.2),
+                        cache=ContinuousCache(theta=1.0, lam=0.0, keys=keys))
+        seqs = [[START_ID, 5, 6, 7, 5, 6, 9, 5, 6, 7], [START_ID, 8, 9, 8, 9, 8]]
+        whole = neural_perplexity_and_accuracy(probe, seqs)
+        per_context = metrics.perplexity_and_accuracy(probe, seqs)
+        assert whole["tokens"] == per_context["tokens"] == 14
+        assert whole["perplexity"] == pytest.approx(per_context["perplexity"], rel=1e-5)
+        assert whole["top1"] == per_context["top1"]
+        step = BlendStepModel(load_step_model(model_dir), probe.blend.ngram, probe.blend.cache,
+                              probe.blend.weights)
+        logp, _ = step.prefill(np.array(seqs[0][:7]))
+        assert np.allclose(logp[0], probe.next_logprobs([seqs[0][:7]])[0], atol=1e-4)
+    neural_only = BlendLM(model_dir, ngram=probe.blend.ngram, weights=BlendWeights(1.0, 0, 0),
+                          cache=ContinuousCache(theta=1.0, lam=0.0, keys="tokens"))
+    from autocomplete.evaluate.keras_lm import KerasLM
+
+    assert neural_perplexity_and_accuracy(neural_only, seqs)["perplexity"] == pytest.approx(
+        neural_perplexity_and_accuracy(KerasLM(model_dir), seqs)["perplexity"], rel=1e-5)
+
+
 def test_ngram_save_load_round_trip(tmp_path):
     vocab = ["", "[UNK]", "[start]", "a", "b", "c", "."]
     lm = KneserNeyLM(order=4, discount=0.7).fit([[2, 3, 4, 5, 6], [2, 3, 3, 4, 6, 5]], vocab)
@@ -111,6 +143,13 @@ def test_tune_writes_the_blend_that_complete_uses_and_names(tuned_model):
     assert saved["perplexity"]["blend"] <= saved["perplexity"]["neural"] + 1e-9
     assert sum((weights.neural, weights.ngram, weights.cache)) == pytest.approx(1.0)
     assert read_cache(tuned_model).keys in ("hidden", "tokens")  # tune also writes cache.json
+    # and the baseline: the n-gram with a cache keyed by tokens, no weight on the neural model
+    from autocomplete.blend import load_ngram_cache
+    from autocomplete.fastpath import load_step_model
+
+    baseline = load_ngram_cache(tuned_model, load_step_model(tuned_model))
+    assert baseline.weights.neural == 0 and baseline.cache.keys == "tokens"
+    assert saved["perplexity"]["blend"] <= saved["perplexity"]["ngram + cache"] + 1e-9
 
     runner = CliRunner()
     prompt = ["complete", "thanks for the", "--model", str(tuned_model)]

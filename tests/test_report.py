@@ -189,3 +189,29 @@ def test_ngram_step_model_decodes_like_the_greedy_completer():
     for context in ([2, 3], [2, 3, 4, 5], [2]):
         assert step_greedy_completer(NgramStepModel(lm))(context) == \
             em.greedy_completer(lm, 5)(context)
+
+
+def test_a_tuned_model_gets_a_blend_row(models_dir, emails, tmp_path):
+    """The report scores the blend next to the neural model; with all the weight on the
+    neural model the blend's figures are the neural model's."""
+    import shutil
+
+    from autocomplete import artifacts, textprep
+    from autocomplete.blend import BlendWeights, write_blend
+    from autocomplete.cache import ContinuousCache
+
+    model_dir = tmp_path / "gru"
+    shutil.copytree(models_dir / "gru", model_dir)
+    vocab = artifacts.read_vocab(model_dir)
+    train_df = textprep.split_by_email(emails, seed=0)["train"]
+    ngram = KneserNeyLM(order=3).fit(
+        textprep.encode(textprep.make_vectorizer(vocab), train_df["body"].tolist()), vocab)
+    write_blend(model_dir, BlendWeights(1.0, 0.0, 0.0), ContinuousCache(1.0, 0.0, "tokens"),
+                ngram)
+    results = compare.evaluate_models({"gru": model_dir}, quick=True, emails=emails,
+                                      progress=False)
+    rows = results.summary.set_index("model")
+    assert rows.loc["gru + blend", "type"] == "blend"
+    for col in ("perplexity", "top1", "top5", "em1"):
+        assert rows.loc["gru + blend", col] == pytest.approx(rows.loc["gru", col], rel=1e-4)
+    assert set(results.completions["model"]) == {"gru", "gru + blend", "ngram-4"}

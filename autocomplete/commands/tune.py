@@ -9,6 +9,7 @@ cache.json (the best neural + cache mixture, for `complete --cache`).
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import click
@@ -32,7 +33,7 @@ def tune(model_dir: Path, corpus: str | None, include: tuple[str, ...], emails: 
     from autocomplete import artifacts, textprep
     from autocomplete.blend import write_blend
     from autocomplete.cache import write_cache
-    from autocomplete.evaluate.blend_tuning import rebuild_splits, tune_blend
+    from autocomplete.evaluate.blend_tuning import best_mixture, rebuild_splits, tune_blend
     from autocomplete.evaluate.keras_lm import KerasLM
     from autocomplete.ngram import KneserNeyLM
 
@@ -55,8 +56,12 @@ def tune(model_dir: Path, corpus: str | None, include: tuple[str, ...], emails: 
     click.echo(f"tuning the weights on {len(val)} validation emails", err=True)
     weights, cache, cache_weights, cached, table = tune_blend(lm, ngram, val)
     ppl = {row["parts"]: row["perplexity"] for _, row in table[::-1].iterrows()}
+    base_weights, base_cache = best_mixture(table, "ngram + cache")
+    baseline = {"weights": dataclasses.asdict(base_weights),
+                "cache": {"keys": base_cache.keys, "theta": base_cache.theta}}
     written = write_blend(model_dir, weights, cache, ngram, validation_emails=len(val),
-                          training_emails=len(train_seqs), perplexity=ppl)
+                          training_emails=len(train_seqs), perplexity=ppl,
+                          ngram_cache=baseline)
     write_cache(model_dir, cached, validation_emails=len(val),
                 perplexity={"alone": ppl["neural"], "cache": ppl["neural + cache"]})
     best = table.drop_duplicates("parts")

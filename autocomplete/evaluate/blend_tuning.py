@@ -156,6 +156,21 @@ def fit_weights(p: np.ndarray, seen: np.ndarray, step: float = STEP,
     return BlendWeights(*map(float, w)), float(ppl.min())
 
 
+# the combinations of parts `tune_blend` fits: which of (neural, ngram, cache) may have weight
+MIXTURES = {"neural": (True, False, False), "ngram": (False, True, False),
+            "neural + ngram": (True, True, False), "neural + cache": (True, False, True),
+            "ngram + cache": (False, True, True), "blend": (True, True, True)}
+
+
+def best_mixture(table: pd.DataFrame, parts: str) -> tuple[BlendWeights, ContinuousCache]:
+    """The weights and cache settings of the best `parts` row of `tune_blend`'s table."""
+    row = table[table["parts"] == parts].iloc[0]
+    keys = row["keys"] or "tokens"  # a mixture without the cache: its settings do not matter
+    theta = float(row["theta"]) if np.isfinite(row["theta"]) else 1.0
+    return (BlendWeights(float(row["neural"]), float(row["ngram"]), float(row["cache"])),
+            ContinuousCache(theta, 0.0, keys))
+
+
 def tune_blend(
     lm: KerasLM, ngram: KneserNeyLM, sequences: Sequence[Sequence[int]],
     thetas: Mapping[str, Iterable[float]] = THETAS, step: float = STEP,
@@ -165,18 +180,20 @@ def tune_blend(
     Returns the blend's weights and cache settings, the best neural + cache
     mixture (weights with ngram 0, and the cache with lam = its weight, as
     `cache.json` holds it), and a table of validation perplexity per
-    combination of parts, best first.
+    combination of parts, best first. The table's "ngram + cache" rows are
+    the n-gram with a cache keyed by tokens only (the baseline: the same
+    memory of the email so far without the neural model); `best_mixture`
+    reads any combination's weights back from it.
     """
     caches = candidate_caches(thetas)
     neural, kn, cache, seen = target_probs(cache_tuning_items(lm, sequences), ngram, caches)
     rows, best = [], {}
-    parts = {"neural": (True, False, False), "ngram": (False, True, False),
-             "neural + ngram": (True, True, False), "neural + cache": (True, False, True),
-             "blend": (True, True, True)}
     for c_index, c in enumerate(caches):
         p = np.stack([neural, kn, cache[c_index]], axis=1)
-        for name, allowed in parts.items():
+        for name, allowed in MIXTURES.items():
             if not allowed[2] and c_index:  # the cache's settings do not matter
+                continue
+            if name == "ngram + cache" and c.keys != "tokens":  # no neural states in it
                 continue
             weights, ppl = fit_weights(p, seen, step, allowed)
             row = {"parts": name, "neural": weights.neural, "ngram": weights.ngram,

@@ -76,11 +76,30 @@ class KerasLM:
             hidden = np.asarray(self.features(batch, training=False), dtype=np.float32)
             last_h = hidden[np.arange(len(idx)), lengths - 1]
             last = log_softmax(np.asarray(self.output_layer(last_h), dtype=np.float64))
-            if self.cache is not None:
+            if self.mixes:
                 for row, length in enumerate(lengths):
-                    ids = batch[row, :length]  # earlier positions, each with the id after it
-                    scores = self.cache.last_scores(hidden[row, :length], ids)
-                    last[row] = self.cache.mix(last[row : row + 1], scores, ids[1:])[0]
+                    last[row] = self.mix_last(last[row : row + 1], hidden[row, :length],
+                                              batch[row, :length])[0]
             out[idx] = last
         return out
+
+    @property
+    def mixes(self) -> bool:
+        """Whether the model's own log-probs are mixed with something (here: a cache)."""
+        return self.cache is not None
+
+    def mix_last(self, logp: np.ndarray, hidden: np.ndarray, ids: np.ndarray) -> np.ndarray:
+        """(1, V) log-probs after context `ids` (T,) from the model's own `logp` (1, V) at
+        its last position and the hidden states (T, H) after each id."""
+        if self.cache is None:
+            return logp
+        # earlier positions, each with the id after it
+        return self.cache.mix(logp, self.cache.last_scores(hidden, ids), ids[1:])
+
+    def mix_sequence(self, logp: np.ndarray, hidden: np.ndarray, ids: np.ndarray) -> np.ndarray:
+        """(T, V) log-probs after each position of `ids` (T,), from the model's own
+        `logp` (T, V) and hidden states (T, H)."""
+        if self.cache is None:
+            return np.asarray(logp, dtype=np.float64)
+        return self.cache.mix_sequence(logp, self.cache.scores(hidden, ids), ids)
 

@@ -57,7 +57,7 @@ def neural_perplexity_and_accuracy(
         return perplexity_and_accuracy(lm, sequences, max_context=max_context, starts=starts)
     first = [1] * len(seqs) if starts is None else [max(1, int(s)) for s in starts]
     ctx = min(max_context, int(getattr(lm, "window", None) or max_context))
-    cache = getattr(lm, "cache", None)  # a KerasLM with a cache of the email so far
+    mixes = getattr(lm, "mixes", False)  # a cache of the email so far, or the blend
     acc = {"nll": 0.0, "hits1": 0, "hits5": 0, "total": 0}
 
     def score(logprobs: np.ndarray, targets: np.ndarray) -> None:
@@ -84,7 +84,7 @@ def neural_perplexity_and_accuracy(
         x = np.zeros((len(batch), max(widths)), dtype=np.int32)
         for row, (i, w) in enumerate(zip(batch, widths, strict=True)):
             x[row, :w] = seqs[i][:w]
-        if cache is None:
+        if not mixes:
             logits = keras.ops.convert_to_numpy(lm.model(x, training=False)).astype(np.float64)
         else:  # the cache needs the hidden states that give the logits
             hidden = keras.ops.convert_to_numpy(lm.features(x, training=False))
@@ -95,11 +95,10 @@ def neural_perplexity_and_accuracy(
         scored = np.concatenate([np.arange(1, w + 1) >= first[i]
                                  for i, w in zip(batch, widths, strict=True)])
         logp = log_softmax(rows)
-        if cache is not None:
-            starts = np.cumsum([0, *widths])
+        if mixes:
+            bounds = np.cumsum([0, *widths])
             logp = np.concatenate([
-                cache.mix_sequence(logp[starts[r] : starts[r + 1]],
-                                   cache.scores(hidden[r, :w], seqs[i][:w]), seqs[i][:w])
+                lm.mix_sequence(logp[bounds[r] : bounds[r + 1]], hidden[r, :w], seqs[i][:w])
                 for r, (i, w) in enumerate(zip(batch, widths, strict=True))
             ])
         score(logp[scored].astype(np.float32), targets[scored])

@@ -59,6 +59,7 @@ import pandas as pd
 
 from autocomplete import artifacts
 from autocomplete.artifacts import uses_subjects
+from autocomplete.blend import has_blend
 from autocomplete.corpus import generator
 from autocomplete.corpus.normalize import keeps_numbers, normalize_emails
 from autocomplete.decoding_defaults import BEAM, MAX_WORDS
@@ -525,6 +526,7 @@ def evaluate_models(
     for group in groups:
         notes += _prepare_group(group, run.budget, run.say)
         models = [_evaluate_neural(m, group, run) for m in group.models]
+        models += [_evaluate_blend(m, group, run) for m in group.models if has_blend(m.path)]
         suffix = "" if len(groups) == 1 else f" ({', '.join(m.label for m in group.models)})"
         ngram = _evaluate_ngram(f"ngram-{ngram_order}{suffix}", ngram_order, group, run)
         neural += models
@@ -534,7 +536,7 @@ def evaluate_models(
     summary = _summary_table([e.row for e in neural + ngrams])  # neural models first
     bands = [pr.band_label(lo, hi) for lo, hi in pr.DEFAULT_BANDS]
     first = groups[0]
-    notes += _summary_notes([e.row for e in neural], quick)
+    notes += _summary_notes([e.row for e in neural if e.row["type"] == "neural"], quick)
     heldout = [e.recall_heldout for e in in_run_order if e.recall_heldout is not None]
     return Results(
         summary=summary,
@@ -700,6 +702,37 @@ def _evaluate_neural(m: ModelInfo, group: _Group, run: _Run) -> _Evaluation:
                                         run.prompts, run.budget.latency_repeats)
     row = _neural_row(m, lm.model.count_params(), step, scores, exact, latency)
     return _Evaluation(row, recall, completions, recall_heldout)
+
+
+def _evaluate_blend(m: ModelInfo, group: _Group, run: _Run) -> _Evaluation:
+    """Perplexity, ExactMatch, completions and latency of a tuned model's blend
+    (`autocomplete tune`: the neural model, its n-gram and the cache, mixed)."""
+    from autocomplete.blend import load_blend
+    from autocomplete.decoding import Completer
+    from autocomplete.evaluate.blend_lm import BlendLM
+    from autocomplete.fastpath import load_step_model
+
+    label = f"{m.label} + blend"
+    run.say(f"{label}: perplexity and accuracy on {len(group.sequences)} test emails")
+    window = int(m.config.get("window", 256))
+    lm = BlendLM(m.path, batch_size=_batch_for(len(m.vocab), window))
+    scores = neural_perplexity_and_accuracy(
+        lm, group.sequences, token_budget=_batch_for(len(m.vocab), 1, cap=8192),
+        progress=run.progress, desc=f"{label} perplexity", starts=group.starts)
+    step = load_blend(m.path, load_step_model(m.path))
+    run.say(f"{label}: ExactMatch@1..{EM_N} and completions")
+    exact = _exact_match(step_greedy_completer(step, EM_N), group, f"{label} ExactMatch",
+                         run.progress)
+    completions, latency = _completions(label, Completer(step, subjects=group.subjects),
+                                        run.prompts, run.budget.latency_repeats)
+    row = _neural_row(m, lm.model.count_params(), step.model, scores, exact, latency)
+    w = lm.blend.weights
+    row.update(model=label, type="blend",
+               cell=f"{m.cell} + {lm.blend.ngram.order}-gram + cache "
+                    f"({w.neural:g} / {w.ngram:g} / {w.cache:g})",
+               parameters=row["parameters"] + _ngram_parameters(lm.blend.ngram),
+               grad_ratio=float("nan"), grad_lag=None)
+    return _Evaluation(row, None, completions, None)
 
 
 def _neural_row(m: ModelInfo, parameters: int, step, scores: dict, exact: dict,

@@ -94,7 +94,7 @@ def summary_table(results: Results, short: bool = False) -> pd.DataFrame:
     """The summary as strings: one row per model, headers for md/html or the terminal."""
     rows = []
     for _, r in results.summary.iterrows():
-        neural = r["type"] == "neural"
+        neural = r["type"] in ("neural", "blend")  # trained, not fitted
         row = {
             "model": r["model"],
             "parameters": NA if _missing(r["parameters"]) else f"{int(r['parameters']):,}",
