@@ -90,6 +90,12 @@ def read_config(path: str | os.PathLike) -> dict:
         raise ModelDirError(f"cannot read {Path(path) / 'config.json'}: {e}") from e
 
 
+def uses_subjects(config: dict) -> bool:
+    """Whether the model of `config` (its config.json) was trained with subjects
+    (`train --subject`): it reads "<subject> xxbody <body>". Older models: no."""
+    return bool(config.get("subject", False))
+
+
 T = TypeVar("T")
 
 

@@ -21,7 +21,13 @@ Decisions (the CLI and tests rely on them):
   does not count as a word, nor does the contraction part after an apostrophe
   ("don't" is one word). A hard cap of `2 * max_words + 8` tokens ends runs of
   punctuation.
+* Subjects: a model trained with them (`train --subject`) reads the context
+  `[start]` + the subject's tokens + "xxbody" + the prompt's tokens
+  (`tokens.subject_prefix`; no subject: "xxbody" alone), so its
+  `Completer` is made with `subjects=True`. A subject given to a completer
+  of a model trained without them is a ValueError, never ignored.
 * Padding, `[UNK]` and `[start]` are never generated (masked to -inf), nor
+  is the subject separator "xxbody", nor
   are the placeholders that stand for private values in the training text
   (`corpus.normalize`: "xxemail", "xxnumber", ...): where the model would
   write a number, it suggests the likeliest text that is not one. Token
@@ -70,8 +76,10 @@ from autocomplete.tokens import (
     SPECIAL_IDS,
     SPECIALS,
     START_ID,
+    SUBJECT_SEPARATOR,
     detokenize,
     split_fragment,
+    subject_prefix,
     tokenize,
 )
 
@@ -99,6 +107,12 @@ class StepModel(Protocol):
         ...
 
 
+def never_suggested() -> frozenset[str]:
+    """The tokens no completion ever holds: the specials, the subject separator and the
+    placeholders of private values."""
+    return frozenset(SPECIALS) | {SUBJECT_SEPARATOR} | placeholders()
+
+
 def reorder(state: list[np.ndarray], indices: np.ndarray) -> list[np.ndarray]:
     """The states of the beams `indices` (rows may repeat), for every state array."""
     return [s[indices] for s in state]
@@ -110,6 +124,7 @@ def encode_prompt(
     window: int | None = None,
     *,
     partial_word: bool = False,
+    subject: str | None = None,
 ) -> tuple[list[int], dict]:
     """Token ids the model reads for `text`: [start] + ids, cut to the last `window`.
 
@@ -118,6 +133,9 @@ def encode_prompt(
     fragment. With `partial_word`, a word still being typed at the end of
     the text (`tokens.split_fragment`) is left out of the ids and returned,
     lower-case, as the fragment ("" when the text ends at a word boundary).
+    With a `subject` (a subject-trained model; "" for none) the subject's
+    tokens and the separator come before the text's (`tokens.subject_prefix`),
+    and prompt_tokens counts them too; the fragment is still the text's.
 
     Example:
         >>> encode_prompt("Thanks, Mark", ["", "[UNK]", "[start]", "thanks", ","])[0]
@@ -130,6 +148,8 @@ def encode_prompt(
         tokens, fragment = tokenize(text), ""
     if not tokens and not fragment:
         raise ValueError("the prompt is empty: give some text to complete")
+    if subject is not None:
+        tokens = subject_prefix(subject) + tokens
     ids = [START_ID] + [index.get(t, OOV_ID) for t in tokens]
     truncated = window is not None and len(ids) > window
     if truncated:
@@ -172,20 +192,25 @@ class Completion:
 class Completer:
     """Complete prompts with a step model.
 
+    `subjects`: the model was trained with subjects (`artifacts.uses_subjects`
+    of its config.json); every prompt is then read after its subject.
+
     Example:
         from autocomplete.fastpath import load_step_model
         completer = Completer(load_step_model("models/lstm"))
         completer.complete("I need to take a").text  # e.g. "loan."
     """
 
-    def __init__(self, model: StepModel, *, length_alpha: float = LENGTH_ALPHA):
+    def __init__(self, model: StepModel, *, length_alpha: float = LENGTH_ALPHA,
+                 subjects: bool = False):
         self.model = model
         self.vocab = list(model.vocab)
         self.index = {t: i for i, t in enumerate(self.vocab)}
         self.window = getattr(model, "window", None)
         self.length_alpha = length_alpha
+        self.subjects = subjects
         V = len(self.vocab)
-        never = set(SPECIALS) | placeholders()  # tokens never suggested
+        never = never_suggested()
         self.banned = np.array([i for i, t in enumerate(self.vocab)
                                 if t in never or i in SPECIAL_IDS])
         self.is_end = np.array([t in SENTENCE_END for t in self.vocab])
@@ -207,6 +232,7 @@ class Completer:
         seed: int | None = None,
         min_confidence: float | None = None,
         partial_word: bool = False,
+        subject: str | None = None,
     ) -> Completion:
         """Continue `text` until the end of the sentence or `max_words` words.
 
@@ -219,6 +245,8 @@ class Completer:
             partial_word: a word still being typed at the end of `text` is
                 finished first (see the module's notes); False reads every
                 word of `text` as complete.
+            subject: the email's subject, for a completer with `subjects`
+                (None: no subject); a ValueError for one without.
         """
         if method not in METHODS:
             raise ValueError(f"unknown method {method!r}; choose one of {', '.join(METHODS)}")
@@ -228,7 +256,11 @@ class Completer:
             raise ValueError("beam must be at least 1")
         if method == "sample" and not temperature > 0:
             raise ValueError("temperature must be positive")
-        ids, info = encode_prompt(text, self.index, self.window, partial_word=partial_word)
+        if subject is not None and not self.subjects:
+            raise ValueError("the model was trained without subjects (train --subject): "
+                             "leave the subject out")
+        ids, info = encode_prompt(text, self.index, self.window, partial_word=partial_word,
+                                  subject=(subject or "") if self.subjects else None)
         fragment = info["fragment"]
         allowed_first = None
         if fragment:

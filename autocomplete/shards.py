@@ -5,7 +5,8 @@ writes DIR (private to its owner, like a model directory: it holds the mail's
 language):
 
     manifest.json        format version, settings, counts per split, shard names,
-                         the corpus fingerprint (sha256 over the cleaned bodies)
+                         the corpus fingerprint (sha256 over the cleaned bodies),
+                         keep_numbers and subject (the text as `train` reads it)
     vocab.txt            the training split's vocabulary (line number = token id)
     train-00000-of-00003.tfrecord, ..., validation-..., test-...
 
@@ -60,12 +61,15 @@ def write_shards(
     rows_per_shard: int = DEFAULT_ROWS_PER_SHARD,
     source: str | None = None,
     keep_numbers: bool = False,
+    subjects: bool = False,
 ) -> dict:
     """Split, tokenize and window `df` and write it to `out` as shards; returns the manifest.
 
     Unless `keep_numbers`, private values become placeholders first
     (`corpus.normalize`), as in `train`; the manifest records the choice and
-    the replacements per kind, and the fingerprint of `df` as given.
+    the replacements per kind, and the fingerprint of `df` as given. With
+    `subjects` the texts are "<subject> xxbody <body>", as `train --subject`
+    reads them (`textprep.model_texts`); the manifest's `subject` says so.
 
     The split, vocabulary and windows come from `textprep.prepare_windows`,
     as in `train --corpus` with the same settings. `out` is written beside
@@ -81,8 +85,9 @@ def write_shards(
     if out.exists() and (not out.is_dir() or (any(out.iterdir())
                                               and not (out / MANIFEST).is_file())):
         raise ShardsError(f"{out} exists and is not a prepared corpus; choose another --out")
-    text, normalized = (df, {}) if keep_numbers else normalize_emails(df)
-    data = prepare_windows(text, window=window, stride=stride, max_tokens=max_tokens, seed=seed)
+    text, normalized = (df, {}) if keep_numbers else normalize_emails(df, subjects=subjects)
+    data = prepare_windows(text, window=window, stride=stride, max_tokens=max_tokens, seed=seed,
+                           subjects=subjects)
     stage = out.parent / f".{out.name}.partial"
     if stage.exists():
         shutil.rmtree(stage)
@@ -106,6 +111,7 @@ def write_shards(
         "vocab_size": len(data["vocab"]),
         "corpus": {"sha256": corpus_fingerprint(df), "emails": len(df), "source": source},
         "keep_numbers": keep_numbers,
+        "subject": subjects,
         "normalized": dict(normalized),
         "splits": splits,
     }

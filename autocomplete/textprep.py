@@ -8,6 +8,9 @@ next-token targets `w[1:]`. Short emails are packed whole into windows (so a
 designed dependency is never cut in two, and every email starts from a fresh
 `[start]` as it does when completing); an email longer than a window is cut
 into windows `stride` apart. Padding (id 0) gets sample weight 0.
+
+`model_texts` is what a model reads of each email: its body, or with subjects
+(`train --subject`) "<subject> xxbody <body>" (`tokens.SUBJECT_SEPARATOR`).
 """
 
 from __future__ import annotations
@@ -17,7 +20,15 @@ import hashlib
 import numpy as np
 import pandas as pd
 
-from autocomplete.tokens import OOV, PAD, START, START_ID, TOKEN_PATTERN_TF
+from autocomplete.tokens import (
+    OOV,
+    PAD,
+    START,
+    START_ID,
+    SUBJECT_SEPARATOR,
+    TOKEN_PATTERN_TF,
+    subject_prefix,
+)
 
 
 def split_by_email(
@@ -35,6 +46,42 @@ def split_by_email(
         "test": order[n_train + n_val :],
     }
     return {name: df.iloc[np.sort(idx)].reset_index(drop=True) for name, idx in parts.items()}
+
+
+def subjects_of(df: pd.DataFrame) -> list[str]:
+    """Each email's subject ("" where there is none, or no `subject` column)."""
+    if "subject" not in df.columns:
+        return [""] * len(df)
+    return [s if isinstance(s, str) else "" for s in df["subject"]]
+
+
+def model_texts(df: pd.DataFrame, subjects: bool) -> list[str]:
+    """The text a model reads of each email of `df` (columns `body`, and `subject`).
+
+    Without `subjects` the body; with it "<subject> xxbody <body>" ("xxbody <body>"
+    for an email without a subject), so the subject's tokens, the separator and the
+    body's tokens follow each other (`tokens.subject_prefix`).
+
+    Example:
+        >>> model_texts(pd.DataFrame({"subject": ["Loan"], "body": ["I need it."]}), True)
+        ['Loan xxbody I need it.']
+    """
+    bodies = df["body"].tolist()
+    if not subjects:
+        return bodies
+    return [f"{subject} {SUBJECT_SEPARATOR} {body}" if subject else f"{SUBJECT_SEPARATOR} {body}"
+            for subject, body in zip(subjects_of(df), bodies, strict=True)]
+
+
+def body_offsets(df: pd.DataFrame, subjects: bool) -> list[int]:
+    """Per email, how many tokens come before its body in `model_texts` (0 without subjects).
+
+    Token i of a body is token `offset + i` of the model's text, and id
+    `offset + i + 1` of its `encode`d sequence ([start] comes first).
+    """
+    if not subjects:
+        return [0] * len(df)
+    return [len(subject_prefix(s)) for s in subjects_of(df)]
 
 
 def corpus_fingerprint(df: pd.DataFrame) -> str:
@@ -137,9 +184,12 @@ def make_windows(
 
 
 def prepare_windows(
-    df: pd.DataFrame, *, window: int, stride: int | None, max_tokens: int, seed: int
+    df: pd.DataFrame, *, window: int, stride: int | None, max_tokens: int, seed: int,
+    subjects: bool = False,
 ) -> dict:
     """Split by email, vocabulary of the training split, and windows of each split.
+
+    The emails' texts are `model_texts(df, subjects)`.
 
     Returns {"splits": DataFrames by split, "vocab": list, "windows": (x, y, w) by
     split}; only the training split uses `stride` (held-out windows never
@@ -148,11 +198,11 @@ def prepare_windows(
     and windows.
     """
     splits = split_by_email(df, seed=seed)
-    vocab = build_vocabulary(splits["train"]["body"].tolist(), max_tokens)
+    vocab = build_vocabulary(model_texts(splits["train"], subjects), max_tokens)
     vectorizer = make_vectorizer(vocab)
     windows = {}
     for name, part in splits.items():
-        seqs = encode(vectorizer, part["body"].tolist())
+        seqs = encode(vectorizer, model_texts(part, subjects))
         windows[name] = make_windows(seqs, window, stride if name == "train" else None,
                                      seed=seed)
     return {"splits": splits, "vocab": vocab, "windows": windows}

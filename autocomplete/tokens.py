@@ -13,6 +13,10 @@ edition writes it).
 A prompt typed letter by letter usually ends inside a word: `split_fragment`
 tells a finished last word ("let me know ", "Thanks,") from one still being
 typed ("let me kn"), which completion treats as the start of the next token.
+
+A model trained with subjects (`train --subject`) reads each email as its
+subject's tokens, then `SUBJECT_SEPARATOR`, then the body's (`subject_prefix`);
+like the specials, the separator is never suggested.
 """
 
 from __future__ import annotations
@@ -28,6 +32,9 @@ PAD_ID = 0  # padding; never a prediction target
 OOV_ID = 1  # a word outside the vocabulary
 START_ID = 2  # first id of every email's sequence
 SPECIAL_IDS = (PAD_ID, OOV_ID, START_ID)
+# Between an email's subject and its body, for models trained with subjects: one token
+# of letters (so TextVectorization keeps it whole), spelled like the placeholders.
+SUBJECT_SEPARATOR = "xxbody"
 
 _TOKEN_RE = re.compile(r"[^\W_]+|[^\s\w]|_")
 _WORD_RE = re.compile(r"[^\W_]+")
@@ -44,6 +51,17 @@ _CONTRACTIONS = frozenset({"s", "t", "re", "ve", "ll", "d", "m"})
 def tokenize(text: str) -> list[str]:
     """Split text into lower-case word and punctuation tokens."""
     return _TOKEN_RE.findall(text.lower())
+
+
+def subject_prefix(subject: str) -> list[str]:
+    """The tokens a subject-trained model reads before an email's body: the subject's,
+    then `SUBJECT_SEPARATOR` (alone for an empty subject).
+
+    Example:
+        >>> subject_prefix("Re: Loan")
+        ['re', ':', 'loan', 'xxbody']
+    """
+    return tokenize(subject) + [SUBJECT_SEPARATOR]
 
 
 def token_spans(text: str) -> list[tuple[int, int]]:

@@ -82,13 +82,17 @@ class TrainConfig:
         "Default: the built-in corpus in data/.", path="exists")
     data: str | None = option(
         None, "A corpus prepared by `autocomplete prepare CORPUS --out DIR`: training streams "
-        "its windows from DIR's shards, with DIR's split, vocabulary, window and stride "
-        "(instead of --corpus).", path="exists")
+        "its windows from DIR's shards, with DIR's split, vocabulary, window, stride, "
+        "--keep-numbers and --subject (instead of --corpus).", path="exists")
     text_column: str | None = option(None, "CSV corpora: the column holding the text.")
     keep_numbers: bool = option(
         False, "Train on the text as written. By default e-mail addresses, URLs, phone "
         "numbers, long numbers and card- or account-like numbers become placeholder tokens "
         "first, so the model cannot learn to complete them.", switch="--keep-numbers")
+    subject: bool = option(
+        False, "Train on each email's subject, the separator word xxbody, then its body, so "
+        "completions can follow the subject (`complete --subject`). Default: the body only.",
+        switch="--subject")
     out: str | None = option(None, "Model directory to write. Default: models/<cell>.",
                              path="dir")
     updates: int | None = option(
@@ -209,16 +213,17 @@ def prepare_data(cfg: TrainConfig, df: pd.DataFrame) -> dict:
     """Normalized text, split, vocabulary and windows for a run (deterministic given the seed).
 
     Unless `cfg.keep_numbers`, private values become placeholders first
-    (`corpus.normalize`); `normalized` counts them per kind.
+    (`corpus.normalize`, in the subjects too with `cfg.subject`); `normalized`
+    counts them per kind.
     """
     from autocomplete.corpus.normalize import normalize_emails
     from autocomplete.textprep import prepare_windows
 
     normalized = {}
     if not cfg.keep_numbers:
-        df, normalized = normalize_emails(df)
+        df, normalized = normalize_emails(df, subjects=cfg.subject)
     data = prepare_windows(df, window=cfg.window, stride=cfg.stride,
-                           max_tokens=cfg.max_tokens, seed=cfg.seed)
+                           max_tokens=cfg.max_tokens, seed=cfg.seed, subjects=cfg.subject)
     return data | {"normalized": dict(normalized)}
 
 
@@ -321,9 +326,11 @@ def _shards_data(cfg: TrainConfig) -> RunData:
              "max_tokens": cfg.max_tokens}
     wrong = [f"--{k.replace('_', '-')} {v} (it has {settings[k]})" for k, v in asked.items()
              if settings[k] != v]
-    if manifest.get("keep_numbers", False) != cfg.keep_numbers:
-        wrong.append("--keep-numbers" + (" (it was prepared without)" if cfg.keep_numbers
-                                         else " missing (it was prepared with it)"))
+    for key in ("keep_numbers", "subject"):
+        if manifest.get(key, False) != getattr(cfg, key):
+            wrong.append(f"--{key.replace('_', '-')}" + (
+                " (it was prepared without)" if getattr(cfg, key)
+                else " missing (it was prepared with it)"))
     if wrong:
         raise ValueError(f"{path} was prepared with other settings: {', '.join(wrong)}; "
                          "leave them out or prepare it again")

@@ -21,22 +21,34 @@ TINY_TEXT = (
 
 
 def make_model_dir(path: Path, cell: str = "lstm", units: int = 8, layers: int = 1,
-                   seed: int = 0) -> Path:
-    """An untrained but complete model directory, the way `train` writes one."""
+                   seed: int = 0, subject: bool = False, favour: str | None = None) -> Path:
+    """An untrained but complete model directory, the way `train` writes one.
+
+    `subject`: as `train --subject` writes it (the separator in the vocabulary,
+    `subject: true` in config.json); otherwise config.json has no `subject`, as
+    models trained before subjects existed. `favour`: a token the output layer
+    gives almost all the probability, after any context.
+    """
     import keras
 
     from autocomplete.artifacts import write_json, write_vocab
     from autocomplete.model import build_model
+    from autocomplete.tokens import SUBJECT_SEPARATOR
 
     keras.utils.set_random_seed(seed)
-    vocab = list(SPECIALS) + sorted(set(tokenize(TINY_TEXT)))
+    words = set(tokenize(TINY_TEXT)) | ({SUBJECT_SEPARATOR} if subject else set())
+    vocab = list(SPECIALS) + sorted(words)
     model = build_model(cell, len(vocab), units=units, layers=layers, embedding_dim=8)
+    if favour is not None:
+        kernel, bias = model.get_layer("logits").get_weights()
+        bias[vocab.index(favour)] += 30.0
+        model.get_layer("logits").set_weights([kernel, bias])
     path.mkdir(parents=True, exist_ok=True)
     model.save(path / "model.keras")
     write_vocab(path / "vocab.txt", vocab)
     write_json(path / "config.json", {
         "cell": cell, "units": units, "layers": layers, "embedding_dim": 8,
-        "window": 32, "vocab_size": len(vocab),
+        "window": 32, "vocab_size": len(vocab), **({"subject": True} if subject else {}),
     })
     return path
 

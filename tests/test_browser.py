@@ -7,6 +7,7 @@ SERVE_SCREENSHOT=/tmp/serve_page.png to keep a picture of the page.
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import socket
@@ -36,14 +37,15 @@ def wait_until(page, expression: str, timeout: float = 10.0) -> None:
 
 @pytest.fixture(scope="module")
 def server_url(tmp_path_factory):
-    """The real server (uvicorn, in a thread) on a free loopback port, lstm and gru."""
+    """The real server (uvicorn, in a thread) on a free loopback port: lstm, and gru trained
+    with subjects."""
     uvicorn = pytest.importorskip("uvicorn")
     from autocomplete.fastpath import export_inference
     from autocomplete.serve.app import create_app, load_engines
 
     root = tmp_path_factory.mktemp("browser") / "models"
-    for cell in ("lstm", "gru"):
-        export_inference(make_model_dir(root / cell, cell))
+    export_inference(make_model_dir(root / "lstm", "lstm"))
+    export_inference(make_model_dir(root / "gru", "gru", subject=True))
     app = create_app(load_engines(root))  # no min_confidence: the untrained model still suggests
     sock = socket.socket()
     sock.bind(("127.0.0.1", 0))
@@ -142,3 +144,49 @@ def test_compare_all_cells(page, tmp_path):
     if os.environ.get("SERVE_SCREENSHOT"):
         shot = Path(os.environ["SERVE_SCREENSHOT"])
         page.screenshot(path=str(shot.with_name(shot.stem + "_compare" + shot.suffix)))
+
+
+def test_the_subject_field_goes_with_a_model_trained_with_subjects(page):
+    sent: list[dict] = []
+
+    def keep(request) -> None:
+        if request.method == "POST":
+            sent.append(json.loads(request.post_data))
+
+    def wait_for(condition, timeout: float = 10.0) -> None:
+        deadline = time.monotonic() + timeout
+        while not condition():
+            if time.monotonic() > deadline:
+                raise AssertionError(f"timed out; sent: {sent[-4:]}")
+            page.wait_for_timeout(30)
+
+    page.on("request", keep)
+    page.uncheck("#all")
+    page.select_option("#cell", "lstm")
+    assert page.is_hidden("#subject") and page.is_disabled("#subject")
+    page.select_option("#cell", "gru")
+    assert page.is_visible("#subject") and page.is_enabled("#subject")
+    page.fill("#compose", "")
+    page.click("#subject")
+    page.keyboard.type("Orion update")
+    page.keyboard.press("Enter")  # on to the body
+    assert page.evaluate("document.activeElement.id") == "compose"
+    page.keyboard.type("Hi Mark, thanks for the")
+    wait_until(page, f"{SUGGESTION}.trim().length > 0")
+    assert "gru" in page.text_content("#status")
+    wait_for(lambda: sent[-1]["text"] == "Hi Mark, thanks for the")
+    assert sent[-1] == {"text": "Hi Mark, thanks for the", "cell": "gru", "max_words": 10,
+                        "subject": "Orion update"}
+    before = len(sent)
+    page.check("#all")  # every cell: the subject goes only to the one trained with subjects
+    wait_for(lambda: len(sent) >= before + 3)  # lstm and gru, and gru for the grey text
+    wait_until(page, "document.querySelectorAll('#others li').length === 2")
+    assert "error" not in page.text_content("#others")
+    by_cell = {r["cell"]: r for r in sent[before:]}
+    assert by_cell["gru"]["subject"] == "Orion update" and "subject" not in by_cell["lstm"]
+    page.uncheck("#all")
+    page.select_option("#cell", "lstm")
+    assert page.is_hidden("#subject")
+    wait_for(lambda: sent[-1]["cell"] == "lstm")
+    assert "subject" not in sent[-1]
+    page.remove_listener("request", keep)

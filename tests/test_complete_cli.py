@@ -189,3 +189,63 @@ def test_fast_path_cli_never_imports_tensorflow_or_pandas(models):
         cwd=ROOT, env=env, capture_output=True, text=True, timeout=60)
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.splitlines()[0].split() == ["cell", "engine", "completion", "confidence"]
+
+
+@pytest.fixture(scope="module")
+def subject_models(tmp_path_factory) -> Path:
+    """A subject-trained gru (fast path) whose output layer favours the separator, and a copy
+    without the fast path (Keras)."""
+    from autocomplete.tokens import SUBJECT_SEPARATOR
+
+    root = tmp_path_factory.mktemp("subject") / "models"
+    export_inference(make_model_dir(root / "gru", "gru", subject=True, favour=SUBJECT_SEPARATOR))
+    shutil.copytree(root / "gru", root / "keras")
+    (root / "keras" / "inference.npz").unlink()
+    return root
+
+
+def test_subject_is_read_before_the_prompt(subject_models):
+    model = str(subject_models / "gru")
+    data = json.loads(run("Thanks for the", "--model", model, "--subject", "Orion update",
+                          "--json").stdout)
+    assert data["subject"] == "Orion update" and data["backend"] == "numpy"
+    assert data["prompt_tokens"] == 3 + 3  # orion, update, the separator, then the prompt
+    plain = json.loads(run("Thanks for the", "--model", model, "--json").stdout)
+    assert plain["subject"] == "" and plain["prompt_tokens"] == 1 + 3  # no subject: xxbody
+    other = json.loads(run("Thanks for the", "--model", model, "--subject", "Loan", "--json",
+                           "--greedy").stdout)
+    first = json.loads(run("Thanks for the", "--model", model, "--subject", "Orion update",
+                           "--json", "--greedy").stdout)
+    assert other["token_probs"] != first["token_probs"]  # the subject changes what follows
+
+
+@pytest.mark.parametrize("engine", ["gru", "keras"])
+@pytest.mark.parametrize("method", [(), ("--greedy",), ("--sample", "--seed", "3")])
+def test_the_separator_is_never_in_a_completion(subject_models, engine, method):
+    for subject in (("--subject", "hi mark"), ()):
+        result = run("Hi Mark, thanks for the", "--model", str(subject_models / engine),
+                     "--json", *subject, *method)
+        assert result.exit_code == 0, result.output
+        data = json.loads(result.stdout)
+        assert data["tokens"] and "xxbody" not in data["tokens"]
+        assert "xxbody" not in data["completion"]
+
+
+def test_a_partial_word_after_a_subject(subject_models):
+    data = json.loads(run("Thanks for the Upd", "--model", str(subject_models / "gru"),
+                          "--subject", "Orion", "--json").stdout)
+    assert data["fragment"] == "upd" and data["continues_word"] is True
+    assert data["tokens"][0] == "update" and data["completion"].startswith("ate")
+
+
+def test_subject_is_refused_for_a_model_trained_without(models, subject_models):
+    one_line_error(run(PROMPT, "--cell", "lstm", "--models-dir", str(models), "--subject",
+                       "Loan"), 2, "trained without subjects (train --subject)")
+    result = run(PROMPT, "--models-dir", str(models), "--subject", "")
+    one_line_error(result, 2, "leave --subject out")
+    mixed = subject_models.parent / "mixed"
+    shutil.copytree(models / "lstm", mixed / "lstm")
+    shutil.copytree(subject_models / "gru", mixed / "gru")
+    result = run(PROMPT, "--models-dir", str(mixed), "--subject", "Loan")
+    one_line_error(result, 2, "choose a model with --cell or --model")
+    assert str(mixed / "lstm") in result.output and str(mixed / "gru") not in result.output

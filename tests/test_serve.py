@@ -109,6 +109,40 @@ def test_long_prompt_is_cut_to_the_window(client):
     assert d["truncated"] is True  # the tiny models have window 32
 
 
+@pytest.fixture(scope="module")
+def subject_client(tmp_path_factory) -> TestClient:
+    """lstm trained without subjects, gru with them (its output layer favours the separator)."""
+    from autocomplete.tokens import SUBJECT_SEPARATOR
+
+    root = tmp_path_factory.mktemp("serve-subject") / "models"
+    export_inference(make_model_dir(root / "lstm", "lstm"))
+    export_inference(make_model_dir(root / "gru", "gru", subject=True, favour=SUBJECT_SEPARATOR))
+    with TestClient(create_app(load_engines(root)), raise_server_exceptions=False) as c:
+        yield c
+
+
+def test_a_subject_for_a_model_trained_with_subjects(subject_client):
+    assert subject_client.get("/healthz").json()["subjects"] == {"lstm": False, "gru": True}
+    answers = {}
+    for subject in ("Orion update", "Loan request", None):
+        body = {"text": "Hi Mark, thanks for the", "cell": "gru", "beam": 2}
+        r = subject_client.post(URL, json=body | ({} if subject is None else {"subject": subject}))
+        assert r.status_code == 200, r.text
+        d = r.json()
+        assert d["subject"] == (subject or "") and d["tokens"]
+        assert "xxbody" not in d["tokens"] and "xxbody" not in d["completion"]
+        answers[subject] = d["token_probs"]
+    assert answers["Orion update"] != answers["Loan request"]  # the model read the subject
+    d = subject_client.post(URL, json={"text": "Thanks for the Upd", "cell": "gru",
+                                       "subject": "Orion"}).json()
+    assert d["tokens"][0] == "update" and d["continues_word"] is True  # the text's fragment
+    d = subject_client.post(URL, json={"text": "thanks", "cell": "lstm"}).json()
+    assert d["subject"] is None  # read no subject
+    r = subject_client.post(URL, json={"text": "thanks", "cell": "lstm", "subject": "Loan"})
+    assert r.status_code == 400
+    assert r.json()["error"] == "the lstm model was trained without subjects: leave subject out"
+
+
 def test_healthz(client):
     r = client.get("/healthz")
     assert r.status_code == 200
@@ -124,6 +158,7 @@ def test_page(client):
     assert r.headers["content-type"].startswith("text/html")
     html = r.text
     assert '<textarea id="compose"' in html and 'id="suggestion"' in html
+    assert '<input type="text" id="subject"' in html  # shown for a model trained with subjects
     assert "http://" not in html and "https://" not in html  # self-contained: no CDN
     # the Content-Security-Policy allows exactly the page's own inline script
     script = re.search(r"<script>(.*?)</script>", html, re.S).group(1)
@@ -155,6 +190,10 @@ BAD = [
     ("list body", ["text", "hi"], 422),
     ("string body", "hi", 422),
     ("too long", {"text": "a" * 2001}, 422),
+    ("subject int", {"text": "hi", "subject": 3}, 422),
+    ("subject too long", {"text": "hi", "subject": "a" * 501}, 422),
+    ("subject for a cell trained without", {"text": "hi", "subject": "Loan"}, 400),
+    ("empty subject for a cell trained without", {"text": "hi", "subject": ""}, 400),
 ]
 
 

@@ -157,3 +157,37 @@ def test_shards_hold_placeholders_unless_keep_numbers(tmp_path):
                                                 "--keep-numbers", "--out", str(tmp_path / "n")])
     assert result.exit_code == 1 and "--keep-numbers (it was prepared without)" in result.output
     assert "Traceback" not in result.output and not (tmp_path / "n").exists()
+
+
+def test_shards_with_subjects_and_train_data_takes_them(prepared, tmp_path):
+    """`prepare --subject` writes the texts `train --subject` reads; `train --data` follows."""
+    corpus = tmp_path / "mail.csv"
+    emails = tiny_emails(40)
+    emails["subject"] = [f"Topic {i % 3}" for i in range(40)]
+    emails["text"] = emails["body"] + [f" ref {i}." for i in range(40)]
+    emails[["subject", "text"]].to_csv(corpus, index=False)
+    out = tmp_path / "subjects"
+    result = CliRunner().invoke(prepare, [str(corpus), "--out", str(out), "--window",
+                                          str(WINDOW), "--no-progress", "--subject"])
+    assert result.exit_code == 0, result.output
+    manifest = shards.read_manifest(out)
+    assert manifest["subject"] is True
+    assert shards.read_manifest(prepared[1])["subject"] is False
+    data = prepare_data(TrainConfig(window=WINDOW, subject=True), load_emails(str(corpus)))
+    assert shards.read_vocab(out) == data["vocab"] and "xxbody" in data["vocab"]
+    for mine, theirs in zip(shards.read_windows(out, "train"), data["windows"]["train"],
+                            strict=True):
+        np.testing.assert_array_equal(mine, theirs)  # what `train --corpus --subject` builds
+
+    result = CliRunner().invoke(train_command, [
+        "--data", str(out), "--out", str(tmp_path / "m"), "--units", "8", "--embedding-dim",
+        "8", "--projection", "0", "--batch-size", "8", "--updates", "2", "--no-grad-stats",
+        "--quiet"])
+    assert result.exit_code == 0, result.output
+    assert artifacts.read_config(tmp_path / "m")["subject"] is True  # DIR's choice
+    result = CliRunner().invoke(train_command, ["--data", str(prepared[1]), "--subject",
+                                                "--out", str(tmp_path / "n")])
+    assert result.exit_code == 1 and "--subject (it was prepared without)" in result.output
+    errors = [line for line in result.output.splitlines() if line.startswith("Error")]
+    assert len(errors) == 1 and "Traceback" not in result.output
+    assert not (tmp_path / "n").exists()

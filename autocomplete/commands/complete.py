@@ -57,12 +57,15 @@ from autocomplete.model_names import CELL_NAMES  # noqa: E402
               help="blend: mix the neural model with its n-gram and the cache of the prompt, "
                    "as `autocomplete tune` fitted them; neural: the model alone.  "
                    "[default: blend where the model directory holds one]")
+@click.option("--subject", default=None, metavar="TEXT",
+              help="The email's subject, for models trained with `train --subject`: the "
+                   "completion follows it too. Refused for a model trained without subjects.")
 @click.option("--json", "as_json", is_flag=True,
               help="Print JSON (one object, or a list when completing with every cell).")
 def complete(prompt: str, cell: str | None, model_dir: Path | None, models_dir: Path,
              beam: int, greedy: bool, sample: bool, temperature: float | None,
              seed: int | None, max_words: int, min_confidence: float | None,
-             use_cache: bool, engine: str | None, as_json: bool) -> None:
+             use_cache: bool, engine: str | None, subject: str | None, as_json: bool) -> None:
     """Complete the sentence PROMPT with every trained cell, or with one model.
 
     \b
@@ -84,6 +87,10 @@ def complete(prompt: str, cell: str | None, model_dir: Path | None, models_dir: 
     A model directory where `autocomplete tune` wrote a blend answers with it
     (the model mixed with its n-gram and the cache of the prompt) unless
     --engine neural; which engine answered goes to stderr ("engine" in --json).
+
+    A model trained with `train --subject` reads the prompt after the email's
+    subject: give it with --subject ("subject" in --json; without it, an email
+    with no subject). Models trained without subjects refuse --subject.
     """
     from autocomplete.tokens import tokenize
 
@@ -105,10 +112,13 @@ def complete(prompt: str, cell: str | None, model_dir: Path | None, models_dir: 
                    partial_word=True)
 
     targets = _targets(cell, model_dir, models_dir)
+    if subject is not None:
+        _check_subjects(targets)
     results, errors = [], []
     for label, path in targets:
         try:
-            results.append(_complete_one(prompt, label, path, options, use_cache, engine))
+            results.append(_complete_one(prompt, label, path, options, use_cache, engine,
+                                         subject))
         except click.ClickException as e:
             if len(targets) == 1:
                 raise
@@ -138,18 +148,43 @@ def _targets(cell: str | None, model_dir: Path | None, models_dir: Path) -> list
         raise click.ClickException(str(e)) from e
 
 
+def _check_subjects(targets: list) -> None:
+    """--subject is refused (one line) when a model to complete with was trained without."""
+    from autocomplete.artifacts import ModelDirError, read_config, uses_subjects
+
+    without = []
+    for _label, path in targets:
+        try:
+            if not uses_subjects(read_config(path)):
+                without.append(str(path))
+        except ModelDirError as e:
+            raise click.ClickException(str(e)) from e
+    if without:
+        raise click.UsageError(
+            f"--subject: {', '.join(without)} {'was' if len(without) == 1 else 'were'} trained "
+            "without subjects (train --subject); leave --subject out"
+            + (" or choose a model with --cell or --model" if len(without) < len(targets)
+               else ""))
+
+
 def _complete_one(prompt: str, label: str | None, path: Path, options: dict,
-                  use_cache: bool = False, engine: str | None = None) -> dict:
+                  use_cache: bool = False, engine: str | None = None,
+                  subject: str | None = None) -> dict:
     """Load the model in `path` and complete; ModelDirError becomes one ClickException line."""
-    from autocomplete.artifacts import ModelDirError, read_config
+    from autocomplete.artifacts import ModelDirError, read_config, uses_subjects
     from autocomplete.blend import load_completion_model
     from autocomplete.decoding import Completer
     from autocomplete.fastpath import NumpyStepModel
 
     try:
         model, engine, inner = load_completion_model(path, engine, cache=use_cache, cell=label)
-        label = label or read_config(path).get("cell") or path.name
-        completion = Completer(model).complete(prompt, **options)
+        config = read_config(path)
+        label = label or config.get("cell") or path.name
+        subjects = uses_subjects(config)
+        if subjects:
+            subject = subject or ""
+        completion = Completer(model, subjects=subjects).complete(prompt, subject=subject,
+                                                                  **options)
     except ModelDirError as e:
         raise click.ClickException(str(e)) from e
     except (ValueError, KeyError) as e:  # a directory that loads but is not our model
@@ -157,6 +192,7 @@ def _complete_one(prompt: str, label: str | None, path: Path, options: dict,
     d = completion.to_dict()
     return {
         "prompt": prompt,
+        "subject": subject,  # what the model read before the prompt (None: no subjects)
         "cell": label,
         "model": str(path),
         "completion": d.pop("text"),
@@ -187,7 +223,8 @@ def _notes(r: dict, min_confidence: float | None, single: bool) -> None:
     """One-line notes on stderr, so stdout stays the completion (for scripts)."""
     who = f"{r['cell']}: " if not single else ""
     if r["truncated"]:
-        click.echo(f"note: {who}the prompt has {r['prompt_tokens']} tokens; the model reads "
+        what = "the subject and prompt have" if r["subject"] is not None else "the prompt has"
+        click.echo(f"note: {who}{what} {r['prompt_tokens']} tokens; the model reads "
                    f"only the last {r['kept_tokens']} (its training window)", err=True)
     if r["kept_tokens"] and r["unknown_words"] == r["kept_tokens"]:
         click.echo(f"note: {who}no word of the prompt is in the model's vocabulary; "

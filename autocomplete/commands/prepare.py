@@ -59,6 +59,9 @@ def _example(row: pd.Series, width: int) -> str:
 @click.option("--keep-numbers", is_flag=True,
               help="Show the text as `train --keep-numbers` sees it: e-mail addresses, URLs, "
                    "phone numbers and long numbers as written, not placeholders.")
+@click.option("--subject", "subjects", is_flag=True,
+              help="With --out: write each email as `train --subject` reads it: its subject, "
+                   "the separator word xxbody, then its body.")
 @click.option("--progress/--no-progress", default=True, help="Progress bar on stderr.")
 @click.option("--out", type=click.Path(file_okay=False, path_type=str), default=None,
               help="Also write the split, vocabulary and windows here as TFRecord shards, "
@@ -71,8 +74,8 @@ def _example(row: pd.Series, width: int) -> str:
               show_default=True, help="With --out: windows per shard file.")
 def prepare(path: str, text_column: str | None, min_words: int, show: int,
             include: tuple[str, ...], limit: int | None, width: int, keep_numbers: bool,
-            progress: bool, out: str | None, window: int, stride: int | None, max_tokens: int,
-            seed: int, shard_windows: int) -> None:
+            subjects: bool, progress: bool, out: str | None, window: int, stride: int | None,
+            max_tokens: int, seed: int, shard_windows: int) -> None:
     """Load and clean the mail at PATH and summarise it; with --out, write it as shards.
 
     PATH: an mbox, a maildir or folder of messages (.eml, Enron `1.`, Enron-Spam .txt), a CSV,
@@ -80,8 +83,9 @@ def prepare(path: str, text_column: str | None, min_words: int, show: int,
     any of these.
 
     With --out DIR, DIR gets the split by email, the vocabulary and the windows of
-    `train --corpus PATH` with the same --window, --stride, --max-tokens and --seed, once:
-    `train --data DIR` then streams them.
+    `train --corpus PATH` with the same --window, --stride, --max-tokens, --seed,
+    --keep-numbers and --subject, once: `train --data DIR` then streams them (and takes
+    --keep-numbers and --subject from DIR).
 
     \b
     Example:
@@ -104,7 +108,7 @@ def prepare(path: str, text_column: str | None, min_words: int, show: int,
         raise click.ClickException(f"{path}: no email found ({summary.format_label()})")
     replaced, raw = [], df
     if not keep_numbers:
-        df, counts = normalize_emails(df)
+        df, counts = normalize_emails(df, subjects=subjects)
         replaced = [(f"replaced: {kind}", f"{counts[kind]:,}") for kind in kinds()]
     seconds = time.perf_counter() - start
     extra = replaced + corpus_stats(df["body"].tolist()) + [("seconds", f"{seconds:.1f}")]
@@ -112,7 +116,7 @@ def prepare(path: str, text_column: str | None, min_words: int, show: int,
     if out is not None:
         # as written: the shards record its fingerprint and make the placeholders themselves
         _write(raw, out, path, window=window, stride=stride, max_tokens=max_tokens, seed=seed,
-               rows_per_shard=shard_windows, keep_numbers=keep_numbers)
+               rows_per_shard=shard_windows, keep_numbers=keep_numbers, subjects=subjects)
         return
     if show and len(df):
         n = min(show, len(df))

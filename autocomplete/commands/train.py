@@ -66,7 +66,8 @@ def config_options(command, names: tuple[str, ...] | None = None):
 
 
 def _settings_from_data(opts: dict) -> None:
-    """With --data, take the window, stride, vocabulary size and --keep-numbers from DIR.
+    """With --data, take the window, stride, vocabulary size, --keep-numbers and --subject
+    from DIR.
 
     Options given on the command line stay as given (training then refuses a
     contradiction with DIR); the defaults give way to DIR's settings.
@@ -77,9 +78,10 @@ def _settings_from_data(opts: dict) -> None:
         manifest = read_manifest(opts["data"])
     except ShardsError as e:
         raise click.UsageError(str(e)) from e
-    settings = manifest["settings"] | {"keep_numbers": manifest.get("keep_numbers", False)}
+    settings = manifest["settings"] | {"keep_numbers": manifest.get("keep_numbers", False),
+                                       "subject": manifest.get("subject", False)}
     ctx = click.get_current_context()
-    for name in ("window", "stride", "max_tokens", "keep_numbers"):
+    for name in ("window", "stride", "max_tokens", "keep_numbers", "subject"):
         if ctx.get_parameter_source(name) in (None, click.core.ParameterSource.DEFAULT):
             opts[name] = settings[name]
 

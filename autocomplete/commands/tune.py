@@ -46,11 +46,13 @@ def tune(model_dir: Path, corpus: str | None, include: tuple[str, ...], emails: 
         raise click.ClickException(str(e)) from e
     except ValueError as e:
         raise click.ClickException(str(e)) from e
+    subjects = artifacts.uses_subjects(config)  # the texts as the model read them
     vectorizer = textprep.make_vectorizer(lm.vocab)
-    train_seqs = textprep.encode(vectorizer, splits["train"]["body"].tolist())
+    train_seqs = textprep.encode(vectorizer, textprep.model_texts(splits["train"], subjects))
     click.echo(f"fitting the {order}-gram on {len(train_seqs)} training emails", err=True)
     ngram = KneserNeyLM(order=order).fit(train_seqs, lm.vocab)
-    val = textprep.encode(vectorizer, splits["validation"]["body"].tolist()[:emails])
+    val = textprep.encode(vectorizer,
+                          textprep.model_texts(splits["validation"].iloc[:emails], subjects))
     click.echo(f"tuning the weights on {len(val)} validation emails", err=True)
     weights, cache, cache_weights, cached, table = tune_blend(lm, ngram, val)
     ppl = {row["parts"]: row["perplexity"] for _, row in table[::-1].iterrows()}

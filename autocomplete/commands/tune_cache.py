@@ -63,7 +63,8 @@ def tune_cache(model_dir: Path, corpus: str | None, include: tuple[str, ...],
         raise click.ClickException(str(e)) from e
     except ValueError as e:
         raise click.ClickException(str(e)) from e
-    seqs = textprep.encode(textprep.make_vectorizer(lm.vocab), val["body"].tolist()[:emails])
+    texts = textprep.model_texts(val.iloc[:emails], artifacts.uses_subjects(config))
+    seqs = textprep.encode(textprep.make_vectorizer(lm.vocab), texts)
     items = tqdm(cache_tuning_items(lm, seqs), total=len(seqs), desc="tuning", unit=" email",
                  file=sys.stderr)
     cache, table = tune(items)

@@ -123,12 +123,15 @@ def normalize(text: str) -> tuple[str, Counter[str]]:
     return new, Counter(kind.name for _, _, kind in spans)
 
 
-def normalize_emails(df: pd.DataFrame) -> tuple[pd.DataFrame, Counter[str]]:
+def normalize_emails(df: pd.DataFrame, subjects: bool = False
+                     ) -> tuple[pd.DataFrame, Counter[str]]:
     """A copy of `df` with every `body` normalized, and the counts per kind over all.
 
-    A `deps` column (the built-in corpus' token positions of its planted
-    dependencies) is moved to the new token positions; a dependency whose cue
-    or target token was replaced is dropped.
+    With `subjects` (a model that reads them, `train --subject`) every
+    `subject` is normalized and counted too. A `deps` column (the built-in
+    corpus' token positions of its planted dependencies) is moved to the new
+    token positions; a dependency whose cue or target token was replaced is
+    dropped.
     """
     bodies, deps, total = [], [], Counter()
     has_deps = "deps" in df.columns
@@ -143,6 +146,13 @@ def normalize_emails(df: pd.DataFrame) -> tuple[pd.DataFrame, Counter[str]]:
             deps.append(_move_deps(list(row), body, new, spans, ends) if moves else row)
     out = df.copy()
     out["body"] = bodies
+    if subjects and "subject" in df.columns:
+        new_subjects = []
+        for subject in df["subject"]:
+            text, counts = normalize(subject) if isinstance(subject, str) else (subject, {})
+            new_subjects.append(text)
+            total.update(counts)
+        out["subject"] = new_subjects
     if has_deps:
         out["deps"] = deps
     return out, total

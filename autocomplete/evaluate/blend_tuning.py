@@ -40,10 +40,13 @@ def rebuild_splits(config: dict, corpus: str | None = None, include: Sequence[st
 
     `corpus` (and `include`) as at training; default the corpus in `config`.
     The text is normalised as training saw it (placeholders unless
-    keep_numbers). ValueError when the corpus is not the one the model
+    keep_numbers, in the subjects too for a model trained with them; its texts
+    are then `textprep.model_texts(part, subjects=True)`). ValueError when the
+    corpus is not the one the model
     (called `label` in the message) was trained on: its fingerprint differs.
     """
     from autocomplete import textprep
+    from autocomplete.artifacts import uses_subjects
     from autocomplete.corpus.normalize import keeps_numbers, normalize_emails
 
     corpus = corpus or config.get("corpus")
@@ -64,7 +67,8 @@ def rebuild_splits(config: dict, corpus: str | None = None, include: Sequence[st
     splits = textprep.split_by_email(df, seed=int(config.get("seed", 0)))
     splits = {name: splits[name] for name in parts}
     if not keeps_numbers(config):  # normalising is per email: the same before or after the split
-        splits = {name: normalize_emails(part)[0] for name, part in splits.items()}
+        splits = {name: normalize_emails(part, subjects=uses_subjects(config))[0]
+                  for name, part in splits.items()}
     return splits
 
 

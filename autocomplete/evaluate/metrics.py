@@ -3,8 +3,9 @@
 One definition for every model (neural models that compute these faster
 themselves must match it):
 
-* Targets are every position after [start] of each sequence; PAD_ID
-  positions are skipped, so padding is never predicted.
+* Targets are every position after [start] of each sequence (or from a
+  given start on: the body's tokens of a subject-trained model's sequences);
+  PAD_ID positions are skipped, so padding is never predicted.
 * Perplexity = exp(mean negative log-probability of the target). An OOV
   target counts: the model is scored on the probability it gives "[UNK]".
 * Top-k accuracy ranks the target among the candidates an app could
@@ -28,7 +29,7 @@ from typing import Any
 import numpy as np
 
 from autocomplete.evaluate import NextTokenModel
-from autocomplete.tokens import PAD_ID, SPECIAL_IDS, START_ID
+from autocomplete.tokens import PAD_ID, SPECIAL_IDS, START_ID, SUBJECT_SEPARATOR
 
 NEVER = np.iinfo(np.int64).max  # the rank of a target that can never be right
 
@@ -48,13 +49,20 @@ def target_ranks(logprobs: np.ndarray, targets: np.ndarray) -> np.ndarray:
     return np.where(candidates[targets], ranks, NEVER)
 
 
+def never_generated(vocab: Sequence[str]) -> list[int]:
+    """Ids a completer of ids never picks: the specials, and the subject separator when
+    the vocabulary holds it (a subject-trained model's)."""
+    return list(SPECIAL_IDS) + [i for i, t in enumerate(vocab) if t == SUBJECT_SEPARATOR]
+
+
 def _positions(
-    sequences: Sequence[Sequence[int]], max_context: int
+    sequences: Sequence[Sequence[int]], max_context: int, starts: Sequence[int] | None = None
 ) -> Iterator[tuple[list[int], int]]:
-    """(context, target) for every non-pad position after [start]."""
-    for seq in sequences:
+    """(context, target) for every non-pad position after [start] (from `starts[k]` on
+    in sequence k)."""
+    for k, seq in enumerate(sequences):
         seq = list(seq)
-        for i in range(1, len(seq)):
+        for i in range(1 if starts is None else max(1, starts[k]), len(seq)):
             if seq[i] != PAD_ID:
                 yield seq[max(0, i - max_context) : i], seq[i]
 
@@ -64,12 +72,15 @@ def perplexity_and_accuracy(
     sequences: Sequence[Sequence[int]],
     max_context: int = 256,
     batch_size: int = 512,
+    starts: Sequence[int] | None = None,
 ) -> dict[str, float]:
     """Perplexity, top-1 and top-5 accuracy of next-token prediction.
 
     Contexts longer than `max_context` keep their last `max_context` ids
-    (so [start] falls off). Returns perplexity, top1, top5 and tokens (the
-    number of positions scored).
+    (so [start] falls off). `starts[k]`: the position of sequence k's first
+    target (default 1, the token after [start]; `textprep.body_offsets` + 1
+    scores the body's tokens only). Returns perplexity, top1, top5 and tokens
+    (the number of positions scored).
     """
     nll = 0.0
     hits1 = hits5 = total = 0
@@ -85,7 +96,7 @@ def perplexity_and_accuracy(
         total += len(batch)
 
     batch: list[tuple[list[int], int]] = []
-    for item in _positions(sequences, max_context):
+    for item in _positions(sequences, max_context, starts):
         batch.append(item)
         if len(batch) == batch_size:
             score(batch)
@@ -108,19 +119,23 @@ def exact_match_at_n(
     n_max: int = 5,
     n_cuts: int | None = None,
     seed: int = 0,
+    starts: Sequence[int] | None = None,
 ) -> dict[int, float]:
     """ExactMatch@N for N = 1..n_max: share of cuts whose completion starts right.
 
     A cut keeps [start] plus at least one token as context and leaves at least
     `n_max` true tokens after it, so every N is measured on the same cuts.
+    With `starts` (as for `perplexity_and_accuracy`) the context holds at
+    least the token at `starts[k]` of sequence k, so only the body is cut.
     `n_cuts=None` takes one random cut per eligible sequence; a number takes
     that many, visiting the eligible sequences in a seeded random order (again
     and again if needed). A completion shorter than N misses at N.
     """
     rng = np.random.default_rng(seed)
     seqs = [[t for t in s if t != PAD_ID] for s in sequences]
-    # context = seq[:cut] with 2 <= cut, and len(seq) - cut >= n_max
-    eligible = [i for i, s in enumerate(seqs) if len(s) - n_max >= 2]
+    first = [2] * len(seqs) if starts is None else [max(1, s) + 1 for s in starts]
+    # context = seq[:cut] with first <= cut (2: [start] and a token), len(seq) - cut >= n_max
+    eligible = [i for i, s in enumerate(seqs) if len(s) - n_max >= first[i]]
     if not eligible:
         raise ValueError(f"no sequence has a context token and {n_max} tokens after it")
     if n_cuts is None:
@@ -131,7 +146,7 @@ def exact_match_at_n(
     hits = np.zeros(n_max + 1)
     for i in order:
         seq = seqs[i]
-        cut = int(rng.integers(2, len(seq) - n_max + 1))
+        cut = int(rng.integers(first[i], len(seq) - n_max + 1))
         truth = seq[cut : cut + n_max]
         guess = [int(t) for t in completer(seq[:cut])]
         for n in range(1, n_max + 1):
@@ -142,8 +157,9 @@ def exact_match_at_n(
 def greedy_completer(
     model: NextTokenModel, max_tokens: int = 5
 ) -> Callable[[list[int]], list[int]]:
-    """Completer that appends the most likely non-special token `max_tokens` times."""
-    banned = list(SPECIAL_IDS)
+    """Completer that appends the most likely non-special token `max_tokens` times
+    (never the subject separator either)."""
+    banned = never_generated(model.vocab)
 
     def complete(context: list[int]) -> list[int]:
         ctx = list(context) or [START_ID]

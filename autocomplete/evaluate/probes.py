@@ -19,7 +19,7 @@ import pandas as pd
 
 from autocomplete.evaluate import NextTokenModel
 from autocomplete.evaluate.metrics import target_ranks
-from autocomplete.tokens import OOV_ID, START_ID, tokenize
+from autocomplete.tokens import OOV_ID, START_ID, subject_prefix, tokenize
 
 # The built-in corpus balances its dependencies over these bands; 121-200 is as
 # far as one reaches inside an email (bodies stay under 250 tokens, training
@@ -54,11 +54,17 @@ def build_probes(
     bands: Sequence[tuple[int, int]] = DEFAULT_BANDS,
     max_per_cell: int | None = None,
     seed: int = 0,
+    subjects: bool = False,
 ) -> pd.DataFrame:
     """One probe per dependency of the given emails whose distance falls in a band.
 
-    `context` is [start] + ids of the body's tokens before the target, so the
-    cue's key token sits at context[cue_token + 1]. `alternatives` are the
+    `context` is [start] + ids of the email's tokens before the target, as the
+    model reads them: the body's, or with `subjects` (a model trained with
+    them) the subject's, the separator's and the body's (`textprep.model_texts`).
+    `cue_token` and `target_token` are positions in those tokens (the `deps`
+    positions in the body, moved past the subject), so the cue's key token
+    sits at context[cue_token + 1] and the target is the token after the
+    context. `alternatives` are the
     ids of the other distinct in-vocabulary targets of the same kind in these
     rows; `chance` is the recall of guessing among target and alternatives.
     Skipped, with counts in `.attrs["skipped"]`: OOV targets, distances
@@ -78,10 +84,15 @@ def build_probes(
             targets_of_kind.setdefault(dep["kind"], set()).add(tid)
 
     records = []
-    tokens_of: dict[object, list[str]] = {}
+    tokens_of: dict[object, tuple[int, list[str]]] = {}  # id: (tokens before the body, all)
     for row, dep in deps:
-        tokens = tokens_of.setdefault(row.id, tokenize(row.body))
-        cue_at, target_at = int(dep["cue_token"]), int(dep["target_token"])
+        if row.id not in tokens_of:
+            subject = getattr(row, "subject", "")
+            before = subject_prefix(subject if isinstance(subject, str) else "") \
+                if subjects else []
+            tokens_of[row.id] = (len(before), before + tokenize(row.body))
+        offset, tokens = tokens_of[row.id]
+        cue_at, target_at = offset + int(dep["cue_token"]), offset + int(dep["target_token"])
         _check(row.id, dep, tokens, cue_at, target_at)
         distance = target_at - cue_at
         band = _band_of(distance, bands, labels)

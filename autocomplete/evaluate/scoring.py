@@ -24,9 +24,9 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 
-from autocomplete.evaluate.metrics import perplexity_and_accuracy, target_ranks
+from autocomplete.evaluate.metrics import never_generated, perplexity_and_accuracy, target_ranks
 from autocomplete.logprobs import log_softmax
-from autocomplete.tokens import OOV_ID, PAD_ID, SPECIAL_IDS, START_ID
+from autocomplete.tokens import OOV_ID, PAD_ID, START_ID
 
 
 def progress_bar(total: int, desc: str, disable: bool):
@@ -39,7 +39,7 @@ def progress_bar(total: int, desc: str, disable: bool):
 
 def neural_perplexity_and_accuracy(
     lm, sequences: Sequence[Sequence[int]], max_context: int = 256, token_budget: int = 2048,
-    progress: bool = False, desc: str = "perplexity",
+    progress: bool = False, desc: str = "perplexity", starts: Sequence[int] | None = None,
 ) -> dict[str, float]:
     """`metrics.perplexity_and_accuracy` for a `KerasLM`, one forward pass per email.
 
@@ -47,13 +47,15 @@ def neural_perplexity_and_accuracy(
     the email equal those of a pass over its first i + 1 ids: positions whose
     context fits in the window are read off one pass; the few later positions
     of emails longer than the window are scored with their cut contexts, as
-    the per-position definition does.
+    the per-position definition does. `starts` as there: the position of each
+    sequence's first target (default 1).
     """
     import keras
 
     seqs = [np.asarray(s, dtype=np.int64) for s in sequences]
     if any((s == PAD_ID).any() for s in seqs):  # the cheap path assumes no padding inside
-        return perplexity_and_accuracy(lm, sequences, max_context=max_context)
+        return perplexity_and_accuracy(lm, sequences, max_context=max_context, starts=starts)
+    first = [1] * len(seqs) if starts is None else [max(1, int(s)) for s in starts]
     ctx = min(max_context, int(getattr(lm, "window", None) or max_context))
     mixes = getattr(lm, "mixes", False)  # a cache of the email so far, or the blend
     acc = {"nll": 0.0, "hits1": 0, "hits5": 0, "total": 0}
@@ -89,17 +91,21 @@ def neural_perplexity_and_accuracy(
             logits = keras.ops.convert_to_numpy(lm.output_layer(hidden)).astype(np.float64)
         rows = np.concatenate([logits[r, :w] for r, w in enumerate(widths)])
         targets = np.concatenate([seqs[i][1 : w + 1] for i, w in zip(batch, widths, strict=True)])
+        # row j of a sequence predicts its position j + 1: scored from its first target on
+        scored = np.concatenate([np.arange(1, w + 1) >= first[i]
+                                 for i, w in zip(batch, widths, strict=True)])
         logp = log_softmax(rows)
         if mixes:
-            starts = np.cumsum([0, *widths])
+            bounds = np.cumsum([0, *widths])
             logp = np.concatenate([
-                lm.mix_sequence(logp[starts[r] : starts[r + 1]], hidden[r, :w], seqs[i][:w])
+                lm.mix_sequence(logp[bounds[r] : bounds[r + 1]], hidden[r, :w], seqs[i][:w])
                 for r, (i, w) in enumerate(zip(batch, widths, strict=True))
             ])
-        score(logp.astype(np.float32), targets)
+        score(logp[scored].astype(np.float32), targets[scored])
         for i in batch:
             s = seqs[i]
-            tails.extend((s[p - ctx : p], int(s[p])) for p in range(ctx + 1, len(s)))
+            tails.extend((s[p - ctx : p], int(s[p]))
+                         for p in range(max(ctx + 1, first[i]), len(s)))
         bar.update(len(batch))
     bar.close()
     for start in range(0, len(tails), 256):
@@ -119,7 +125,7 @@ def step_greedy_completer(step_model, max_tokens: int = 5) -> Callable[[list[int
     Same rule as `metrics.greedy_completer`; the context keeps its last
     `window` ids, as `decoding.encode_prompt` does for a typed prompt.
     """
-    banned = list(SPECIAL_IDS)
+    banned = never_generated(step_model.vocab)
     window = getattr(step_model, "window", None)
     prefill = getattr(step_model, "prefill", None)
 

@@ -2,12 +2,18 @@
 
 `evaluate_models(model_dirs)` rebuilds the held-out test split exactly as
 training did (the corpus in each config.json, its seed, `split_by_email`,
-placeholders for private values unless it says `keep_numbers`), checks the
-corpus fingerprint, and returns a `Results` of plain DataFrames
-and dicts. Nothing is written here (see `autocomplete.report.render`).
+placeholders for private values unless it says `keep_numbers`, the texts of
+`textprep.model_texts`: with the subject in front for a model trained with
+subjects), checks the corpus fingerprint, and returns a `Results` of plain
+DataFrames and dicts. Nothing is written here (see `autocomplete.report.render`).
 
 Definitions (one for every model, so the rows are comparable):
 
+* Every figure is on the body's tokens: a model trained with subjects reads
+  each test email's subject and the separator first (and the n-gram of its
+  group is fitted on such texts), but neither is scored, ExactMatch cuts only
+  the body, and the lecture prompts are completed as emails without a
+  subject. So models with and without subjects are scored on the same targets.
 * Perplexity, top-1, top-5: `evaluate.metrics.perplexity_and_accuracy` on the
   test emails, each email scored on its own from `[start]`; a neural model
   sees at most its training window of context, the n-gram its last
@@ -20,7 +26,7 @@ Definitions (one for every model, so the rows are comparable):
   The figures `train` wrote to metrics.json are NOT used for these columns:
   they score packed windows (`evaluate.scoring.evaluate_packed_windows`:
   context crosses email boundaries, ties favour the model, the special tokens
-  stay candidates). They are kept
+  stay candidates, a subject-trained model's subject tokens are scored). They are kept
   in the JSON output as `train_eval_*`.
 * Recall by distance: `evaluate.probes` on the test split (all kinds, all bands):
   the seen-template probes. For the built-in corpus the same probes also run on
@@ -52,6 +58,7 @@ import numpy as np
 import pandas as pd
 
 from autocomplete import artifacts
+from autocomplete.artifacts import uses_subjects
 from autocomplete.blend import has_blend
 from autocomplete.corpus import generator
 from autocomplete.corpus.normalize import keeps_numbers, normalize_emails
@@ -354,7 +361,9 @@ class _Group:
     heldout_probes: pd.DataFrame | None = None  # held-out-template probes (built-in corpus)
     builtin: bool = False  # trained on the built-in corpus
     raw: bool = False  # private values kept (no placeholders)
+    subjects: bool = False  # the models read "<subject> xxbody <body>"
     vectorizer: object = None  # the Keras TextVectorization of `vocab`
+    starts: list[int] | None = None  # per sequence, the position of its body's first token
     n_cuts: int | None = None  # ExactMatch cuts (None: one per eligible email)
     models: list[ModelInfo] = field(default_factory=list)
 
@@ -401,15 +410,17 @@ def _group_models(infos: list[ModelInfo], emails: pd.DataFrame | None, strict_co
         if note:
             notes.append(note)
         seed = int(m.config.get("seed", 0))
-        raw = keeps_numbers(m.config)
-        gkey = (id(df), seed, tuple(m.vocab), raw)
+        raw, subjects = keeps_numbers(m.config), uses_subjects(m.config)
+        gkey = (id(df), seed, tuple(m.vocab), raw, subjects)
         if gkey not in groups:
             splits = textprep.split_by_email(df, seed=seed)
             if not raw:  # the text as the model was trained on it
-                splits = {k: normalize_emails(v)[0] for k, v in splits.items()}
+                splits = {k: normalize_emails(v, subjects=subjects)[0]
+                          for k, v in splits.items()}
             groups[gkey] = _Group(vocab=m.vocab, seed=seed, corpus=corpus_label(m.config),
                                   test_df=splits["test"], train_df=splits["train"],
-                                  builtin=m.config.get("corpus") is None, raw=raw)
+                                  builtin=m.config.get("corpus") is None, raw=raw,
+                                  subjects=subjects)
         groups[gkey].models.append(m)
     if len(groups) > 1:
         notes.append("the models do not share one vocabulary/test split: each is scored with "
@@ -443,25 +454,36 @@ def _prepare_group(group: _Group, budget: Budget, say: _Status) -> list[str]:
     evaluated = _evaluated_emails(group.test_df, budget)
     say(f"encoding {len(evaluated)} of {len(group.test_df)} test emails "
         f"(seed {group.seed}, {len(group.vocab)} words)")
-    group.sequences = textprep.encode(group.vectorizer, evaluated["body"].tolist())
+    group.sequences = textprep.encode(group.vectorizer,
+                                      textprep.model_texts(evaluated, group.subjects))
+    group.starts = [1 + k for k in textprep.body_offsets(evaluated, group.subjects)]
     if "deps" in group.test_df.columns:
         group.probes = pr.build_probes(group.test_df, group.vocab,
-                                       max_per_cell=budget.probes_per_cell, seed=group.seed)
+                                       max_per_cell=budget.probes_per_cell, seed=group.seed,
+                                       subjects=group.subjects)
     else:
         group.probes = pr.build_probes(group.test_df.assign(deps=None), group.vocab)
         notes.append(f"{group.corpus} has no planted dependencies: no recall-by-distance "
                      "probes (the built-in corpus has them).")
+    if group.subjects:
+        names = ", ".join(m.label for m in group.models)
+        notes.append(f"{names} read each email's subject before its body (trained with "
+                     "--subject); every figure is on the body's tokens, as for the others.")
+        if group.builtin:
+            notes.append(f"{names}: a built-in request email's subject often names what is "
+                         "asked for (\"Loan request\", \"Sick day\"), so recall there is not "
+                         "memory of the cue alone.")
     if len(group.probes) == 0 and "deps" in group.test_df.columns:
         notes.append("no recall probes in the test split (too few test emails?).")
     if group.builtin:
         say(f"building held-out-template probes from {budget.heldout_emails} emails")
         heldout = pd.DataFrame(generator.heldout_probe_emails(budget.heldout_emails))
         if not group.raw:  # the text as the model was trained on it
-            heldout = normalize_emails(heldout)[0]
+            heldout = normalize_emails(heldout, subjects=group.subjects)[0]
         group.heldout_probes = pr.build_probes(heldout, group.vocab,
                                                max_per_cell=budget.probes_per_cell,
-                                               seed=group.seed)
-    group.n_cuts = _em_cuts(group.sequences, budget)
+                                               seed=group.seed, subjects=group.subjects)
+    group.n_cuts = _em_cuts(group.sequences, group.starts, budget)
     return notes
 
 
@@ -600,14 +622,21 @@ def _settings(groups: list[_Group], summary: pd.DataFrame, run: _Run, quick: boo
     }
 
 
-def _em_cuts(sequences: Sequence[np.ndarray], budget: Budget) -> int | None:
+def _eligible(sequences: Sequence[np.ndarray], starts: Sequence[int]) -> int:
+    """Emails that have a body token of context and EM_N tokens after it."""
+    return sum(1 for s, first in zip(sequences, starts, strict=True)
+               if len(s) - EM_N >= first + 1)
+
+
+def _em_cuts(sequences: Sequence[np.ndarray], starts: Sequence[int],
+             budget: Budget) -> int | None:
     """None (one cut per eligible email) when there are at most `budget.em_cuts` of them."""
-    eligible = sum(1 for s in sequences if len(s) - EM_N >= 2)
+    eligible = _eligible(sequences, starts)
     return None if eligible <= budget.em_cuts else budget.em_cuts
 
 
 def _exact_match(completer, group: _Group, desc: str, progress: bool) -> dict[int, float]:
-    eligible = sum(1 for s in group.sequences if len(s) - EM_N >= 2)
+    eligible = _eligible(group.sequences, group.starts)
     if not eligible:
         return {n: float("nan") for n in EM_NUMBERS}
     bar = progress_bar(total=group.n_cuts or eligible, desc=desc, disable=not progress)
@@ -618,7 +647,7 @@ def _exact_match(completer, group: _Group, desc: str, progress: bool) -> dict[in
 
     try:
         return em.exact_match_at_n(counted, group.sequences, n_max=EM_N, n_cuts=group.n_cuts,
-                                   seed=group.seed)
+                                   seed=group.seed, starts=group.starts)
     finally:
         bar.close()
 
@@ -658,7 +687,7 @@ def _evaluate_neural(m: ModelInfo, group: _Group, run: _Run) -> _Evaluation:
     lm = KerasLM(m.path, batch_size=_batch_for(len(m.vocab), window))
     scores = neural_perplexity_and_accuracy(
         lm, group.sequences, token_budget=_batch_for(len(m.vocab), 1, cap=8192),
-        progress=run.progress, desc=f"{m.label} perplexity")
+        progress=run.progress, desc=f"{m.label} perplexity", starts=group.starts)
     run.say(f"{m.label}: recall by distance "
             f"({len(group.probes) if group.probes is not None else 0} probes, "
             f"{len(group.heldout_probes) if group.heldout_probes is not None else 0} "
@@ -669,8 +698,8 @@ def _evaluate_neural(m: ModelInfo, group: _Group, run: _Run) -> _Evaluation:
     run.say(f"{m.label}: ExactMatch@1..{EM_N} and completions")
     exact = _exact_match(step_greedy_completer(step, EM_N), group, f"{m.label} ExactMatch",
                          run.progress)
-    completions, latency = _completions(m.label, Completer(step), run.prompts,
-                                        run.budget.latency_repeats)
+    completions, latency = _completions(m.label, Completer(step, subjects=group.subjects),
+                                        run.prompts, run.budget.latency_repeats)
     row = _neural_row(m, lm.model.count_params(), step, scores, exact, latency)
     return _Evaluation(row, recall, completions, recall_heldout)
 
@@ -689,13 +718,13 @@ def _evaluate_blend(m: ModelInfo, group: _Group, run: _Run) -> _Evaluation:
     lm = BlendLM(m.path, batch_size=_batch_for(len(m.vocab), window))
     scores = neural_perplexity_and_accuracy(
         lm, group.sequences, token_budget=_batch_for(len(m.vocab), 1, cap=8192),
-        progress=run.progress, desc=f"{label} perplexity")
+        progress=run.progress, desc=f"{label} perplexity", starts=group.starts)
     step = load_blend(m.path, load_step_model(m.path))
     run.say(f"{label}: ExactMatch@1..{EM_N} and completions")
     exact = _exact_match(step_greedy_completer(step, EM_N), group, f"{label} ExactMatch",
                          run.progress)
-    completions, latency = _completions(label, Completer(step), run.prompts,
-                                        run.budget.latency_repeats)
+    completions, latency = _completions(label, Completer(step, subjects=group.subjects),
+                                        run.prompts, run.budget.latency_repeats)
     row = _neural_row(m, lm.model.count_params(), step.model, scores, exact, latency)
     w = lm.blend.weights
     row.update(model=label, type="blend",
@@ -737,17 +766,19 @@ def _evaluate_ngram(label: str, order: int, group: _Group, run: _Run) -> _Evalua
 
     run.say(f"{label}: fitting Kneser-Ney on {len(group.train_df)} training emails")
     started = time.monotonic()
-    train_seqs = textprep.encode(group.vectorizer, group.train_df["body"].tolist())
+    train_seqs = textprep.encode(group.vectorizer,
+                                 textprep.model_texts(group.train_df, group.subjects))
     ngram = KneserNeyLM(order=order).fit(train_seqs, group.vocab)
     fit_seconds = time.monotonic() - started
 
     run.say(f"{label}: perplexity, recall, ExactMatch and completions")
-    scores = em.perplexity_and_accuracy(ngram, group.sequences)
+    scores = em.perplexity_and_accuracy(ngram, group.sequences, starts=group.starts)
     recall = _recall(label, ngram, group.probes)
     recall_heldout = _recall(label, ngram, group.heldout_probes)
     exact = _exact_match(em.greedy_completer(ngram, EM_N), group, f"{label} ExactMatch",
                          run.progress)
-    completions, latency = _completions(label, Completer(NgramStepModel(ngram)), run.prompts,
+    completer = Completer(NgramStepModel(ngram), subjects=group.subjects)
+    completions, latency = _completions(label, completer, run.prompts,
                                         run.budget.latency_repeats)
     row = {
         "model": label, "type": "n-gram", "cell": f"kneser-ney order {ngram.order}",

@@ -1,11 +1,19 @@
 """The completion web service: JSON API and the Smart-Compose-style page.
 
-    POST /v1/complete  {"text": "...", "max_words": 12, "beam": 4, "cell": "lstm"}
+    POST /v1/complete  {"text": "...", "max_words": 12, "beam": 4, "cell": "lstm",
+                        "subject": "..."}
                        -> {"completion", "continues_word", "confidence", "tokens",
-                           "token_probs", "latency_ms", "cell", "engine", "truncated",
-                           "suppressed", "unknown_words", "reason"}
-    GET  /healthz      -> {"status": "ok", "cells": [...], "default": "lstm", "auth": false}
+                           "token_probs", "latency_ms", "cell", "engine", "subject",
+                           "truncated", "suppressed", "unknown_words", "reason"}
+    GET  /healthz      -> {"status": "ok", "cells": [...], "default": "lstm",
+                           "subjects": {"lstm": false, ...}, "auth": false}
     GET  /             -> the page (one self-contained HTML file, no CDN)
+
+A cell trained with subjects (`train --subject`; `subjects` in /healthz)
+reads the text after the email's subject (`subject`, optional: none is an
+email without a subject); the answer's `subject` is the one it read (null for
+a cell trained without subjects). A `subject` sent to a cell trained without
+subjects is refused with 400, never ignored.
 
 A text that ends inside a word ("Please let me kn") is completed from that
 word on (partial words, `autocomplete.decoding`): `completion` starts with
@@ -34,7 +42,8 @@ runs under a lock. For many concurrent requests start the process with one
 BLAS thread (`autocomplete serve` does).
 
 User input never causes a 5xx: every request error is a 4xx with a JSON body
-{"error": "one line saying what to fix"}: 400 unreadable JSON, 413 body over
+{"error": "one line saying what to fix"}: 400 unreadable JSON or a subject for
+a cell trained without subjects, 413 body over
 `Limits.max_body` bytes, 422 a field of the wrong type or out of range, an
 empty prompt or an unknown cell, 404/405 unknown path or method (401, 403
 and 429 come from the guard above).
@@ -67,7 +76,13 @@ from starlette.requests import ClientDisconnect, Request
 from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import Route
 
-from autocomplete.artifacts import MODELS_DIR, ModelDirError, find_models, read_config
+from autocomplete.artifacts import (
+    MODELS_DIR,
+    ModelDirError,
+    find_models,
+    read_config,
+    uses_subjects,
+)
 from autocomplete.decoding import Completer, Completion
 from autocomplete.decoding_defaults import BEAM, MAX_WORDS
 from autocomplete.model_names import DEFAULT_CELL
@@ -75,7 +90,7 @@ from autocomplete.serve.guard import Guard, RateLimiter, check_token
 
 log = logging.getLogger("autocomplete.serve")
 
-FIELDS = ("text", "max_words", "beam", "cell", "min_confidence")
+FIELDS = ("text", "subject", "max_words", "beam", "cell", "min_confidence")
 PAGE = Path(__file__).parent / "static" / "index.html"
 _JSON_TYPES = {str: "a string", int: "an integer", float: "a number", bool: "a boolean",
                list: "an array", dict: "an object", type(None): "null"}
@@ -87,6 +102,7 @@ class Limits:
 
     max_body: int = 16 * 1024  # bytes of request body (413 above)
     max_chars: int = 2000  # characters of `text` (422 above; the page sends the tail)
+    max_subject_chars: int = 500  # characters of `subject` (422 above)
     max_words: int = 30
     max_beam: int = 16
     default_max_words: int = MAX_WORDS
@@ -107,6 +123,11 @@ class Engine:
     engine: str = "neural"  # what answers: "neural" or "blend"
     lock: threading.Lock | None = field(default=None, repr=False)
 
+    @property
+    def subjects(self) -> bool:
+        """Whether the model was trained with subjects (it reads the text after one)."""
+        return self.completer.subjects
+
     def complete(self, text: str, **options: Any) -> Completion:
         with self.lock if self.lock is not None else nullcontext():
             return self.completer.complete(text, **options)
@@ -124,8 +145,9 @@ def load_engine(path: str | Path, cell: str | None = None, *, warm_up: bool = Tr
     path = Path(path)
     try:
         model, engine, inner = load_completion_model(path, engine, cell=cell)
-        label = read_config(path).get("cell") or cell or path.name
-        completer = Completer(model)
+        config = read_config(path)
+        label = config.get("cell") or cell or path.name
+        completer = Completer(model, subjects=uses_subjects(config))
     except (ValueError, KeyError) as e:
         raise ModelDirError(f"cannot serve the model in {path}: {e}") from e
     numpy = isinstance(inner, NumpyStepModel)
@@ -190,6 +212,7 @@ class Params:
     max_words: int
     beam: int
     min_confidence: float | None
+    subject: str | None = None  # None: none sent
 
 
 def _kind(value: Any) -> str:
@@ -253,6 +276,12 @@ def parse_request(body: bytes, cells: Sequence[str], limits: Limits,
     elif cell not in cells:
         raise ApiError(422, f"cell {_short(cell)} is not loaded; this server has "
                             f"{', '.join(cells)}")
+    subject = data.get("subject")
+    if subject is not None and not isinstance(subject, str):
+        raise ApiError(422, f"subject must be a string, not {_kind(subject)}")
+    if subject is not None and len(subject) > limits.max_subject_chars:
+        raise ApiError(422, f"subject is {len(subject)} characters long; at most "
+                            f"{limits.max_subject_chars} are accepted")
     mc = data.get("min_confidence", min_confidence)
     if mc is not None and (type(mc) not in (int, float) or not 0 <= mc <= 1):
         raise ApiError(422, f"min_confidence must be a number from 0 to 1, not "
@@ -263,6 +292,7 @@ def parse_request(body: bytes, cells: Sequence[str], limits: Limits,
         max_words=_int_field(data, "max_words", limits.default_max_words, limits.max_words),
         beam=_int_field(data, "beam", limits.default_beam, limits.max_beam),
         min_confidence=None if mc is None else float(mc),
+        subject=subject,
     )
 
 
@@ -355,6 +385,7 @@ def create_app(
         return _JSON({"status": "ok", "cells": cells, "default": cells[0],
                       "backends": {c: e.backend for c, e in engines.items()},
                       "engines": {c: e.engine for c, e in engines.items()},
+                      "subjects": {c: e.subjects for c, e in engines.items()},
                       "auth": token is not None},
                      headers=_API_HEADERS)
 
@@ -377,11 +408,16 @@ def create_app(
             return error(e.status, e.message)
         except ClientDisconnect:
             return error(400, "the client disconnected before sending the whole body")
+        engine = engines[p.cell]
+        if p.subject is not None and not engine.subjects:
+            return error(400, f"the {p.cell} model was trained without subjects: leave "
+                              "subject out")
+        subject = (p.subject or "") if engine.subjects else None
         try:
             c = await anyio.to_thread.run_sync(
-                partial(engines[p.cell].complete, p.text, method="beam", beam=p.beam,
+                partial(engine.complete, p.text, method="beam", beam=p.beam,
                         max_words=p.max_words, min_confidence=p.min_confidence,
-                        partial_word=True),
+                        partial_word=True, subject=subject),
                 limiter=limiter,
             )
         except ValueError as e:  # the decoder's own checks (e.g. nothing to tokenize)
@@ -393,7 +429,8 @@ def create_app(
             "token_probs": [_finite(x) for x in c.token_probs],
             "latency_ms": round((time.perf_counter() - t0) * 1e3, 3),
             "cell": p.cell,
-            "engine": engines[p.cell].engine,
+            "engine": engine.engine,
+            "subject": subject,
             "truncated": c.truncated,
             "suppressed": c.suppressed,
             "unknown_words": c.unknown_words,
