@@ -676,18 +676,35 @@ def _completions(label: str, completer, prompts: Sequence[str],
     return rows, em.latency_ms(complete, list(prompts), repeats=repeats)
 
 
+def _scored(label: str, lm_class, m: ModelInfo, group: _Group, run: _Run):
+    """(the model directory read as `lm_class`, its perplexity and accuracy on the test emails)."""
+    run.say(f"{label}: perplexity and accuracy on {len(group.sequences)} test emails")
+    window = int(m.config.get("window", 256))
+    lm = lm_class(m.path, batch_size=_batch_for(len(m.vocab), window))
+    scores = neural_perplexity_and_accuracy(
+        lm, group.sequences, token_budget=_batch_for(len(m.vocab), 1, cap=8192),
+        progress=run.progress, desc=f"{label} perplexity", starts=group.starts)
+    return lm, scores
+
+
+def _completed(label: str, step, group: _Group, run: _Run) -> tuple[dict, list, dict]:
+    """ExactMatch, the prompts' completions and their latency, through step model `step`."""
+    from autocomplete.decoding import Completer
+
+    run.say(f"{label}: ExactMatch@1..{EM_N} and completions")
+    exact = _exact_match(step_greedy_completer(step, EM_N), group, f"{label} ExactMatch",
+                         run.progress)
+    completions, latency = _completions(label, Completer(step, subjects=group.subjects),
+                                        run.prompts, run.budget.latency_repeats)
+    return exact, completions, latency
+
+
 def _evaluate_neural(m: ModelInfo, group: _Group, run: _Run) -> _Evaluation:
     """Perplexity, recall, ExactMatch, completions and latency of one trained model."""
-    from autocomplete.decoding import Completer
     from autocomplete.evaluate.keras_lm import KerasLM
     from autocomplete.fastpath import load_step_model
 
-    run.say(f"{m.label}: perplexity and accuracy on {len(group.sequences)} test emails")
-    window = int(m.config.get("window", 256))
-    lm = KerasLM(m.path, batch_size=_batch_for(len(m.vocab), window))
-    scores = neural_perplexity_and_accuracy(
-        lm, group.sequences, token_budget=_batch_for(len(m.vocab), 1, cap=8192),
-        progress=run.progress, desc=f"{m.label} perplexity", starts=group.starts)
+    lm, scores = _scored(m.label, KerasLM, m, group, run)
     run.say(f"{m.label}: recall by distance "
             f"({len(group.probes) if group.probes is not None else 0} probes, "
             f"{len(group.heldout_probes) if group.heldout_probes is not None else 0} "
@@ -695,11 +712,7 @@ def _evaluate_neural(m: ModelInfo, group: _Group, run: _Run) -> _Evaluation:
     recall = _recall(m.label, lm, group.probes)
     recall_heldout = _recall(m.label, lm, group.heldout_probes)
     step = load_step_model(m.path)
-    run.say(f"{m.label}: ExactMatch@1..{EM_N} and completions")
-    exact = _exact_match(step_greedy_completer(step, EM_N), group, f"{m.label} ExactMatch",
-                         run.progress)
-    completions, latency = _completions(m.label, Completer(step, subjects=group.subjects),
-                                        run.prompts, run.budget.latency_repeats)
+    exact, completions, latency = _completed(m.label, step, group, run)
     row = _neural_row(m, lm.model.count_params(), step, scores, exact, latency)
     return _Evaluation(row, recall, completions, recall_heldout)
 
@@ -708,23 +721,13 @@ def _evaluate_blend(m: ModelInfo, group: _Group, run: _Run) -> _Evaluation:
     """Perplexity, ExactMatch, completions and latency of a tuned model's blend
     (`autocomplete tune`: the neural model, its n-gram and the cache, mixed)."""
     from autocomplete.blend import load_blend
-    from autocomplete.decoding import Completer
     from autocomplete.evaluate.blend_lm import BlendLM
     from autocomplete.fastpath import load_step_model
 
     label = f"{m.label} + blend"
-    run.say(f"{label}: perplexity and accuracy on {len(group.sequences)} test emails")
-    window = int(m.config.get("window", 256))
-    lm = BlendLM(m.path, batch_size=_batch_for(len(m.vocab), window))
-    scores = neural_perplexity_and_accuracy(
-        lm, group.sequences, token_budget=_batch_for(len(m.vocab), 1, cap=8192),
-        progress=run.progress, desc=f"{label} perplexity", starts=group.starts)
+    lm, scores = _scored(label, BlendLM, m, group, run)
     step = load_blend(m.path, load_step_model(m.path))
-    run.say(f"{label}: ExactMatch@1..{EM_N} and completions")
-    exact = _exact_match(step_greedy_completer(step, EM_N), group, f"{label} ExactMatch",
-                         run.progress)
-    completions, latency = _completions(label, Completer(step, subjects=group.subjects),
-                                        run.prompts, run.budget.latency_repeats)
+    exact, completions, latency = _completed(label, step, group, run)
     row = _neural_row(m, lm.model.count_params(), step.model, scores, exact, latency)
     w = lm.blend.weights
     row.update(model=label, type="blend",
