@@ -10,13 +10,15 @@ With --cache, also both models with a cache of the email so far
 (`autocomplete.cache`; the neural model with either kind of key), its
 settings tuned on enron1-3's validation emails. With --blend, also the blend of the
 neural model, the 4-gram and the cache (`autocomplete.blend`), its weights tuned on the
-same validation emails, next to the 4-gram with its cache: the like-for-like baseline.
+same validation emails, next to the 4-gram with a cache fitted the same way (token keys, no
+neural weight): the like-for-like baseline.
 Skips cleanly when the corpus is absent.
 
     python benchmarks/enron_quality.py --cell lstm --minutes 30
     python benchmarks/enron_quality.py --eval-only --in-domain --out models/enron-lstm
     python benchmarks/enron_quality.py --eval-only --cache --out models/enron-gru-d25
-    python benchmarks/enron_quality.py --eval-only --cache --blend --out models/enron-lstm
+    python benchmarks/enron_quality.py --eval-only --blend --first-window --em-cuts 0 \
+        --out models/enron-lstm
 """
 
 from __future__ import annotations
@@ -70,7 +72,10 @@ def main() -> None:
                         choices=["chrono", "chrono-full", "default"],
                         help="see `autocomplete train --help`")
     parser.add_argument("--precision", default="auto", help="see `autocomplete train --help`")
-    parser.add_argument("--em-cuts", type=int, default=1000)
+    parser.add_argument("--em-cuts", type=int, default=1000,
+                        help="cut points for ExactMatch@1..5 (0: no ExactMatch)")
+    parser.add_argument("--first-window", action="store_true",
+                        help="score only the first window (256 tokens) of each test email")
     parser.add_argument("--eval-only", action="store_true",
                         help="evaluate the model already in --out instead of training one")
     parser.add_argument("--in-domain", action="store_true",
@@ -92,7 +97,7 @@ def main() -> None:
     from autocomplete.cache import KEYS, ContinuousCache
     from autocomplete.evaluate import metrics
     from autocomplete.evaluate.blend_lm import BlendLM
-    from autocomplete.evaluate.blend_tuning import tune_blend
+    from autocomplete.evaluate.blend_tuning import best_mixture, tune_blend
     from autocomplete.evaluate.cache_tuning import (
         THETAS,
         CachedNgramLM,
@@ -131,6 +136,8 @@ def main() -> None:
     tests = {"enron4": textprep.encode(vectorizer, test_df["body"].tolist())}
     if args.in_domain:
         tests["enron1-3 held out"] = textprep.encode(vectorizer, splits["test"]["body"].tolist())
+    if args.first_window:  # no positions past the window: no cut contexts to score one by one
+        tests = {name: [s[: lm.window + 1] for s in seqs] for name, seqs in tests.items()}
 
     models = [(cfg.cell, lm, step_greedy_completer(step)),
               ("ngram-4", ngram, metrics.greedy_completer(ngram))]
@@ -162,11 +169,11 @@ def main() -> None:
         weights, blend_cache, *_, table = tune_blend(lm, ngram, val)
         print(f"blend tuning, {len(val)} validation emails (best per combination of parts):")
         print(table.drop_duplicates("parts").round(4).to_string(index=False))
-        blend_lm = BlendLM(out, ngram=ngram, weights=weights, cache=blend_cache)
-        engine = BlendStepModel(step, ngram, blend_cache, weights)
-        models.append((f"{cfg.cell} blend ({weights.neural:g} / {weights.ngram:g} / "
-                       f"{weights.cache:g}, cache {blend_cache.keys} {blend_cache.theta:g})",
-                       blend_lm, step_greedy_completer(engine)))
+        base_weights, base_cache = best_mixture(table, "ngram + cache")  # the baseline
+        for name, w, c in [(cfg.cell, weights, blend_cache), ("ngram-4", base_weights, base_cache)]:
+            models.append((f"{name} blend ({w.neural:g} / {w.ngram:g} / {w.cache:g}, cache "
+                           f"{c.keys} {c.theta:g})", BlendLM(out, ngram=ngram, weights=w, cache=c),
+                           step_greedy_completer(BlendStepModel(step, ngram, c, w))))
 
     rows = []
     for test_name, seqs in tests.items():
@@ -175,7 +182,8 @@ def main() -> None:
                 scores = neural_perplexity_and_accuracy(model, seqs)
             else:
                 scores = metrics.perplexity_and_accuracy(model, seqs)
-            em = metrics.exact_match_at_n(completer, seqs, n_cuts=args.em_cuts)
+            em = (metrics.exact_match_at_n(completer, seqs, n_cuts=args.em_cuts)
+                  if args.em_cuts else {n: float("nan") for n in range(1, 6)})
             rows.append({"test": test_name, "model": name,
                          "perplexity": round(scores["perplexity"], 1),
                          "top-1": f"{scores['top1']:.1%}", "top-5": f"{scores['top5']:.1%}",
