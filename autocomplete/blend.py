@@ -119,11 +119,27 @@ def read_blend(model_dir: str | os.PathLike) -> tuple[BlendWeights, ContinuousCa
     Raises `ModelDirError` (with the command to run) when there is none or it is unreadable.
     """
     def parse(data: dict) -> tuple[BlendWeights, ContinuousCache, dict]:
-        weights = BlendWeights(**{k: float(data["weights"][k]) for k in PARTS})
-        c = data["cache"]
-        return weights, ContinuousCache(float(c["theta"]), 0.0, c["keys"]), data
+        return (*_mixture(data), data)
 
     return read_tuned(model_dir, BLEND_FILE, "tune", parse)
+
+
+def _mixture(entry: dict) -> tuple[BlendWeights, ContinuousCache]:
+    """The weights and cache settings of a blend.json entry ({"weights", "cache"})."""
+    weights = BlendWeights(**{k: float(entry["weights"][k]) for k in PARTS})
+    c = entry["cache"]
+    return weights, ContinuousCache(float(c["theta"]), 0.0, c["keys"])
+
+
+def _blend_of(model_dir: str | os.PathLike, model, weights: BlendWeights,
+              cache: ContinuousCache) -> BlendStepModel:
+    """`model` mixed with `model_dir`'s n-gram; ModelDirError when ngram.npz is unusable."""
+    try:
+        ngram = KneserNeyLM.load(Path(model_dir) / NGRAM_FILE)
+        return BlendStepModel(model, ngram, cache, weights)
+    except ValueError as e:
+        raise ModelDirError(f"cannot load the blend of {model_dir}: {e} "
+                            f"(run `autocomplete tune {model_dir}` again)") from e
 
 
 def write_blend(model_dir: str | os.PathLike, weights: BlendWeights, cache: ContinuousCache,
@@ -146,13 +162,7 @@ def load_blend(model_dir: str | os.PathLike, model) -> BlendStepModel:
     Raises `ModelDirError` when blend.json or ngram.npz is missing or unreadable.
     """
     weights, cache, _ = read_blend(model_dir)
-    file = Path(model_dir) / NGRAM_FILE
-    try:
-        ngram = KneserNeyLM.load(file)
-        return BlendStepModel(model, ngram, cache, weights)
-    except ValueError as e:
-        raise ModelDirError(f"cannot load the blend of {model_dir}: {e} "
-                            f"(run `autocomplete tune {model_dir}` again)") from e
+    return _blend_of(model_dir, model, weights, cache)
 
 
 def load_ngram_cache(model_dir: str | os.PathLike, model) -> BlendStepModel:
@@ -166,11 +176,7 @@ def load_ngram_cache(model_dir: str | os.PathLike, model) -> BlendStepModel:
     if "ngram_cache" not in data:
         raise ModelDirError(f"{model_dir}/{BLEND_FILE} has no n-gram + cache baseline "
                             f"(run `autocomplete tune {model_dir}` again)")
-    weights = BlendWeights(**{k: float(data["ngram_cache"]["weights"][k]) for k in PARTS})
-    c = data["ngram_cache"]["cache"]
-    ngram = KneserNeyLM.load(Path(model_dir) / NGRAM_FILE)
-    return BlendStepModel(model, ngram, ContinuousCache(float(c["theta"]), 0.0, c["keys"]),
-                          weights)
+    return _blend_of(model_dir, model, *_mixture(data["ngram_cache"]))
 
 
 ENGINES = ("neural", "blend")
