@@ -22,6 +22,8 @@ directory: ngram.npz (`KneserNeyLM.save`) and blend.json (`write_blend`).
 from __future__ import annotations
 
 import os
+import threading
+from collections import OrderedDict
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -34,6 +36,7 @@ from autocomplete.ngram import KneserNeyLM
 BLEND_FILE = "blend.json"  # in a model directory, written by `autocomplete tune`
 NGRAM_FILE = "ngram.npz"
 PARTS = ("neural", "ngram", "cache")
+NGRAM_MEMO_BYTES = 16 * 2**20  # n-gram rows a completion engine keeps for contexts met again
 
 
 @dataclass(frozen=True)
@@ -56,12 +59,13 @@ def mix(weights: BlendWeights, p_neural: np.ndarray, p_ngram: np.ndarray,
         p_cache: np.ndarray, seen: np.ndarray) -> np.ndarray:
     """(n, V) blended probabilities from each part's (n, V); `seen` (n,): the cache has
     something to copy from (where not, its weight goes to the other two)."""
+    dtype = p_neural.dtype  # float32 parts mix in float32
     w_cache = np.where(seen, weights.cache, 0.0)[:, None]
     total = weights.neural + weights.ngram + w_cache
-    out = p_neural * (weights.neural / total)
-    out += p_ngram * (weights.ngram / total)
+    out = p_neural * (weights.neural / total).astype(dtype)
+    out += p_ngram * (weights.ngram / total).astype(dtype)
     if w_cache.any():
-        out += p_cache * (w_cache / total)
+        out += p_cache * (w_cache / total).astype(dtype)
     return out
 
 
@@ -73,6 +77,13 @@ class BlendStepModel(CachedStepModel):
         ngram: a fitted `KneserNeyLM` over the same vocabulary.
         cache: the cache's keys and theta (its lam is not used: `weights.cache` is).
         weights: the mixture weights.
+        dtype: the arithmetic of the mixture. float32 (the default, for completing)
+            is several times cheaper per step than float64, which the evaluation
+            (`evaluate.blend_lm`) uses so that no probability underflows.
+
+    A completion engine meets the same n-gram contexts again and again (each
+    keystroke searches from nearly the same text), so it keeps the n-gram's
+    rows of the contexts it met last, within `NGRAM_MEMO_BYTES`.
 
     Example:
 
@@ -82,30 +93,54 @@ class BlendStepModel(CachedStepModel):
     """
 
     def __init__(self, model, ngram: KneserNeyLM, cache: ContinuousCache,
-                 weights: BlendWeights):
+                 weights: BlendWeights, dtype=np.float32):
         super().__init__(model, cache)
         if list(ngram.vocab) != list(self.vocab):
             raise ValueError("the n-gram's vocabulary is not the model's")
-        self.ngram, self.weights = ngram, weights
+        self.ngram, self.weights, self.dtype = ngram, weights, np.dtype(dtype)
+        self.keeps_hidden = cache.keys == "hidden" and weights.cache > 0
         self.width = ngram.order - 1
+        self._memo: OrderedDict[tuple, np.ndarray] = OrderedDict()
+        self._memo_rows = max(1, NGRAM_MEMO_BYTES // (len(self.vocab) * self.dtype.itemsize))
+        self._memo_lock = threading.Lock()  # the server completes in several threads
 
-    def parts(self, logp: np.ndarray, hidden: np.ndarray, ids: np.ndarray
-              ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-        """Each part's (n, V) probabilities after contexts `ids` (n, T), and the cache's `seen`."""
-        ids = np.asarray(ids)
-        n, t = ids.shape
-        p_neural = np.exp(np.asarray(logp, dtype=np.float64))
-        p_ngram = self.ngram.next_probs(ids[:, max(t - self.width, 0):])
-        if t < 2 or self.weights.cache == 0:
-            return p_neural, p_ngram, np.zeros_like(p_neural), np.zeros(n, dtype=bool)
-        p_cache, seen = self.cache.copy_probs(self.last_scores(hidden, ids), ids[:, 1:],
-                                              len(self.vocab))
-        return p_neural, p_ngram, p_cache, seen
+    def ngram_probs(self, tails: np.ndarray) -> np.ndarray:
+        """(n, V) n-gram probabilities after each row of `tails` (n, up to order - 1 ids),
+        from the rows kept for contexts met before where it can."""
+        keys = [tuple(row) for row in tails.tolist()]
+        with self._memo_lock:
+            rows = [self._memo.get(k) for k in keys]
+            for k, row in zip(keys, rows, strict=True):
+                if row is not None:
+                    self._memo.move_to_end(k)
+        missing = [i for i, row in enumerate(rows) if row is None]
+        if missing:
+            fresh = self.ngram.next_probs(tails[missing], dtype=self.dtype)
+            with self._memo_lock:
+                for i, row in zip(missing, fresh, strict=True):
+                    rows[i] = self._memo[keys[i]] = row
+                while len(self._memo) > self._memo_rows:
+                    self._memo.popitem(last=False)
+        return np.stack(rows)
 
     def predict(self, logp: np.ndarray, hidden: np.ndarray, ids: np.ndarray) -> np.ndarray:
-        """(n, V) blended log-probs (the `CachedStepModel` hook the step and prefill call)."""
+        """(n, V) blended log-probs after contexts `ids` (n, T) (the `CachedStepModel` hook
+        the step and prefill call); `logp` is the neural model's."""
+        ids = np.asarray(ids)
+        t = ids.shape[1]
+        p = np.exp(np.asarray(logp, dtype=self.dtype))
+        p_ngram = self.ngram_probs(ids[:, max(t - self.width, 0):])
+        w = self.weights
+        if t < 2 or w.cache == 0:  # no cache in this step: `mix` of two parts, in place
+            p *= self.dtype.type(w.neural / (w.neural + w.ngram))
+            p_ngram *= self.dtype.type(w.ngram / (w.neural + w.ngram))
+            p += p_ngram
+        else:
+            p_cache, seen = self.cache.copy_probs(self.last_scores(hidden, ids), ids[:, 1:],
+                                                  len(self.vocab))
+            p = mix(w, p, p_ngram, p_cache, seen)
         with np.errstate(divide="ignore"):  # a token no part gives any mass: -inf
-            return np.log(mix(self.weights, *self.parts(logp, hidden, ids)))
+            return np.log(p, out=p)
 
 
 def has_blend(model_dir: str | os.PathLike) -> bool:

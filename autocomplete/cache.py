@@ -198,10 +198,11 @@ def write_cache(model_dir: str | os.PathLike, cache: ContinuousCache, **details)
 class CachedStepModel:
     """A step model (`decoding.StepModel`) whose predictions also copy from the text read so far.
 
-    The state carries, besides the model's own, the ids read so far and the
-    hidden state after each. Like the evaluation, the cache holds at most
-    the model's `window` positions. A prompt goes through the model in one
-    pass when it offers `prefill_sequence` (the NumPy fast path does).
+    The state carries, besides the model's own, the ids read so far and (when
+    the cache's keys are hidden states) the hidden state after each. Like the
+    evaluation, the cache holds at most the model's `window` positions. A
+    prompt goes through the model in one pass when it offers
+    `prefill_sequence` (the NumPy fast path does).
 
     Args:
         model: a step model with `output_state`, the index of the state entry
@@ -219,6 +220,9 @@ class CachedStepModel:
         self.model, self.cache = model, cache
         self.vocab, self.window = model.vocab, getattr(model, "window", None)
         self.cell = getattr(model, "cell", None)
+        # the hidden states are the keys only of a cache that counts; else the state
+        # carries none (copying them at every step costs more than the rest of a beam's step)
+        self.keeps_hidden = cache.keys == "hidden" and cache.lam > 0
 
     def initial_state(self, batch: int) -> list[np.ndarray]:
         inner = self.model.initial_state(batch)
@@ -237,7 +241,7 @@ class CachedStepModel:
         logp, inner, hidden = run(ids)
         if self.window:
             hidden, ids = hidden[-self.window :], ids[-self.window :]
-        hidden = np.asarray(hidden, dtype=np.float32)
+        hidden = np.asarray(hidden if self.keeps_hidden else hidden[:0], dtype=np.float32)
         logp = np.asarray(logp, dtype=np.float64)
         return self.predict(logp, hidden[None], ids[None]), [*inner, hidden[None], ids[None]]
 
@@ -247,8 +251,9 @@ class CachedStepModel:
         *inner, hidden, ids = state
         token_ids = np.asarray(token_ids)
         logp, inner = self.model.step(token_ids, inner)
-        h = np.asarray(inner[self.model.output_state], dtype=np.float32)
-        hidden = np.concatenate([hidden, h[:, None, :]], axis=1)
+        if self.keeps_hidden:
+            h = np.asarray(inner[self.model.output_state], dtype=np.float32)
+            hidden = np.concatenate([hidden, h[:, None, :]], axis=1)
         ids = np.concatenate([ids, token_ids[:, None].astype(np.int64)], axis=1)
         if self.window and ids.shape[1] > self.window:
             hidden, ids = hidden[:, -self.window :], ids[:, -self.window :]
@@ -258,7 +263,7 @@ class CachedStepModel:
         """(n, V) log-probs after n contexts `ids` (n, T), from the model's `logp` (n, V)
         and the hidden states (n, T, H) after each id: the model mixed with the cache."""
         logp = np.asarray(logp, dtype=np.float64)
-        if ids.shape[1] < 2:
+        if ids.shape[1] < 2 or self.cache.lam == 0:
             return logp
         return self.cache.mix(logp, self.last_scores(hidden, ids), ids[:, 1:])
 

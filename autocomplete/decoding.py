@@ -70,6 +70,7 @@ import numpy as np
 
 from autocomplete.corpus.normalize import placeholders
 from autocomplete.decoding_defaults import BEAM, MAX_WORDS, METHOD, TEMPERATURE
+from autocomplete.memo import StateMemo
 from autocomplete.tokens import (
     OOV_ID,
     SENTENCE_END,
@@ -84,6 +85,7 @@ from autocomplete.tokens import (
 )
 
 LENGTH_ALPHA = 1.0  # sum logprob / len**alpha; 1 = mean log-prob per token
+REUSE_TOKENS = 32  # with the memo, how far back a prompt looks for a kept text it extends
 METHODS = ("beam", "greedy", "sample")
 
 
@@ -195,6 +197,16 @@ class Completer:
     `subjects`: the model was trained with subjects (`artifacts.uses_subjects`
     of its config.json); every prompt is then read after its subject.
 
+    `remember_mb`: memory for the model's states after texts already read
+    (`memo.StateMemo`; 0: none). Someone typing asks again after every
+    character: with states kept, a prompt is read on from the longest text
+    kept that it extends (up to `REUSE_TOKENS` tokens back), and a search
+    steps a hypothesis only when that sequence was not stepped before. The
+    answers are the ones computed afresh. Worth it where one completer serves
+    typing (`serve`, the keystroke benchmark); a one-off `complete` has
+    nothing to reuse, and a latency benchmark of repeated prompts would time
+    the memory.
+
     Example:
         from autocomplete.fastpath import load_step_model
         completer = Completer(load_step_model("models/lstm"))
@@ -202,8 +214,9 @@ class Completer:
     """
 
     def __init__(self, model: StepModel, *, length_alpha: float = LENGTH_ALPHA,
-                 subjects: bool = False):
+                 subjects: bool = False, remember_mb: float = 0):
         self.model = model
+        self.memo = StateMemo(int(remember_mb * 2**20)) if remember_mb > 0 else None
         self.vocab = list(model.vocab)
         self.index = {t: i for i, t in enumerate(self.vocab)}
         self.window = getattr(model, "window", None)
@@ -274,14 +287,17 @@ class Completer:
         # the word that finishes a fragment is the user's, not one more of max_words
         words = -1 if fragment else 0
         max_tokens = 2 * max_words + 8 + bool(fragment)
+        prompt = tuple(ids)
         if method == "greedy" or (method == "beam" and beam == 1):
-            toks, lps = self._greedy(logp, state, max_words, max_tokens, allowed_first, words)
+            toks, lps = self._greedy(logp, state, max_words, max_tokens, allowed_first, words,
+                                     prompt)
         elif method == "sample":
             rng = np.random.default_rng(seed)
             toks, lps = self._sample(logp, state, max_words, max_tokens, temperature, rng,
-                                     allowed_first, words)
+                                     allowed_first, words, prompt)
         else:
-            toks, lps = self._beam(logp, state, beam, max_words, max_tokens, allowed_first, words)
+            toks, lps = self._beam(logp, state, beam, max_words, max_tokens, allowed_first, words,
+                                   prompt)
         return self._finish(toks, lps, method, info, min_confidence)
 
     def words_starting_with(self, fragment: str) -> np.ndarray | None:
@@ -309,8 +325,47 @@ class Completer:
 
     # -- search -----------------------------------------------------------------
     def _prefill(self, ids: list[int]) -> tuple[np.ndarray, list[np.ndarray]]:
-        """Feed the prompt once; log-probs (1, V) of the first new token and the state."""
+        """Feed the prompt once; log-probs (1, V) of the first new token and the state.
+
+        With the memo, from the state after the longest kept text that `ids` extends.
+        """
         arr = np.asarray(ids, dtype=np.int32)
+        if self.memo is None:
+            return self._read(arr)
+        key = tuple(ids)
+        n, kept = self.memo.longest(key, REUSE_TOKENS)
+        if kept is None:
+            logp, state = self._read(arr)
+        else:
+            logp, state = kept
+            for i in range(n, len(arr)):  # the tokens typed since
+                logp, state = self.model.step(arr[i : i + 1], state)
+        if n < len(key):
+            self.memo.put(key, logp, state)
+        return logp, state
+
+    def _step(self, keys: list[tuple[int, ...]], last: np.ndarray, state: list[np.ndarray]
+              ) -> tuple[np.ndarray, list[np.ndarray]]:
+        """`model.step(last, state)`; with the memo, only for the rows whose sequence
+        (`keys`: the prompt's ids and the row's tokens, `last` included) was not kept."""
+        if self.memo is None:
+            return self.model.step(last, state)
+        kept = [self.memo.get(k) for k in keys]
+        todo = [i for i, entry in enumerate(kept) if entry is None]
+        if todo:
+            rows = np.array(todo)
+            logp, new = self.model.step(last[rows], reorder(state, rows))
+            for j, i in enumerate(todo):
+                kept[i] = (logp[j : j + 1], [s[j : j + 1] for s in new])
+                self.memo.put(keys[i], *kept[i])
+        if len(todo) == len(keys):
+            return logp, new
+        return (np.concatenate([entry[0] for entry in kept]),
+                [np.concatenate(rows) for rows in zip(*(entry[1] for entry in kept),
+                                                      strict=True)])
+
+    def _read(self, arr: np.ndarray) -> tuple[np.ndarray, list[np.ndarray]]:
+        """Feed a whole prompt from the start (the model's `prefill` when it has one)."""
         prefill = getattr(self.model, "prefill", None)
         if prefill is not None:
             return prefill(arr)
@@ -332,13 +387,13 @@ class Completer:
     def _is_word(self, tok: int, prev: int) -> bool:
         return bool(self.is_alnum[tok]) and prev != self.apostrophe
 
-    def _greedy(self, logp, state, max_words, max_tokens, allowed_first=None, words=0):
+    def _greedy(self, logp, state, max_words, max_tokens, allowed_first=None, words=0,
+                prompt=()):
         """`allowed_first`: boolean (V,) mask of the tokens the first may be (None: any);
-        `words`: the word count to start from."""
+        `words`: the word count to start from; `prompt`: the prompt's ids (the memo's key)."""
         toks: list[int] = []
         lps: list[float] = []
         prev = -1
-        step = self.model.step
         buf = np.zeros(1, dtype=np.int32)
         while True:
             logp = self._mask(logp, None if toks else allowed_first)
@@ -350,10 +405,10 @@ class Completer:
             if self.is_end[tok] or words >= max_words or len(toks) >= max_tokens:
                 return toks, lps
             buf[0] = tok
-            logp, state = step(buf, state)
+            logp, state = self._step([prompt + tuple(toks)], buf, state)
 
     def _sample(self, logp, state, max_words, max_tokens, temperature, rng, allowed_first=None,
-                words=0):
+                words=0, prompt=()):
         toks: list[int] = []
         lps: list[float] = []
         prev = -1
@@ -371,12 +426,13 @@ class Completer:
             if self.is_end[tok] or words >= max_words or len(toks) >= max_tokens:
                 return toks, lps
             buf[0] = tok
-            logp, state = self.model.step(buf, state)
+            logp, state = self._step([prompt + tuple(toks)], buf, state)
 
     def _norm(self, total: float, length: int) -> float:
         return total / (length**self.length_alpha)
 
-    def _beam(self, logp, state, beam, max_words, max_tokens, allowed_first=None, words=0):
+    def _beam(self, logp, state, beam, max_words, max_tokens, allowed_first=None, words=0,
+              prompt=()):
         """Batched beam search; finished hypotheses are set aside, the best by score wins.
 
         Live hypotheses all have the same length, so ranking them by summed
@@ -393,10 +449,11 @@ class Completer:
             logp = self._mask(logp, allowed)
             allowed = None
             cand = (totals[:, None] + logp).ravel()
-            k = min(2 * beam, int(np.isfinite(cand).sum()))
-            if k == 0:
-                break
+            k = min(2 * beam, len(cand))
             top = np.argpartition(-cand, k - 1)[:k]
+            top = top[np.isfinite(cand[top])]  # fewer than k possible tokens: those
+            if not len(top):
+                break
             top = top[np.argsort(-cand[top], kind="stable")]
             new_hyps, new_rows, new_totals = [], [], []
             for rank, flat in enumerate(top):
@@ -419,7 +476,7 @@ class Completer:
             hyps, totals = new_hyps, np.array(new_totals)
             state = reorder(state, np.array(new_rows))
             last = np.array([h[0][-1] for h in hyps], dtype=np.int32)
-            logp, state = self.model.step(last, state)
+            logp, state = self._step([prompt + tuple(h[0]) for h in hyps], last, state)
         if not finished:  # every candidate was -inf (degenerate model): nothing to offer
             return [], []
         _, toks, lps = max(finished, key=lambda f: f[0])

@@ -10,3 +10,6 @@ METHOD = "beam"  # beam search; "greedy" and "sample" are the other methods
 BEAM = 4  # hypotheses kept by beam search (1 = greedy)
 MAX_WORDS = 12  # a completion stops after this many words if the sentence has not ended
 TEMPERATURE = 1.0  # sampling only: below 1 is safer, above 1 more varied
+# what `serve` gives each model's completer for the states of texts read (MB); a one-off
+# `complete` keeps none (`decoding.Completer`'s remember_mb)
+REMEMBER_MB = 64

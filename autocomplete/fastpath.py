@@ -17,6 +17,8 @@ Math (as in keras/src/layers/rnn/*.py, float32):
 Speed: the first layer's input projection `embedding @ W + b` is a table
 looked up per token (precomputed at load when it fits in TABLE_LIMIT bytes),
 the prompt is fed without the output layer (logits only for its last token),
+a linear bottleneck before the logits stays two products (h P then W: half
+the arithmetic of the folded h (P W) at 256 units and a bottleneck of 128),
 and the logits' log-softmax is computed once per step.
 """
 
@@ -33,7 +35,8 @@ from autocomplete.artifacts import ModelDirError, check_model_dir, read_config
 from autocomplete.logprobs import log_softmax
 from autocomplete.model_names import GATES, KERAS_CELL_CLASSES
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2: the bottleneck is kept apart ("projection/kernel", "projection/bias")
+READABLE_VERSIONS = (1, 2)  # 1: any bottleneck folded into "logits/kernel"
 NPZ_NAME = "inference.npz"
 TABLE_LIMIT = 64 * 2**20  # bytes; above this the first layer projects embeddings per step
 
@@ -79,20 +82,21 @@ def _dense_arrays(layer) -> tuple[np.ndarray, np.ndarray]:
     return kernel, bias
 
 
-def _output_layer(model) -> tuple[np.ndarray, np.ndarray]:
-    """Kernel and bias from the last recurrent layer's output to the logits.
+def _output_layers(model) -> dict[str, np.ndarray]:
+    """The arrays from the last recurrent layer's output to the logits.
 
-    A linear bottleneck ("projection") before the logits folds into one
-    matrix: (h P + p) W + b = h (P W) + (p W + b), so the engine is the same
-    with or without it.
+    "logits/kernel" and "logits/bias", and with a linear bottleneck
+    ("projection") before them, its "projection/kernel" and "projection/bias":
+    the engine computes (h P + p) W + b, as Keras does.
     """
     kernel, bias = _dense_arrays(model.get_layer("logits"))
+    arrays = {"logits/kernel": kernel, "logits/bias": bias}
     try:
         projection = model.get_layer("projection")
     except ValueError:
-        return kernel, bias
-    p_kernel, p_bias = _dense_arrays(projection)
-    return p_kernel @ kernel, p_bias @ kernel + bias
+        return arrays
+    arrays["projection/kernel"], arrays["projection/bias"] = _dense_arrays(projection)
+    return arrays
 
 
 def export_arrays(model, vocab: list[str], window: int | None) -> dict[str, np.ndarray]:
@@ -108,7 +112,6 @@ def export_arrays(model, vocab: list[str], window: int | None) -> dict[str, np.n
     if cell_kind is None:
         raise FastPathUnsupported(f"unsupported cell {type(rnn_layers[0].cell).__name__}")
     emb = model.get_layer("embedding")
-    kernel, bias = _output_layer(model)
     arrays: dict[str, np.ndarray] = {
         "format_version": np.array(FORMAT_VERSION),
         "cell": np.array(cell_kind),
@@ -116,8 +119,7 @@ def export_arrays(model, vocab: list[str], window: int | None) -> dict[str, np.n
         "window": np.array(window if window else -1),
         "vocab": np.array(vocab),
         "embedding": _numpy(emb.embeddings),
-        "logits/kernel": kernel,
-        "logits/bias": bias,
+        **_output_layers(model),
     }
     for i, layer in enumerate(rnn_layers, 1):
         cell = layer.cell
@@ -284,7 +286,7 @@ class NumpyStepModel:
 
     def _setup(self, arrays: Mapping[str, np.ndarray]) -> None:
         try:
-            if int(arrays["format_version"]) != FORMAT_VERSION:
+            if int(arrays["format_version"]) not in READABLE_VERSIONS:
                 raise ValueError(f"format version {int(arrays['format_version'])}")
             self.cell = str(arrays["cell"])
             self.vocab = [str(t) for t in arrays["vocab"]]
@@ -295,10 +297,16 @@ class NumpyStepModel:
             emb = np.ascontiguousarray(arrays["embedding"], dtype=np.float32)
             self.dense_W = np.ascontiguousarray(arrays["logits/kernel"], dtype=np.float32)
             self.dense_b = np.ascontiguousarray(arrays["logits/bias"], dtype=np.float32)
+            self.proj_W = self.proj_b = None  # the bottleneck, when the model has one
+            if "projection/kernel" in arrays:
+                self.proj_W = np.ascontiguousarray(arrays["projection/kernel"], np.float32)
+                self.proj_b = np.ascontiguousarray(arrays["projection/bias"], np.float32)
         except (KeyError, ValueError) as e:
             raise ModelDirError(f"{NPZ_NAME} is not a fast-path export ({e})") from e
         if not (len(self.vocab) == emb.shape[0] == self.dense_W.shape[1]):
             raise ModelDirError(f"{NPZ_NAME}: vocabulary and weight shapes disagree")
+        if self.proj_W is not None and self.proj_W.shape[1] != self.dense_W.shape[0]:
+            raise ModelDirError(f"{NPZ_NAME}: the bottleneck and the output layer disagree")
         # the state entry that feeds the logits: the last layer's h (the cache's key)
         self.output_state = sum(layer.n_states for layer in self.layers[:-1])
         first = self.layers[0]
@@ -327,6 +335,8 @@ class NumpyStepModel:
         return out
 
     def logits(self, h: np.ndarray) -> np.ndarray:
+        if self.proj_W is not None:
+            h = h @ self.proj_W + self.proj_b
         return h @ self.dense_W + self.dense_b
 
     def step(

@@ -37,6 +37,8 @@ import numpy as np
 
 from autocomplete.tokens import PAD_ID, START_ID
 
+FEW_CONTEXTS = 8  # up to this many contexts, `next_probs` looks each up alone (faster)
+
 
 @dataclass(frozen=True)
 class _Level:
@@ -162,14 +164,18 @@ class KneserNeyLM:
         return ctx.astype(np.int64) @ powers
 
     # ------------------------------------------------------------ predict
-    def next_probs(self, contexts: Sequence[Sequence[int]]) -> np.ndarray:
-        """(len(contexts), len(vocab)) next-token probabilities; rows sum to 1."""
+    def next_probs(self, contexts: Sequence[Sequence[int]], dtype=np.float64) -> np.ndarray:
+        """(len(contexts), len(vocab)) next-token probabilities; rows sum to 1.
+
+        `dtype` float32 halves the dense pass (what the completion engine asks for)."""
         if not self.vocab:
             raise RuntimeError("fit the model first")
         n, width = len(contexts), self.order - 1
         tails = np.array([_tail(c, width) for c in contexts], dtype=np.int64).reshape(n, width)
         if tails.size and (tails.min() < 0 or tails.max() >= len(self.vocab)):
             raise ValueError("context ids must lie in [0, len(vocab))")
+        if n <= FEW_CONTEXTS:
+            return self._next_probs_each(tails, np.dtype(dtype))
         # P_k = gamma_k P_{k-1} + alpha_k unrolls to (prod of the gammas) * unigram plus each
         # level's alphas times the gammas above it: one dense pass over (n, V), not one per level
         found = []
@@ -184,7 +190,8 @@ class KneserNeyLM:
         total = np.ones(n)
         for *_, gamma in found:
             total *= gamma
-        probs = total[:, None] * self._unigram[None, :]
+        unigram = self._unigram if dtype == np.float64 else self._unigram.astype(dtype)
+        probs = total.astype(dtype)[:, None] * unigram[None, :]
         scale = np.ones(n)
         for level, pos, hit, gamma in reversed(found):
             batch_rows, groups = np.flatnonzero(hit), pos[hit]
@@ -194,6 +201,31 @@ class KneserNeyLM:
             rows = np.repeat(batch_rows, lengths)
             probs[rows, level.ids[flat]] += level.alpha[flat] * scale[rows]
             scale = scale * gamma
+        return probs
+
+    def _next_probs_each(self, tails: np.ndarray, dtype: np.dtype) -> np.ndarray:
+        """`next_probs` one context at a time: the same sums in the same order, with
+        scalar lookups, for the few contexts of a completion step."""
+        n, width = tails.shape
+        v = len(self.vocab)
+        unigram = self._unigram.astype(dtype, copy=False)
+        probs = np.empty((n, v), dtype)
+        for row, tail in zip(probs, tails.tolist(), strict=True):
+            found, total = [], 1.0
+            for k, level in enumerate(self._levels, start=1):
+                code = 0
+                for token in tail[width - k :]:
+                    code = code * v + token
+                j = int(level.codes.searchsorted(code))
+                if j < len(level.codes) and level.codes[j] == code:
+                    found.append((level, j))
+                    total *= level.gamma[j]
+            np.multiply(unigram, dtype.type(total), out=row)
+            scale = 1.0
+            for level, j in reversed(found):
+                start, end = level.starts[j], level.ends[j]
+                row[level.ids[start:end]] += level.alpha[start:end] * scale
+                scale *= level.gamma[j]
         return probs
 
     def next_logprobs(self, contexts: list[list[int]]) -> np.ndarray:

@@ -8,7 +8,9 @@ when the whole suggestion is exactly what comes next
 characters, acceptance rate and latency per keystroke (p50/p90), for the
 n-gram, the n-gram with a cache of the email so far (token keys: the
 like-for-like baseline of the blend), the neural model, the neural model +
-cache and the blend, as a markdown table. The model directory needs
+cache and the blend, as a markdown table. Each engine's completer keeps the
+states of the text it read as `autocomplete serve` does (`REMEMBER_MB`), so
+the latency is the server's per keystroke. The model directory needs
 `autocomplete tune` run on it; this script runs it when blend.json is missing.
 
     python benchmarks/keystrokes.py --quick                     # tiny model trained here
@@ -62,20 +64,22 @@ def engines(model_dir: Path) -> dict:
     from autocomplete.blend import NGRAM_FILE, load_blend, load_ngram_cache
     from autocomplete.cache import CachedStepModel, read_cache
     from autocomplete.decoding import Completer
+    from autocomplete.decoding_defaults import REMEMBER_MB
     from autocomplete.fastpath import load_step_model
     from autocomplete.ngram import KneserNeyLM, NgramStepModel
 
     cell = read_config(model_dir).get("cell", "neural")
     inner = load_step_model(model_dir)
     ngram = KneserNeyLM.load(model_dir / NGRAM_FILE)
-    return {
-        f"ngram-{ngram.order}": Completer(NgramStepModel(ngram)),
+    models = {
+        f"ngram-{ngram.order}": NgramStepModel(ngram),
         # the like-for-like baseline: the same kind of cache, no neural model
-        f"ngram-{ngram.order} + cache": Completer(load_ngram_cache(model_dir, inner)),
-        cell: Completer(inner),
-        f"{cell} + cache": Completer(CachedStepModel(inner, read_cache(model_dir))),
-        "blend": Completer(load_blend(model_dir, inner)),
+        f"ngram-{ngram.order} + cache": load_ngram_cache(model_dir, inner),
+        cell: inner,
+        f"{cell} + cache": CachedStepModel(inner, read_cache(model_dir)),
+        "blend": load_blend(model_dir, inner),
     }
+    return {name: Completer(model, remember_mb=REMEMBER_MB) for name, model in models.items()}
 
 
 def markdown(rows: list[dict]) -> str:

@@ -92,7 +92,7 @@ def test_numpy_logits_match_keras_256_units_5000_tokens(cell):
 @pytest.mark.parametrize("cell,kw", [
     ("simple_rnn", {"activation": "relu"}),
     ("gru", {"reset_after": False}),
-    ("lstm", {"projection": 6}),  # the bottleneck folds into the output matrix
+    ("lstm", {"projection": 6}),  # the bottleneck, kept apart from the output matrix
     ("gru", {"projection": 6, "layers": 2}),
 ])
 def test_variants_match_keras(cell, kw):
@@ -114,6 +114,24 @@ def test_variants_match_keras(cell, kw):
     ids = np.arange(2, 20, dtype=np.int32)
     assert np.abs(fast.sequence_logits(ids) - _keras_logits(model, ids)).max() < 1e-4
     assert fast.window is None
+
+
+def test_an_export_with_the_bottleneck_folded_in_still_loads():
+    """Format 1 folded the bottleneck into the output matrix: h (P W) + (p W + b)."""
+    from autocomplete.model import build_model
+
+    model = build_model("lstm", 40, units=16, embedding_dim=8, projection=6)
+    _randomize(model)
+    vocab = ["", "[UNK]", "[start]"] + [f"w{i}" for i in range(37)]
+    arrays = export_arrays(model, vocab, window=None)
+    assert arrays["projection/kernel"].shape == (16, 6)
+    P, p = arrays.pop("projection/kernel"), arrays.pop("projection/bias")
+    W, b = arrays["logits/kernel"], arrays["logits/bias"]
+    folded = {**arrays, "format_version": np.array(1), "logits/kernel": P @ W,
+              "logits/bias": p @ W + b}
+    ids = np.arange(2, 20, dtype=np.int32)
+    expected = NumpyStepModel.from_arrays(export_arrays(model, vocab, None)).sequence_logits(ids)
+    assert np.abs(NumpyStepModel.from_arrays(folded).sequence_logits(ids) - expected).max() < 1e-4
 
 
 def test_unsupported_activation_is_refused():

@@ -89,6 +89,23 @@ def test_short_contexts_are_padded_with_start() -> None:
     np.testing.assert_array_equal(*lm.next_logprobs([s[:6], s[3:6]]))
 
 
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_a_few_contexts_get_the_same_numbers_as_many(dtype) -> None:
+    """Up to FEW_CONTEXTS contexts are looked up one at a time: the same sums, same order."""
+    from autocomplete.ngram import FEW_CONTEXTS
+
+    seqs, vocab = _corpus()
+    lm = KneserNeyLM(order=4).fit(seqs, vocab)
+    contexts = [s[:i] for s in seqs for i in range(1, len(s) + 1)]
+    contexts += [[START_ID], [], [START_ID, 1, 1, 1], [len(vocab) - 1] * 5]  # unseen ones
+    assert len(contexts) > FEW_CONTEXTS
+    many = lm.next_probs(contexts, dtype=dtype)
+    assert many.dtype == dtype
+    few = np.concatenate([lm.next_probs(contexts[i : i + FEW_CONTEXTS], dtype=dtype)
+                          for i in range(0, len(contexts), FEW_CONTEXTS)])
+    np.testing.assert_array_equal(few, many)
+
+
 def test_rejects_ids_outside_vocab() -> None:
     with pytest.raises(ValueError):
         KneserNeyLM(order=2).fit([[START_ID, 7]], TINY_VOCAB)

@@ -18,6 +18,7 @@ from pathlib import Path  # noqa: E402
 
 import click  # noqa: E402
 
+from autocomplete.decoding_defaults import REMEMBER_MB  # noqa: E402
 from autocomplete.model_names import CELL_NAMES  # noqa: E402
 
 TOKEN_ENV = "AUTOCOMPLETE_TOKEN"  # the environment keeps the token out of `ps`
@@ -53,11 +54,18 @@ TOKEN_ENV = "AUTOCOMPLETE_TOKEN"  # the environment keeps the token out of `ps`
               help="blend: mix each model with its n-gram and the cache of the email, as "
                    "`autocomplete tune` fitted them; neural: the model alone.  "
                    "[default: blend where the model directory holds one]")
+@click.option("--remember-mb", type=click.FloatRange(min=0), default=REMEMBER_MB,
+              show_default=True,
+              help="Memory per model for its states after recent texts, so that a keystroke "
+                   "is answered from the text typed before it (same answers, a fraction of "
+                   "the time). 0: none, for a server shared by people whose typing must not "
+                   "show in each other's latency.")
 @click.option("--access-log", is_flag=True,
               help="Log every request (method, path, status; never query strings or bodies).")
 def serve(host: str, port: int, cell: str | None, model_dir: Path | None, models_dir: Path,
           min_confidence: float | None, token: str | None, rate_limit: float,
-          burst: int | None, engine: str | None, access_log: bool) -> None:
+          burst: int | None, engine: str | None, remember_mb: float,
+          access_log: bool) -> None:
     """Serve completions over HTTP, with a Gmail-style page at /.
 
     \b
@@ -111,6 +119,7 @@ def serve(host: str, port: int, cell: str | None, model_dir: Path | None, models
     try:
         engines = load_engines(
             models_dir, cell=cell, model_dir=model_dir, engine=engine,
+            remember_mb=remember_mb,
             on_skip=lambda msg: click.echo(f"warning: not serving {msg}", err=True))
     except ModelDirError as e:
         sock.close()

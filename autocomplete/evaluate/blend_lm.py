@@ -43,7 +43,7 @@ class BlendLM(KerasLM):
             weights, cache, _ = read_blend(model_dir)
             ngram = KneserNeyLM.load(Path(model_dir) / NGRAM_FILE)
         # the step model's mixing, with this object standing in for the neural step model
-        self.blend = BlendStepModel(self, ngram, cache, weights)
+        self.blend = BlendStepModel(self, ngram, cache, weights, dtype=np.float64)
 
     @property
     def mixes(self) -> bool:

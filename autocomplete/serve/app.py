@@ -41,6 +41,13 @@ it) keeps no per-call state and is shared by the threads; the Keras fallback
 runs under a lock. For many concurrent requests start the process with one
 BLAS thread (`autocomplete serve` does).
 
+Each model's completer keeps the model's states after recent texts, in
+memory only (`REMEMBER_MB`, `decoding.Completer`): the page asks after every
+keystroke, and a keystroke is then answered from the state of the text
+typed before it. The answers are those computed afresh, but their latency
+shows whether a text was read recently; where people who share a server
+must not learn that of each other's mail, serve with `--remember-mb 0`.
+
 User input never causes a 5xx: every request error is a 4xx with a JSON body
 {"error": "one line saying what to fix"}: 400 unreadable JSON or a subject for
 a cell trained without subjects, 413 body over
@@ -84,7 +91,7 @@ from autocomplete.artifacts import (
     uses_subjects,
 )
 from autocomplete.decoding import Completer, Completion
-from autocomplete.decoding_defaults import BEAM, MAX_WORDS
+from autocomplete.decoding_defaults import BEAM, MAX_WORDS, REMEMBER_MB
 from autocomplete.model_names import DEFAULT_CELL
 from autocomplete.serve.guard import Guard, RateLimiter, check_token
 
@@ -134,10 +141,11 @@ class Engine:
 
 
 def load_engine(path: str | Path, cell: str | None = None, *, warm_up: bool = True,
-                engine: str | None = None) -> Engine:
+                engine: str | None = None, remember_mb: float = REMEMBER_MB) -> Engine:
     """Load one model directory; ModelDirError (one line) when it cannot be served.
 
     `engine`: "blend", "neural", or None for the blend where the directory holds one.
+    `remember_mb`: the completer's memory for the states of texts read (0: none).
     """
     from autocomplete.blend import load_completion_model
     from autocomplete.fastpath import NumpyStepModel
@@ -147,7 +155,7 @@ def load_engine(path: str | Path, cell: str | None = None, *, warm_up: bool = Tr
         model, engine, inner = load_completion_model(path, engine, cell=cell)
         config = read_config(path)
         label = config.get("cell") or cell or path.name
-        completer = Completer(model, subjects=uses_subjects(config))
+        completer = Completer(model, subjects=uses_subjects(config), remember_mb=remember_mb)
     except (ValueError, KeyError) as e:
         raise ModelDirError(f"cannot serve the model in {path}: {e}") from e
     numpy = isinstance(inner, NumpyStepModel)
@@ -166,6 +174,7 @@ def load_engines(
     on_skip: Callable[[str], None] | None = None,
     warm_up: bool = True,
     engine: str | None = None,
+    remember_mb: float = REMEMBER_MB,
 ) -> dict[str, Engine]:
     """The engines to serve, default cell first.
 
@@ -174,14 +183,15 @@ def load_engines(
     default cell (`model_names.DEFAULT_CELL`) first, the others in
     `model_names.CELL_NAMES` order; one that fails to load is reported to
     `on_skip` and left out. Raises ModelDirError when nothing loads.
-    `engine` as for `load_engine`, for every model.
+    `engine` and `remember_mb` as for `load_engine`, for every model.
     """
     every = model_dir is None and cell is None
     engines, errors = [], []
     for name, path in find_models(models_dir, cell=cell, model_dir=model_dir,
                                   first=DEFAULT_CELL):
         try:
-            engines.append(load_engine(path, name, warm_up=warm_up, engine=engine))
+            engines.append(load_engine(path, name, warm_up=warm_up, engine=engine,
+                                       remember_mb=remember_mb))
         except ModelDirError as e:
             if not every:
                 raise
