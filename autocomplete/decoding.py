@@ -355,8 +355,8 @@ class Completer:
         if todo:
             rows = np.array(todo)
             logp, new = self.model.step(last[rows], reorder(state, rows))
-            for j, i in enumerate(todo):
-                kept[i] = (logp[j : j + 1], [s[j : j + 1] for s in new])
+            for j, i in enumerate(todo):  # copies: a view would keep the whole batch alive
+                kept[i] = (logp[j : j + 1].copy(), [s[j : j + 1].copy() for s in new])
                 self.memo.put(keys[i], *kept[i])
         if len(todo) == len(keys):
             return logp, new

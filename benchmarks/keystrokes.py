@@ -10,7 +10,9 @@ n-gram, the n-gram with a cache of the email so far (token keys: the
 like-for-like baseline of the blend), the neural model, the neural model +
 cache and the blend, as a markdown table. Each engine's completer keeps the
 states of the text it read as `autocomplete serve` does (`REMEMBER_MB`), so
-the latency is the server's per keystroke. The model directory needs
+the latency is the server's per keystroke; the last row is the blend
+without them (each keystroke computed afresh: the same suggestions, the
+cost of a one-off `autocomplete complete`). The model directory needs
 `autocomplete tune` run on it; this script runs it when blend.json is missing.
 
     python benchmarks/keystrokes.py --quick                     # tiny model trained here
@@ -59,7 +61,7 @@ def ensure_tuned(model_dir: Path, tune_args: list[str], emails: int) -> None:
 
 def engines(model_dir: Path) -> dict:
     """name -> Completer for the n-gram (alone and with its cache), the neural model,
-    neural + cache and the blend."""
+    neural + cache and the blend, each keeping the states it read; and the blend without."""
     from autocomplete.artifacts import read_config
     from autocomplete.blend import NGRAM_FILE, load_blend, load_ngram_cache
     from autocomplete.cache import CachedStepModel, read_cache
@@ -79,7 +81,8 @@ def engines(model_dir: Path) -> dict:
         f"{cell} + cache": CachedStepModel(inner, read_cache(model_dir)),
         "blend": load_blend(model_dir, inner),
     }
-    return {name: Completer(model, remember_mb=REMEMBER_MB) for name, model in models.items()}
+    return {**{name: Completer(model, remember_mb=REMEMBER_MB) for name, model in models.items()},
+            "blend, afresh": Completer(load_blend(model_dir, inner))}
 
 
 def markdown(rows: list[dict]) -> str:
