@@ -8,8 +8,8 @@ A function-local import is still a dependency, so it cannot hide a cycle.
 Layers, earliest first:
 
     tokens     tokens, textprep, model_names, artifacts, shards, corpus/*, the package itself
-    engines    model, keras_step, fastpath, decoding, decoding_defaults, logprobs, cache,
-               ngram, blend, callbacks/*, distribute
+    engines    model, keras_step, fastpath, decoding, decoding_defaults, memo, logprobs,
+               cache, ngram, blend, callbacks/*, distribute
     evaluate   evaluate/*
     train      train (scores its held-out data with evaluate's packed-window scorer)
     report     report/*
@@ -33,8 +33,9 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
                 "autocomplete.artifacts", "autocomplete.shards", "autocomplete.corpus")),
     ("engines", ("autocomplete.model", "autocomplete.keras_step", "autocomplete.fastpath",
                  "autocomplete.decoding", "autocomplete.decoding_defaults",
-                 "autocomplete.logprobs", "autocomplete.cache", "autocomplete.ngram",
-                 "autocomplete.blend", "autocomplete.callbacks", "autocomplete.distribute")),
+                 "autocomplete.memo", "autocomplete.logprobs", "autocomplete.cache",
+                 "autocomplete.ngram", "autocomplete.blend", "autocomplete.callbacks",
+                 "autocomplete.distribute")),
     ("evaluate", ("autocomplete.evaluate",)),
     ("train", ("autocomplete.train",)),
     ("report", ("autocomplete.report",)),
