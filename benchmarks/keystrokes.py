@@ -109,6 +109,9 @@ def main() -> None:
                         help="show no suggestion below this confidence, as `complete` has it")
     parser.add_argument("--beam", type=int, default=None, help="[default: the decoder's]")
     parser.add_argument("--max-words", type=int, default=None, help="[default: the decoder's]")
+    parser.add_argument("--only", action="append", default=None, metavar="ENGINE",
+                        help="type with this engine only (repeatable), e.g. --only blend "
+                        "--only 'ngram-4 + cache' [default: every engine]")
     parser.add_argument("--tune-emails", type=int, default=300,
                         help="validation emails for `autocomplete tune` when it has to run")
     args = parser.parse_args()
@@ -155,7 +158,13 @@ def main() -> None:
     options = {"beam": args.beam or BEAM, "max_words": args.max_words or MAX_WORDS,
                "min_confidence": args.min_confidence}
     rows = []
-    for name, completer in engines(model_dir).items():
+    chosen = engines(model_dir)
+    unknown = sorted(set(args.only or []) - set(chosen))
+    if unknown:
+        parser.error(f"unknown engine {unknown[0]!r}; the engines: {', '.join(chosen)}")
+    for name, completer in chosen.items():
+        if args.only and name not in args.only:
+            continue
         print(f"typing with {name} ...", file=sys.stderr)
         stats = keystrokes_saved(texts, completer_suggest(completer, **options))
         rows.append({"engine": name, **{k: round(v, 1) for k, v in stats.summary().items()}})
