@@ -22,8 +22,6 @@ directory: ngram.npz (`KneserNeyLM.save`) and blend.json (`write_blend`).
 from __future__ import annotations
 
 import os
-import threading
-from collections import OrderedDict
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -31,6 +29,7 @@ import numpy as np
 
 from autocomplete.artifacts import ModelDirError, read_tuned, write_json
 from autocomplete.cache import CachedStepModel, ContinuousCache
+from autocomplete.memo import StateMemo
 from autocomplete.ngram import KneserNeyLM
 
 BLEND_FILE = "blend.json"  # in a model directory, written by `autocomplete tune`
@@ -100,28 +99,20 @@ class BlendStepModel(CachedStepModel):
         self.ngram, self.weights, self.dtype = ngram, weights, np.dtype(dtype)
         self.keeps_hidden = cache.keys == "hidden" and weights.cache > 0
         self.width = ngram.order - 1
-        self._memo: OrderedDict[tuple, np.ndarray] = OrderedDict()
-        self._memo_rows = max(1, NGRAM_MEMO_BYTES // (len(self.vocab) * self.dtype.itemsize))
-        self._memo_lock = threading.Lock()  # the server completes in several threads
+        self._ngram_rows = StateMemo(NGRAM_MEMO_BYTES)  # thread-safe: serve shares the model
 
     def ngram_probs(self, tails: np.ndarray) -> np.ndarray:
         """(n, V) n-gram probabilities after each row of `tails` (n, up to order - 1 ids),
         from the rows kept for contexts met before where it can."""
         keys = [tuple(row) for row in tails.tolist()]
-        with self._memo_lock:
-            rows = [self._memo.get(k) for k in keys]
-            for k, row in zip(keys, rows, strict=True):
-                if row is not None:
-                    self._memo.move_to_end(k)
-        missing = [i for i, row in enumerate(rows) if row is None]
+        kept = [self._ngram_rows.get(k) for k in keys]
+        missing = [i for i, entry in enumerate(kept) if entry is None]
         if missing:
             fresh = self.ngram.next_probs(tails[missing], dtype=self.dtype)
-            with self._memo_lock:
-                for i, row in zip(missing, fresh, strict=True):
-                    rows[i] = self._memo[keys[i]] = row
-                while len(self._memo) > self._memo_rows:
-                    self._memo.popitem(last=False)
-        return np.stack(rows)
+            for i, row in zip(missing, fresh, strict=True):
+                kept[i] = (row.copy(), [])  # a copy: a view would keep the whole batch alive
+                self._ngram_rows.put(keys[i], *kept[i])
+        return np.stack([entry[0] for entry in kept])
 
     def predict(self, logp: np.ndarray, hidden: np.ndarray, ids: np.ndarray) -> np.ndarray:
         """(n, V) blended log-probs after contexts `ids` (n, T) (the `CachedStepModel` hook
