@@ -55,16 +55,21 @@ class BlendWeights:
 
 
 def mix(weights: BlendWeights, p_neural: np.ndarray, p_ngram: np.ndarray,
-        p_cache: np.ndarray, seen: np.ndarray) -> np.ndarray:
+        p_cache: np.ndarray | None, seen: np.ndarray) -> np.ndarray:
     """(n, V) blended probabilities from each part's (n, V); `seen` (n,): the cache has
-    something to copy from (where not, its weight goes to the other two)."""
+    something to copy from (where not, its weight goes to the other two; `p_cache` may be
+    None where no row has)."""
     dtype = p_neural.dtype  # float32 parts mix in float32
+    if not seen.any():  # two parts: scalar weights, the same numbers as the general case
+        both = weights.neural + weights.ngram
+        out = p_neural * dtype.type(weights.neural / both)
+        out += p_ngram * dtype.type(weights.ngram / both)
+        return out
     w_cache = np.where(seen, weights.cache, 0.0)[:, None]
     total = weights.neural + weights.ngram + w_cache
     out = p_neural * (weights.neural / total).astype(dtype)
     out += p_ngram * (weights.ngram / total).astype(dtype)
-    if w_cache.any():
-        out += p_cache * (w_cache / total).astype(dtype)
+    out += p_cache * (w_cache / total).astype(dtype)
     return out
 
 
@@ -121,15 +126,12 @@ class BlendStepModel(CachedStepModel):
         t = ids.shape[1]
         p = np.exp(np.asarray(logp, dtype=self.dtype))
         p_ngram = self.ngram_probs(ids[:, max(t - self.width, 0):])
-        w = self.weights
-        if t < 2 or w.cache == 0:  # no cache in this step: `mix` of two parts, in place
-            p *= self.dtype.type(w.neural / (w.neural + w.ngram))
-            p_ngram *= self.dtype.type(w.ngram / (w.neural + w.ngram))
-            p += p_ngram
+        if t < 2 or self.weights.cache == 0:  # no cache in this step
+            p_cache, seen = None, np.zeros(len(ids), dtype=bool)
         else:
             p_cache, seen = self.cache.copy_probs(self.last_scores(hidden, ids), ids[:, 1:],
                                                   len(self.vocab))
-            p = mix(w, p, p_ngram, p_cache, seen)
+        p = mix(self.weights, p, p_ngram, p_cache, seen)
         with np.errstate(divide="ignore"):  # a token no part gives any mass: -inf
             return np.log(p, out=p)
 

@@ -59,7 +59,7 @@ class BlendLM(KerasLM):
         p_neural = np.exp(np.asarray(logp, dtype=np.float64))
         p_ngram = blend.ngram.next_probs([ids[: i + 1] for i in range(t)])
         if t < 2 or blend.weights.cache == 0:
-            p_cache, seen = np.zeros_like(p_neural), np.zeros(t, dtype=bool)
+            p_cache, seen = None, np.zeros(t, dtype=bool)
         else:  # position i sees the positions before it, each with the id that followed it
             before = np.tril(np.ones((t, t), dtype=bool), -1)[:, : t - 1]
             scores = np.where(before, blend.cache.scores(hidden, ids)[:, : t - 1], -np.inf)
