@@ -48,6 +48,7 @@ VARIANTS = {  # name -> settings
     "LSTM 32 x 256, projection 128": NEW | {"batch": 32},
     "LSTM 64 x 256, projection 128": NEW | {"batch": 64},
     "default LSTM: 64 x 256, emb 64, projection 128": NEW | {"batch": 64, "emb": 64},
+    "default LSTM, Keras on JAX": NEW | {"batch": 64, "emb": 64, "backend": "jax"},
     "LSTM 64 x 256, no projection": NEW | {"batch": 64, "proj": None},
     "narrow: 128 units, emb 64, 16 x 384": {"units": 128, "emb": 64, "window": 384,
                                             "batch": 16},
