@@ -13,6 +13,13 @@ distribution (`ContinuousCache.copy_probs`, its keys and theta as tuned);
 before the email holds two tokens it has nothing to copy from, and its weight
 is shared out between the other two in proportion to theirs.
 
+The weights depend on the context (`ContextWeights`): on how long a tail of
+it the n-gram saw in training (0 to order - 1 tokens: where it saw three, it
+knows the phrase; where it saw one, it guesses) and on how sure the cache is
+(the largest copy probability, in bins at `CONFIDENCE_EDGES`). Each such
+kind of context gets its own triple, fitted on the validation tokens of that
+kind; a kind with too few of them keeps the triple fitted on all.
+
 `autocomplete tune MODEL_DIR` fits the n-gram on the model's training split
 and the weights on its validation split, and writes them to the model
 directory: ngram.npz (`KneserNeyLM.save`) and blend.json (`write_blend`).
@@ -36,6 +43,8 @@ BLEND_FILE = "blend.json"  # in a model directory, written by `autocomplete tune
 NGRAM_FILE = "ngram.npz"
 PARTS = ("neural", "ngram", "cache")
 NGRAM_MEMO_BYTES = 16 * 2**20  # n-gram rows a completion engine keeps for contexts met again
+# bins of the cache's confidence (its largest copy probability) the weights depend on
+CONFIDENCE_EDGES = (0.3, 0.7)
 
 
 @dataclass(frozen=True)
@@ -54,22 +63,88 @@ class BlendWeights:
             raise ValueError("the neural model and the n-gram cannot both have weight 0")
 
 
-def mix(weights: BlendWeights, p_neural: np.ndarray, p_ngram: np.ndarray,
+    def array(self) -> np.ndarray:
+        """(3,) the weights in `PARTS` order."""
+        return np.array([self.neural, self.ngram, self.cache])
+
+
+@dataclass(frozen=True)
+class ContextWeights:
+    """Mixture weights by kind of context: one triple per (n-gram order matched, bin of
+    the cache's confidence).
+
+    `table[k, b]` (orders x bins x 3, in `PARTS` order) applies where the n-gram saw
+    the last k tokens of the context (and not k + 1) and the cache's largest copy
+    probability falls in bin b of `edges`; `default` is the triple fitted on all
+    kinds, which `table` holds wherever a kind had too few tokens to fit its own.
+    """
+
+    default: BlendWeights
+    table: np.ndarray
+    edges: tuple[float, ...] = CONFIDENCE_EDGES
+
+    def __post_init__(self) -> None:
+        t = np.asarray(self.table, dtype=np.float64)
+        if t.ndim != 3 or t.shape[1:] != (len(self.edges) + 1, 3):
+            raise ValueError(f"context weights need a table of orders x {len(self.edges) + 1} "
+                             f"x 3, got shape {t.shape}")
+        for row in t.reshape(-1, 3):
+            BlendWeights(*map(float, row))  # each triple is a valid mixture
+        object.__setattr__(self, "table", t)
+
+    @classmethod
+    def constant(cls, weights: BlendWeights, orders: int,
+                 edges: tuple[float, ...] = CONFIDENCE_EDGES) -> ContextWeights:
+        """The same `weights` for every kind of context (n-gram orders 0 .. orders - 1)."""
+        return cls(weights, np.tile(weights.array(), (orders, len(edges) + 1, 1)), edges)
+
+    @property
+    def uses_cache(self) -> bool:
+        return bool((self.table[..., 2] > 0).any())
+
+    def rows(self, orders: np.ndarray, confidence: np.ndarray) -> np.ndarray:
+        """(n, 3) the weights for contexts whose n-gram matched `orders` (n,) tokens and
+        whose cache's largest copy probability is `confidence` (n,)."""
+        k = np.minimum(np.asarray(orders), len(self.table) - 1)
+        return self.table[k, np.digitize(confidence, self.edges)]
+
+    def describe(self) -> str:
+        """The default triple, and whether the weights vary by context."""
+        w = self.default
+        varies = not np.allclose(self.table, w.array())
+        return f"{w.neural:g} / {w.ngram:g} / {w.cache:g}{', by context' if varies else ''}"
+
+    def to_json(self) -> dict:
+        return {"weights": asdict(self.default),
+                "by_context": {"edges": list(self.edges),
+                               "table": np.round(self.table, 6).tolist()}}
+
+    @classmethod
+    def from_json(cls, entry: dict, orders: int) -> ContextWeights:
+        """From `to_json`'s entry; one without "by_context" holds one triple for all."""
+        default = BlendWeights(**{k: float(entry["weights"][k]) for k in PARTS})
+        if "by_context" not in entry:
+            return cls.constant(default, orders)
+        by = entry["by_context"]
+        return cls(default, np.array(by["table"], dtype=np.float64),
+                   tuple(float(e) for e in by["edges"]))
+
+
+def mix(weights: BlendWeights | np.ndarray, p_neural: np.ndarray, p_ngram: np.ndarray,
         p_cache: np.ndarray | None, seen: np.ndarray) -> np.ndarray:
-    """(n, V) blended probabilities from each part's (n, V); `seen` (n,): the cache has
-    something to copy from (where not, its weight goes to the other two; `p_cache` may be
-    None where no row has)."""
+    """(n, V) blended probabilities from each part's (n, V); `weights`: one triple for
+    every row or (n, 3), one per row; `seen` (n,): the cache has something to copy
+    from (where not, its weight goes to the other two; `p_cache` may be None where no
+    row has)."""
     dtype = p_neural.dtype  # float32 parts mix in float32
-    if not seen.any():  # two parts: scalar weights, the same numbers as the general case
-        both = weights.neural + weights.ngram
-        out = p_neural * dtype.type(weights.neural / both)
-        out += p_ngram * dtype.type(weights.ngram / both)
-        return out
-    w_cache = np.where(seen, weights.cache, 0.0)[:, None]
-    total = weights.neural + weights.ngram + w_cache
-    out = p_neural * (weights.neural / total).astype(dtype)
-    out += p_ngram * (weights.ngram / total).astype(dtype)
-    out += p_cache * (w_cache / total).astype(dtype)
+    w = weights.array() if isinstance(weights, BlendWeights) else np.asarray(weights)
+    w = np.broadcast_to(w, (len(p_neural), 3))
+    w_cache = np.where(seen, w[:, 2], 0.0)
+    total = w[:, 0] + w[:, 1] + w_cache
+    out = p_neural * (w[:, 0] / total)[:, None].astype(dtype)
+    out += p_ngram * (w[:, 1] / total)[:, None].astype(dtype)
+    if seen.any():
+        out += p_cache * (w_cache / total)[:, None].astype(dtype)
     return out
 
 
@@ -79,8 +154,8 @@ class BlendStepModel(CachedStepModel):
     Args:
         model: the neural step model (`NumpyStepModel` or `KerasStepModel`).
         ngram: a fitted `KneserNeyLM` over the same vocabulary.
-        cache: the cache's keys and theta (its lam is not used: `weights.cache` is).
-        weights: the mixture weights.
+        cache: the cache's keys and theta (its lam is not used: the weights' share is).
+        weights: the mixture weights: one triple for every context, or `ContextWeights`.
         dtype: the arithmetic of the mixture. float32 (the default, for completing)
             is several times cheaper per step than float64, which the evaluation
             (`evaluate.blend_lm`) uses so that no probability underflows.
@@ -97,27 +172,42 @@ class BlendStepModel(CachedStepModel):
     """
 
     def __init__(self, model, ngram: KneserNeyLM, cache: ContinuousCache,
-                 weights: BlendWeights, dtype=np.float32):
+                 weights: BlendWeights | ContextWeights, dtype=np.float32):
         super().__init__(model, cache)
         if list(ngram.vocab) != list(self.vocab):
             raise ValueError("the n-gram's vocabulary is not the model's")
+        if isinstance(weights, BlendWeights):
+            weights = ContextWeights.constant(weights, ngram.order)
         self.ngram, self.weights, self.dtype = ngram, weights, np.dtype(dtype)
-        self.keeps_hidden = cache.keys == "hidden" and weights.cache > 0
+        self.keeps_hidden = cache.keys == "hidden" and weights.uses_cache
         self.width = ngram.order - 1
         self._ngram_rows = StateMemo(NGRAM_MEMO_BYTES)  # thread-safe: serve shares the model
 
-    def ngram_probs(self, tails: np.ndarray) -> np.ndarray:
+    def ngram_probs(self, tails: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(n, V) n-gram probabilities after each row of `tails` (n, up to order - 1 ids),
+        and (n,) how much of each tail the n-gram knows (`KneserNeyLM.context_orders`),
         from the rows kept for contexts met before where it can."""
         keys = [tuple(row) for row in tails.tolist()]
         kept = [self._ngram_rows.get(k) for k in keys]
         missing = [i for i, entry in enumerate(kept) if entry is None]
         if missing:
             fresh = self.ngram.next_probs(tails[missing], dtype=self.dtype)
-            for i, row in zip(missing, fresh, strict=True):
-                kept[i] = (row.copy(), [])  # a copy: a view would keep the whole batch alive
+            orders = self.ngram.context_orders(tails[missing])
+            for i, row, order in zip(missing, fresh, orders, strict=True):
+                # a copy: a view would keep the whole batch alive
+                kept[i] = (row.copy(), [np.array([order])])
                 self._ngram_rows.put(keys[i], *kept[i])
-        return np.stack([entry[0] for entry in kept])
+        return (np.stack([entry[0] for entry in kept]),
+                np.array([int(entry[1][0][0]) for entry in kept]))
+
+    def blend(self, p_neural: np.ndarray, p_ngram: np.ndarray, orders: np.ndarray,
+              p_cache: np.ndarray | None, seen: np.ndarray) -> np.ndarray:
+        """(n, V) the parts' probabilities mixed with the weights of each row's kind of
+        context (`orders`: the n-gram's `context_orders`; the cache's confidence is
+        read from `p_cache`)."""
+        confidence = (np.where(seen, p_cache.max(axis=1), 0.0) if p_cache is not None
+                      else np.zeros(len(p_neural)))
+        return mix(self.weights.rows(orders, confidence), p_neural, p_ngram, p_cache, seen)
 
     def predict(self, logp: np.ndarray, hidden: np.ndarray, ids: np.ndarray) -> np.ndarray:
         """(n, V) blended log-probs after contexts `ids` (n, T) (the `CachedStepModel` hook
@@ -125,13 +215,13 @@ class BlendStepModel(CachedStepModel):
         ids = np.asarray(ids)
         t = ids.shape[1]
         p = np.exp(np.asarray(logp, dtype=self.dtype))
-        p_ngram = self.ngram_probs(ids[:, max(t - self.width, 0):])
-        if t < 2 or self.weights.cache == 0:  # no cache in this step
+        p_ngram, orders = self.ngram_probs(ids[:, max(t - self.width, 0):])
+        if t < 2 or not self.weights.uses_cache:  # no cache in this step
             p_cache, seen = None, np.zeros(len(ids), dtype=bool)
         else:
             p_cache, seen = self.cache.copy_probs(self.last_scores(hidden, ids), ids[:, 1:],
                                                   len(self.vocab))
-        p = mix(self.weights, p, p_ngram, p_cache, seen)
+        p = self.blend(p, p_ngram, orders, p_cache, seen)
         with np.errstate(divide="ignore"):  # a token no part gives any mass: -inf
             return np.log(p, out=p)
 
@@ -141,25 +231,26 @@ def has_blend(model_dir: str | os.PathLike) -> bool:
     return (Path(model_dir) / BLEND_FILE).exists()
 
 
-def read_blend(model_dir: str | os.PathLike) -> tuple[BlendWeights, ContinuousCache, dict]:
+def read_blend(model_dir: str | os.PathLike) -> tuple[ContextWeights, ContinuousCache, dict]:
     """The weights, the cache's settings and the whole blend.json of `model_dir`.
 
     Raises `ModelDirError` (with the command to run) when there is none or it is unreadable.
     """
-    def parse(data: dict) -> tuple[BlendWeights, ContinuousCache, dict]:
-        return (*_mixture(data), data)
+    def parse(data: dict) -> tuple[ContextWeights, ContinuousCache, dict]:
+        return (*_mixture(data, int(data["ngram"]["order"])), data)
 
     return read_tuned(model_dir, BLEND_FILE, "tune", parse)
 
 
-def _mixture(entry: dict) -> tuple[BlendWeights, ContinuousCache]:
-    """The weights and cache settings of a blend.json entry ({"weights", "cache"})."""
-    weights = BlendWeights(**{k: float(entry["weights"][k]) for k in PARTS})
+def _mixture(entry: dict, orders: int) -> tuple[ContextWeights, ContinuousCache]:
+    """The weights and cache settings of a blend.json entry ({"weights", "by_context",
+    "cache"}) of an n-gram of `orders` - 1 tokens of context."""
     c = entry["cache"]
-    return weights, ContinuousCache(float(c["theta"]), 0.0, c["keys"])
+    return ContextWeights.from_json(entry, orders), ContinuousCache(float(c["theta"]), 0.0,
+                                                                    c["keys"])
 
 
-def _blend_of(model_dir: str | os.PathLike, model, weights: BlendWeights,
+def _blend_of(model_dir: str | os.PathLike, model, weights: ContextWeights,
               cache: ContinuousCache) -> BlendStepModel:
     """`model` mixed with `model_dir`'s n-gram; ModelDirError when ngram.npz is unusable."""
     try:
@@ -170,14 +261,20 @@ def _blend_of(model_dir: str | os.PathLike, model, weights: BlendWeights,
                             f"(run `autocomplete tune {model_dir}` again)") from e
 
 
-def write_blend(model_dir: str | os.PathLike, weights: BlendWeights, cache: ContinuousCache,
-                ngram: KneserNeyLM, **details) -> Path:
+def mixture_json(weights: ContextWeights, cache: ContinuousCache) -> dict:
+    """A blend.json entry: the weights (by context) and the cache's keys and theta."""
+    return {**weights.to_json(), "cache": {"keys": cache.keys, "theta": cache.theta}}
+
+
+def write_blend(model_dir: str | os.PathLike, weights: BlendWeights | ContextWeights,
+                cache: ContinuousCache, ngram: KneserNeyLM, **details) -> Path:
     """Write ngram.npz and blend.json (the weights, the cache's keys and theta, `details`)."""
+    if isinstance(weights, BlendWeights):
+        weights = ContextWeights.constant(weights, ngram.order)
     model_dir = Path(model_dir)
     ngram.save(model_dir / NGRAM_FILE)
     file = model_dir / BLEND_FILE
-    write_json(file, {"weights": asdict(weights),
-                      "cache": {"keys": cache.keys, "theta": cache.theta},
+    write_json(file, {**mixture_json(weights, cache),
                       "ngram": {"file": NGRAM_FILE, "order": ngram.order,
                                 "discount": ngram.discount},
                       **details})
@@ -204,7 +301,8 @@ def load_ngram_cache(model_dir: str | os.PathLike, model) -> BlendStepModel:
     if "ngram_cache" not in data:
         raise ModelDirError(f"{model_dir}/{BLEND_FILE} has no n-gram + cache baseline "
                             f"(run `autocomplete tune {model_dir}` again)")
-    return _blend_of(model_dir, model, *_mixture(data["ngram_cache"]))
+    return _blend_of(model_dir, model, *_mixture(data["ngram_cache"],
+                                                 int(data["ngram"]["order"])))
 
 
 ENGINES = ("neural", "blend")

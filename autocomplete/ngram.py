@@ -228,6 +228,20 @@ class KneserNeyLM:
                 scale *= level.gamma[j]
         return probs
 
+    def context_orders(self, contexts: Sequence[Sequence[int]]) -> np.ndarray:
+        """(len(contexts),) how many of each context's last tokens (0 to order - 1) the
+        n-gram saw as a context in training: how much of the context it knows."""
+        n, width = len(contexts), self.order - 1
+        tails = np.array([_tail(c, width) for c in contexts], dtype=np.int64).reshape(n, width)
+        orders = np.zeros(n, dtype=np.int64)
+        for k, level in enumerate(self._levels, start=1):
+            if not len(level.codes):
+                continue
+            codes = self._codes(tails[:, width - k :])
+            pos = np.minimum(np.searchsorted(level.codes, codes), len(level.codes) - 1)
+            orders[level.codes[pos] == codes] = k
+        return orders
+
     def next_logprobs(self, contexts: list[list[int]]) -> np.ndarray:
         """Natural-log next-token probabilities (the `NextTokenModel` protocol)."""
         with np.errstate(divide="ignore"):  # only reachable with unigram_discount=0

@@ -11,7 +11,8 @@ With --cache, also both models with a cache of the email so far
 settings tuned on enron1-3's validation emails. With --blend, also the blend of the
 neural model, the 4-gram and the cache (`autocomplete.blend`), its weights tuned on the
 same validation emails, next to the 4-gram with a cache fitted the same way (token keys, no
-neural weight): the like-for-like baseline.
+neural weight): the like-for-like baseline; each with its weights by kind of context and
+with the one triple fitted on all contexts.
 Skips cleanly when the corpus is absent.
 
     python benchmarks/enron_quality.py --cell lstm --minutes 30
@@ -84,7 +85,7 @@ def main() -> None:
                         help="also score both models with a cache of the email so far")
     parser.add_argument("--blend", action="store_true",
                         help="also score the blend of the neural model, the 4-gram and the cache")
-    parser.add_argument("--tune-emails", type=int, default=300,
+    parser.add_argument("--tune-emails", type=int, default=1000,
                         help="validation emails the cache's and the blend's settings are "
                         "tuned on")
     args = parser.parse_args()
@@ -93,11 +94,11 @@ def main() -> None:
         return
 
     from autocomplete import artifacts, textprep
-    from autocomplete.blend import BlendStepModel
+    from autocomplete.blend import BlendStepModel, ContextWeights
     from autocomplete.cache import KEYS, ContinuousCache
     from autocomplete.evaluate import metrics
     from autocomplete.evaluate.blend_lm import BlendLM
-    from autocomplete.evaluate.blend_tuning import best_mixture, tune_blend
+    from autocomplete.evaluate.blend_tuning import tune_blend
     from autocomplete.evaluate.cache_tuning import (
         THETAS,
         CachedNgramLM,
@@ -166,14 +167,16 @@ def main() -> None:
             models.append((f"{name} + cache ({c.keys}, {c.theta:g}, {c.lam:g})", model,
                            metrics.greedy_completer(model)))
     if args.blend:
-        weights, blend_cache, *_, table = tune_blend(lm, ngram, val)
+        fit = tune_blend(lm, ngram, val)
         print(f"blend tuning, {len(val)} validation emails (best per combination of parts):")
-        print(table.drop_duplicates("parts").round(4).to_string(index=False))
-        base_weights, base_cache = best_mixture(table, "ngram + cache")  # the baseline
-        for name, w, c in [(cfg.cell, weights, blend_cache), ("ngram-4", base_weights, base_cache)]:
-            models.append((f"{name} blend ({w.neural:g} / {w.ngram:g} / {w.cache:g}, cache "
-                           f"{c.keys} {c.theta:g})", BlendLM(out, ngram=ngram, weights=w, cache=c),
-                           step_greedy_completer(BlendStepModel(step, ngram, c, w))))
+        print(fit.table.drop_duplicates("parts").round(4).to_string(index=False))
+        for name, (w, c) in [(cfg.cell, fit.blend), ("ngram-4", fit.ngram_cache)]:
+            # the weights by kind of context, and the one triple fitted on all contexts
+            for weights in (w, ContextWeights.constant(w.default, ngram.order)):
+                models.append((f"{name} blend ({weights.describe()}, cache {c.keys} "
+                               f"{c.theta:g})",
+                               BlendLM(out, ngram=ngram, weights=weights, cache=c),
+                               step_greedy_completer(BlendStepModel(step, ngram, c, weights))))
 
     rows = []
     for test_name, seqs in tests.items():

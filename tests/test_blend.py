@@ -116,6 +116,80 @@ def test_fit_weights_finds_the_mixture_of_least_perplexity():
     assert (alone.neural, ppl_alone) == (1.0, pytest.approx(20.0))
 
 
+def test_context_weights_pick_a_triple_by_ngram_order_and_cache_confidence(tmp_path):
+    from autocomplete.blend import ContextWeights
+
+    table = np.tile([0.5, 0.3, 0.2], (3, 3, 1))
+    table[2, 0] = [0.1, 0.9, 0.0]  # the n-gram knows two tokens, the cache is unsure
+    table[0, 2] = [0.2, 0.0, 0.8]  # the n-gram knows nothing, the cache is sure
+    w = ContextWeights(BlendWeights(0.5, 0.3, 0.2), table, edges=(0.3, 0.7))
+    rows = w.rows(np.array([2, 0, 1, 5]), np.array([0.1, 0.9, 0.5, 0.1]))
+    assert np.allclose(rows, [[0.1, 0.9, 0], [0.2, 0, 0.8], [0.5, 0.3, 0.2], [0.1, 0.9, 0]])
+    back = ContextWeights.from_json(json.loads(json.dumps(w.to_json())), orders=3)
+    assert np.array_equal(back.table, w.table) and back.default == w.default
+    old = {"weights": {"neural": 0.5, "ngram": 0.3, "cache": 0.2}}  # one triple for all
+    assert np.array_equal(ContextWeights.from_json(old, orders=3).table,
+                          np.tile([0.5, 0.3, 0.2], (3, 3, 1)))
+    assert w.describe() == "0.5 / 0.3 / 0.2, by context" and w.uses_cache
+    with pytest.raises(ValueError, match="sum to 1"):
+        ContextWeights(w.default, np.full((3, 3, 3), 0.5))
+    # one triple for all mixes the same numbers as the triple itself
+    rng = np.random.default_rng(0)
+    parts = [rng.dirichlet(np.ones(5), 4) for _ in range(3)]
+    seen = np.array([True, False, True, True])
+    one = ContextWeights.constant(w.default, 3).rows(np.array([0, 1, 2, 2]), np.zeros(4))
+    assert np.array_equal(mix(one, *parts, seen), mix(w.default, *parts, seen))
+
+
+def test_the_blend_mixes_each_context_with_the_weights_of_its_kind(tiny_model_dir):
+    from autocomplete.blend import ContextWeights
+    from autocomplete.fastpath import export_inference, load_step_model
+
+    model_dir = tiny_model_dir("lstm")
+    export_inference(model_dir)
+    inner = load_step_model(model_dir)
+    ngram = _fit_ngram(inner.vocab)
+    table = np.tile([0.6, 0.4, 0.0], (3, 3, 1))
+    table[2] = [0.1, 0.9, 0.0]  # trust the n-gram where it knows both last tokens
+    weights = ContextWeights(BlendWeights(0.6, 0.4, 0.0), table)
+    blend = BlendStepModel(inner, ngram, ContinuousCache(1.0, 0.0, "tokens"), weights)
+    index = {w: i for i, w in enumerate(inner.vocab)}
+    context = np.array([START_ID] + [index[w] for w in tokenize("thanks for the update")])
+    known = ngram.context_orders([context[:t] for t in range(1, len(context) + 1)])
+    assert {1, 2} <= set(known.tolist())  # contexts of both kinds
+    for t in range(1, len(context) + 1):
+        logp, _ = blend.prefill(context[:t])
+        inner_logp, _ = inner.prefill(context[:t])
+        order = int(ngram.context_orders([context[:t]])[0])
+        a, b, _ = table[order, 0]
+        expected = a * np.exp(inner_logp[0].astype(np.float64)) + b * ngram.next_probs(
+            [context[:t]])[0]
+        assert np.allclose(np.exp(logp[0]), expected, atol=1e-6)
+    assert blend.ngram_probs(context[None, -2:])[1][0] == known[-1]  # kept with its order
+
+
+def test_weights_by_kind_of_context_fit_each_kind():
+    from autocomplete.evaluate.blend_tuning import fit_context_weights
+
+    # where the n-gram knows 3 tokens of context it is right, where it knows 1 the cache is
+    n = 2000
+    orders = np.where(np.arange(n) < n // 2, 3, 1)
+    p = np.stack([np.full(n, 0.2), np.where(orders == 3, 0.9, 0.01),
+                  np.where(orders == 1, 0.9, 0.01)], 1)
+    seen, confidence = np.ones(n, dtype=bool), np.full(n, 0.5)
+    weights, ppl = fit_context_weights(p, seen, orders, confidence, n_orders=4)
+    _, ppl_one = fit_weights(p, seen)
+    assert ppl < ppl_one
+    assert weights.table[3, 1, 1] > 0.8 and weights.table[1, 1, 2] > 0.8
+    # kinds with too few tokens keep the weights fitted on all
+    assert np.allclose(weights.table[0], weights.default.array())
+    assert np.allclose(weights.table[3, 0], weights.default.array())
+    # a mixture without the cache: completing computes no cache, so one bin of confidence
+    no_cache, _ = fit_context_weights(p, seen, orders, confidence, n_orders=4,
+                                      allowed=(True, True, False))
+    assert no_cache.table[3, 0, 1] > 0.8 and not no_cache.uses_cache
+
+
 @pytest.fixture
 def tuned_model(tiny_model_dir):
     from autocomplete.cli import cli
@@ -141,14 +215,14 @@ def test_tune_writes_the_blend_that_complete_uses_and_names(tuned_model):
     weights, cache, saved = read_blend(tuned_model)
     assert saved["validation_emails"] == 4 and saved["ngram"]["order"] == 3
     assert saved["perplexity"]["blend"] <= saved["perplexity"]["neural"] + 1e-9
-    assert sum((weights.neural, weights.ngram, weights.cache)) == pytest.approx(1.0)
+    assert weights.table.sum(axis=-1) == pytest.approx(1.0)  # a mixture for every context
     assert read_cache(tuned_model).keys in ("hidden", "tokens")  # tune also writes cache.json
     # and the baseline: the n-gram with a cache keyed by tokens, no weight on the neural model
     from autocomplete.blend import load_ngram_cache
     from autocomplete.fastpath import load_step_model
 
     baseline = load_ngram_cache(tuned_model, load_step_model(tuned_model))
-    assert baseline.weights.neural == 0 and baseline.cache.keys == "tokens"
+    assert (baseline.weights.table[..., 0] == 0).all() and baseline.cache.keys == "tokens"
     assert saved["perplexity"]["blend"] <= saved["perplexity"]["ngram + cache"] + 1e-9
 
     runner = CliRunner()

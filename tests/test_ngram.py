@@ -182,3 +182,11 @@ def test_matches_nltk_with_uniform_floor() -> None:
         expected = [ref.unmasked_score(vocab[w], tuple(vocab[i] for i in ctx)) for w in words]
         np.testing.assert_allclose(row, expected, rtol=0, atol=1e-9, err_msg=str(ctx))
     assert probs.min() > 0
+
+
+def test_context_orders_say_how_much_of_each_context_was_seen():
+    vocab = ["", "[UNK]", "[start]", "a", "b", "c", "."]
+    lm = KneserNeyLM(order=4).fit([[2, 3, 4, 5, 6], [2, 3, 3, 4, 6, 5]], vocab)
+    contexts = [[2, 3, 4], [5, 5, 5, 5], [2, 6, 1], [4, 5], [6, 6, 3], []]
+    # seen: (a b) -> c; only "c" of "c c c"; nothing of ". [UNK]"; "b c"; "a" after ". ."
+    assert lm.context_orders(contexts).tolist() == [3, 1, 0, 2, 1, 3]

@@ -2,14 +2,14 @@
 
 Fits a Kneser-Ney n-gram on the model's own training emails, then the
 weights of the blend of the neural model, the n-gram and the cache of the
-email so far (`autocomplete.blend`) on its validation emails, by perplexity.
+email so far (`autocomplete.blend`) on its validation emails, by perplexity,
+per kind of context (how much of it the n-gram knows, how sure the cache is).
 Writes ngram.npz and blend.json, which `complete` and `serve` then use, and
 cache.json (the best neural + cache mixture, for `complete --cache`).
 """
 
 from __future__ import annotations
 
-import dataclasses
 from pathlib import Path
 
 import click
@@ -18,7 +18,7 @@ from autocomplete.commands.tune_cache import split_params
 
 
 @click.command("tune")
-@split_params
+@split_params(emails=1000)  # weights per kind of context need more tokens than one triple
 @click.option("--order", type=click.IntRange(1, 6), default=4, show_default=True,
               help="Order of the n-gram.")
 def tune(model_dir: Path, corpus: str | None, include: tuple[str, ...], emails: int,
@@ -31,9 +31,9 @@ def tune(model_dir: Path, corpus: str | None, include: tuple[str, ...], emails: 
     autocomplete complete "Hi Mark," --model models/lstm --engine neural
     """
     from autocomplete import artifacts, textprep
-    from autocomplete.blend import write_blend
+    from autocomplete.blend import mixture_json, write_blend
     from autocomplete.cache import write_cache
-    from autocomplete.evaluate.blend_tuning import best_mixture, rebuild_splits, tune_blend
+    from autocomplete.evaluate.blend_tuning import rebuild_splits, tune_blend
     from autocomplete.evaluate.keras_lm import KerasLM
     from autocomplete.ngram import KneserNeyLM
 
@@ -54,19 +54,16 @@ def tune(model_dir: Path, corpus: str | None, include: tuple[str, ...], emails: 
     val = textprep.encode(vectorizer,
                           textprep.model_texts(splits["validation"].iloc[:emails], subjects))
     click.echo(f"tuning the weights on {len(val)} validation emails", err=True)
-    weights, cache, cache_weights, cached, table = tune_blend(lm, ngram, val)
+    fit = tune_blend(lm, ngram, val)
+    table, (weights, cache) = fit.table, fit.blend
     ppl = {row["parts"]: row["perplexity"] for _, row in table[::-1].iterrows()}
-    base_weights, base_cache = best_mixture(table, "ngram + cache")
-    baseline = {"weights": dataclasses.asdict(base_weights),
-                "cache": {"keys": base_cache.keys, "theta": base_cache.theta}}
     written = write_blend(model_dir, weights, cache, ngram, validation_emails=len(val),
                           training_emails=len(train_seqs), perplexity=ppl,
-                          ngram_cache=baseline)
-    write_cache(model_dir, cached, validation_emails=len(val),
+                          ngram_cache=mixture_json(*fit.ngram_cache))
+    write_cache(model_dir, fit.neural_cache, validation_emails=len(val),
                 perplexity={"alone": ppl["neural"], "cache": ppl["neural + cache"]})
     best = table.drop_duplicates("parts")
     click.echo(best.round(4).to_string(index=False))
     click.echo(f"validation perplexity: neural {ppl['neural']:.1f}, blend {ppl['blend']:.1f} "
-               f"(weights neural {weights.neural:g}, {order}-gram {weights.ngram:g}, cache "
-               f"{weights.cache:g}; cache keys {cache.keys}, theta {cache.theta:g}); "
-               f"wrote {written}")
+               f"(weights neural / {order}-gram / cache {weights.describe()}; cache keys "
+               f"{cache.keys}, theta {cache.theta:g}); wrote {written}")

@@ -22,16 +22,21 @@ _SPLIT_PARAMS = (
     click.option("--include", multiple=True, metavar="GLOB",
                  help="Only these paths inside a folder or archive (repeatable), as at "
                  "training."),
-    click.option("--emails", type=click.IntRange(1), default=300, show_default=True,
-                 help="Validation emails to tune on (their first window each)."),
 )
 
 
-def split_params(command):
-    """Decorate a tuning command with MODEL_DIR, --corpus, --include and --emails."""
-    for param in reversed(_SPLIT_PARAMS):
-        command = param(command)
-    return command
+def split_params(command=None, *, emails: int = 300):
+    """Decorate a tuning command with MODEL_DIR, --corpus, --include and --emails (by
+    default `emails` validation emails)."""
+    def decorate(command):
+        command = click.option(
+            "--emails", type=click.IntRange(1), default=emails, show_default=True,
+            help="Validation emails to tune on (their first window each).")(command)
+        for param in reversed(_SPLIT_PARAMS):
+            command = param(command)
+        return command
+
+    return decorate(command) if command is not None else decorate
 
 
 @click.command("tune-cache")

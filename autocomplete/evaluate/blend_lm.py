@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
-from autocomplete.blend import NGRAM_FILE, BlendStepModel, BlendWeights, mix, read_blend
+from autocomplete.blend import NGRAM_FILE, BlendStepModel, BlendWeights, ContextWeights, read_blend
 from autocomplete.cache import ContinuousCache
 from autocomplete.evaluate.keras_lm import KerasLM
 from autocomplete.ngram import KneserNeyLM
@@ -36,8 +36,8 @@ class BlendLM(KerasLM):
     """
 
     def __init__(self, model_dir: str | Path, ngram: KneserNeyLM | None = None,
-                 weights: BlendWeights | None = None, cache: ContinuousCache | None = None,
-                 batch_size: int = 128):
+                 weights: BlendWeights | ContextWeights | None = None,
+                 cache: ContinuousCache | None = None, batch_size: int = 128):
         super().__init__(model_dir, batch_size)
         if ngram is None or weights is None or cache is None:
             weights, cache, _ = read_blend(model_dir)
@@ -57,12 +57,13 @@ class BlendLM(KerasLM):
         ids = np.asarray(ids)
         t = len(ids)
         p_neural = np.exp(np.asarray(logp, dtype=np.float64))
-        p_ngram = blend.ngram.next_probs([ids[: i + 1] for i in range(t)])
-        if t < 2 or blend.weights.cache == 0:
+        prefixes = [ids[: i + 1] for i in range(t)]
+        p_ngram, orders = blend.ngram.next_probs(prefixes), blend.ngram.context_orders(prefixes)
+        if t < 2 or not blend.weights.uses_cache:
             p_cache, seen = None, np.zeros(t, dtype=bool)
         else:  # position i sees the positions before it, each with the id that followed it
             before = np.tril(np.ones((t, t), dtype=bool), -1)[:, : t - 1]
             scores = np.where(before, blend.cache.scores(hidden, ids)[:, : t - 1], -np.inf)
             p_cache, seen = blend.cache.copy_probs(scores, ids[1:], len(self.vocab))
         with np.errstate(divide="ignore"):  # a token no part gives any mass: -inf
-            return np.log(mix(blend.weights, p_neural, p_ngram, p_cache, seen))
+            return np.log(blend.blend(p_neural, p_ngram, orders, p_cache, seen))

@@ -4,9 +4,10 @@
 `rebuild_splits` recovers a model's training and validation emails from its
 config.json (the corpus, the split seed, the text as training saw it);
 `target_probs` collects, for every validation token, the probability each
-part gives it (the cache once per candidate keys and theta); `fit_weights`
-searches the simplex of mixture weights for the lowest perplexity; `tune_blend`
-does it all for a Keras model.
+part gives it (the cache once per candidate keys and theta) and the kind of
+its context; `fit_weights` searches the simplex of mixture weights for the
+lowest perplexity, `fit_context_weights` once per kind of context;
+`tune_blend` does it all for a Keras model.
 
 Only the probability of each target is kept, so the search over weights is a
 few matrix products, however many weights are tried.
@@ -16,12 +17,13 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 
-from autocomplete.blend import BlendWeights
+from autocomplete.blend import CONFIDENCE_EDGES, BlendWeights, ContextWeights
 from autocomplete.cache import ContinuousCache
 from autocomplete.evaluate.cache_tuning import THETAS, cache_tuning_items
 from autocomplete.ngram import KneserNeyLM
@@ -77,40 +79,67 @@ def candidate_caches(thetas: Mapping[str, Iterable[float]] = THETAS) -> list[Con
     return [ContinuousCache(theta, 0.0, keys) for keys, ts in thetas.items() for theta in ts]
 
 
+@dataclass
+class TargetProbs:
+    """What the blend's parts said about every validation target.
+
+    neural, ngram (N,): each part's probability of the target; cache (C, N): the
+    cache's, once per candidate setting; seen (N,): False where the cache had
+    nothing to copy from yet; orders (N,): how much of the context the n-gram
+    knew (`KneserNeyLM.context_orders`); confidence (C, N): the cache's largest
+    copy probability (0 where not seen).
+    """
+
+    neural: np.ndarray
+    ngram: np.ndarray
+    cache: np.ndarray
+    seen: np.ndarray
+    orders: np.ndarray
+    confidence: np.ndarray
+
+    def parts(self, c: int) -> np.ndarray:
+        """(N, 3) the three parts' probabilities of the targets, the cache's with setting c."""
+        return np.stack([self.neural, self.ngram, self.cache[c]], axis=1)
+
+
 def target_probs(
     items: Iterable[tuple[np.ndarray, np.ndarray | None, np.ndarray]],
     ngram: KneserNeyLM,
     caches: Sequence[ContinuousCache],
-) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """Each part's probability of every target: neural (N,), ngram (N,), cache (C, N), seen (N,).
+) -> TargetProbs:
+    """Each part's probability of every target, and the kind of each context.
 
     `items` as for `cache_tuning.tune`: (the neural model's log-probs (T, V),
     its hidden states (T, H) or None, the ids (T + 1,)) per sequence. Row c
-    of the cache's is with `caches[c]`; `seen` is False where the cache had
-    nothing to copy from yet.
+    of the cache's figures is with `caches[c]`.
     """
-    neural, kn, cache, seen = [], [], [], []
+    got: dict[str, list] = {k: [] for k in ("neural", "ngram", "cache", "seen", "orders",
+                                            "confidence")}
     for logp, hidden, ids in items:
         ids = np.asarray(ids)
         t = len(ids) - 1
         keep = ids[1:] != PAD_ID
         rows, targets = np.arange(t)[keep], ids[1:][keep]
-        neural.append(np.exp(np.asarray(logp, dtype=np.float64)[rows, targets]))
-        kn.append(ngram.next_probs([ids[: i + 1] for i in rows])[np.arange(len(rows)), targets])
+        prefixes = [ids[: i + 1] for i in rows]
+        got["neural"].append(np.exp(np.asarray(logp, dtype=np.float64)[rows, targets]))
+        got["ngram"].append(ngram.next_probs(prefixes)[np.arange(len(rows)), targets])
+        got["orders"].append(ngram.context_orders(prefixes))
         before = np.tril(np.ones((t, t), dtype=bool), -1)[:, : t - 1]
-        row_cache = []
+        row_cache, row_confidence = [], []
         scores = {}
+        s = np.zeros(len(rows), dtype=bool)
         for c in caches:
             if c.keys not in scores:
                 scores[c.keys] = np.where(before, c.scores(hidden, ids[:-1])[:, : t - 1], -np.inf)
             copy, s = c.copy_probs(scores[c.keys][rows], ids[1:t], len(ngram.vocab))
             row_cache.append(copy[np.arange(len(rows)), targets])
-        cache.append(np.array(row_cache).reshape(len(caches), len(rows)))
-        seen.append(s if caches else np.zeros(len(rows), dtype=bool))
-    if not neural:
+            row_confidence.append(np.where(s, copy.max(axis=1, initial=0.0), 0.0))
+        got["cache"].append(np.array(row_cache).reshape(len(caches), len(rows)))
+        got["confidence"].append(np.array(row_confidence).reshape(len(caches), len(rows)))
+        got["seen"].append(s)
+    if not got["neural"]:
         raise ValueError("no tokens to tune on")
-    return (np.concatenate(neural), np.concatenate(kn), np.concatenate(cache, axis=1),
-            np.concatenate(seen))
+    return TargetProbs(**{k: np.concatenate(v, axis=-1) for k, v in got.items()})
 
 
 def _simplex(step: float) -> np.ndarray:
@@ -156,55 +185,101 @@ def fit_weights(p: np.ndarray, seen: np.ndarray, step: float = STEP,
     return BlendWeights(*map(float, w)), float(ppl.min())
 
 
+MIN_TOKENS = 200  # a kind of context with fewer validation tokens keeps the overall weights
+
+
+def fit_context_weights(p: np.ndarray, seen: np.ndarray, orders: np.ndarray,
+                        confidence: np.ndarray, n_orders: int, step: float = STEP,
+                        allowed: tuple[bool, bool, bool] = (True, True, True),
+                        edges: tuple[float, ...] = CONFIDENCE_EDGES,
+                        min_tokens: int = MIN_TOKENS) -> tuple[ContextWeights, float]:
+    """Mixture weights per kind of context (`blend.ContextWeights`), each of least
+    perplexity over the targets of its kind; kinds with fewer than `min_tokens`
+    targets keep the weights fitted on all. Arguments as for `fit_weights`, with
+    each target's n-gram order matched `orders` (N,) and cache `confidence` (N,).
+    Returns the weights and their perplexity over all targets.
+
+    Where the mixture gives the cache no weight, completing does not compute the
+    cache, so its confidence counts as 0 (one bin) there too.
+    """
+    if not allowed[2]:
+        confidence = np.zeros(len(p))
+    default, _ = fit_weights(p, seen, step, allowed)
+    table = np.tile(default.array(), (n_orders, len(edges) + 1, 1))
+    bins = np.digitize(confidence, edges)
+    k = np.minimum(orders, n_orders - 1)
+    for order, b in itertools.product(range(n_orders), range(len(edges) + 1)):
+        mask = (k == order) & (bins == b)
+        if mask.sum() >= min_tokens:
+            table[order, b] = fit_weights(p[mask], seen[mask], step, allowed)[0].array()
+    weights = ContextWeights(default, table, edges)
+    if allowed[2] and not weights.uses_cache:
+        return fit_context_weights(p, seen, orders, confidence, n_orders, step,
+                                   (allowed[0], allowed[1], False), edges, min_tokens)
+    w = weights.rows(orders, confidence)
+    w_cache = np.where(seen, w[:, 2], 0.0)
+    mixed = (p[:, 0] * w[:, 0] + p[:, 1] * w[:, 1] + p[:, 2] * w_cache) / (
+        w[:, 0] + w[:, 1] + w_cache)
+    with np.errstate(divide="ignore"):
+        return weights, float(np.exp(-np.log(mixed).mean()))
+
+
 # the combinations of parts `tune_blend` fits: which of (neural, ngram, cache) may have weight
 MIXTURES = {"neural": (True, False, False), "ngram": (False, True, False),
             "neural + ngram": (True, True, False), "neural + cache": (True, False, True),
             "ngram + cache": (False, True, True), "blend": (True, True, True)}
 
 
-def best_mixture(table: pd.DataFrame, parts: str) -> tuple[BlendWeights, ContinuousCache]:
-    """The weights and cache settings of the best `parts` row of `tune_blend`'s table."""
-    row = table[table["parts"] == parts].iloc[0]
-    keys = row["keys"] or "tokens"  # a mixture without the cache: its settings do not matter
-    theta = float(row["theta"]) if np.isfinite(row["theta"]) else 1.0
-    return (BlendWeights(float(row["neural"]), float(row["ngram"]), float(row["cache"])),
-            ContinuousCache(theta, 0.0, keys))
+@dataclass
+class BlendFit:
+    """What `tune_blend` found: the blend, the baseline and the neural model's cache."""
+
+    blend: tuple[ContextWeights, ContinuousCache]
+    ngram_cache: tuple[ContextWeights, ContinuousCache]  # the baseline: no neural weight
+    neural_cache: ContinuousCache  # the best neural + cache mixture, lam = the cache's weight
+    table: pd.DataFrame  # validation perplexity per combination of parts and cache, best first
 
 
 def tune_blend(
     lm: KerasLM, ngram: KneserNeyLM, sequences: Sequence[Sequence[int]],
     thetas: Mapping[str, Iterable[float]] = THETAS, step: float = STEP,
-) -> tuple[BlendWeights, ContinuousCache, BlendWeights, ContinuousCache, pd.DataFrame]:
+) -> BlendFit:
     """Fit the blend on held-out `sequences` (their first window each).
 
-    Returns the blend's weights and cache settings, the best neural + cache
-    mixture (weights with ngram 0, and the cache with lam = its weight, as
-    `cache.json` holds it), and a table of validation perplexity per
-    combination of parts, best first. The table's "ngram + cache" rows are
-    the n-gram with a cache keyed by tokens only (the baseline: the same
-    memory of the email so far without the neural model); `best_mixture`
-    reads any combination's weights back from it.
+    Every combination of parts is fitted with each candidate cache setting;
+    those that mix the n-gram with another part get weights by kind of
+    context (`fit_context_weights`), the others one triple. The table's
+    neural / ngram / cache columns are the weights fitted on all contexts, its
+    perplexity that of the weights used. The "ngram + cache" rows are the
+    n-gram with a cache keyed by tokens only: the same memory of the email so
+    far without the neural model, the baseline the blend is measured against.
     """
     caches = candidate_caches(thetas)
-    neural, kn, cache, seen = target_probs(cache_tuning_items(lm, sequences), ngram, caches)
+    probs = target_probs(cache_tuning_items(lm, sequences), ngram, caches)
     rows, best = [], {}
     for c_index, c in enumerate(caches):
-        p = np.stack([neural, kn, cache[c_index]], axis=1)
+        p = probs.parts(c_index)
         for name, allowed in MIXTURES.items():
             if not allowed[2] and c_index:  # the cache's settings do not matter
                 continue
             if name == "ngram + cache" and c.keys != "tokens":  # no neural states in it
                 continue
-            weights, ppl = fit_weights(p, seen, step, allowed)
-            row = {"parts": name, "neural": weights.neural, "ngram": weights.ngram,
-                   "cache": weights.cache, "keys": c.keys if allowed[2] else "",
-                   "theta": c.theta if allowed[2] else np.nan, "perplexity": ppl}
-            rows.append(row)
+            if allowed[1] and sum(allowed) > 1:
+                weights, ppl = fit_context_weights(p, probs.seen, probs.orders,
+                                                   probs.confidence[c_index], ngram.order,
+                                                   step, allowed)
+                default = weights.default
+            else:
+                default, ppl = fit_weights(p, probs.seen, step, allowed)
+                weights = ContextWeights.constant(default, ngram.order)
+            rows.append({"parts": name, "neural": default.neural, "ngram": default.ngram,
+                         "cache": default.cache, "keys": c.keys if allowed[2] else "",
+                         "theta": c.theta if allowed[2] else np.nan, "perplexity": ppl})
             if name not in best or ppl < best[name][1]:
                 best[name] = (weights, ppl, c)
     table = pd.DataFrame(rows).sort_values("perplexity", kind="stable", ignore_index=True)
-    blend_w, _, blend_c = best["blend"]
+    (blend_w, _, blend_c), (base_w, _, base_c) = best["blend"], best["ngram + cache"]
     cache_w, _, cache_c = best["neural + cache"]
-    lam = min(cache_w.cache, 0.99)
-    return (blend_w, blend_c, cache_w,
-            ContinuousCache(cache_c.theta, lam, cache_c.keys), table)
+    lam = min(cache_w.default.cache, 0.99)
+    return BlendFit(blend=(blend_w, blend_c), ngram_cache=(base_w, base_c),
+                    neural_cache=ContinuousCache(cache_c.theta, lam, cache_c.keys), table=table)

@@ -729,10 +729,9 @@ def _evaluate_blend(m: ModelInfo, group: _Group, run: _Run) -> _Evaluation:
     step = load_blend(m.path, load_step_model(m.path))
     exact, completions, latency = _completed(label, step, group, run)
     row = _neural_row(m, lm.model.count_params(), step.model, scores, exact, latency)
-    w = lm.blend.weights
     row.update(model=label, type="blend",
                cell=f"{m.cell} + {lm.blend.ngram.order}-gram + cache "
-                    f"({w.neural:g} / {w.ngram:g} / {w.cache:g})",
+                    f"({lm.blend.weights.describe()})",
                parameters=row["parameters"] + _ngram_parameters(lm.blend.ngram),
                grad_ratio=float("nan"), grad_lag=None)
     return _Evaluation(row, None, completions, None)
