@@ -90,6 +90,13 @@ def read_config(path: str | os.PathLike) -> dict:
         raise ModelDirError(f"cannot read {Path(path) / 'config.json'}: {e}") from e
 
 
+def split_seed(config: dict) -> int:
+    """The seed of the split by email of the model of `config` (its config.json):
+    `train --split-seed`, else its `--seed` (older models have only that)."""
+    seed = config.get("split_seed")
+    return int(config.get("seed", 0) if seed is None else seed)
+
+
 def uses_subjects(config: dict) -> bool:
     """Whether the model of `config` (its config.json) was trained with subjects
     (`train --subject`): it reads "<subject> xxbody <body>". Older models: no."""

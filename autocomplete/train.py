@@ -158,6 +158,10 @@ class TrainConfig:
         choices=(PRECISIONS[0], "auto", *PRECISIONS[1:]))
     seed: int = option(0, "Seed of the split, the initial weights and the window order "
                        "(with --data, the split and windows are DIR's).")
+    split_seed: int | None = option(
+        None, "Seed of the split by email alone (default: --seed), so that runs with other "
+        "--seed values vary the initial weights and the window order over the same split "
+        "(with --data, the split is DIR's).")
     strategy: str = option(
         "auto", "tf.distribute strategy. auto: multi-worker when TF_CONFIG names more than "
         "one worker, mirrored with more than one GPU, else one (a single device). "
@@ -191,6 +195,10 @@ class TrainConfig:
         if self.corpus and self.data:
             raise ValueError("--corpus and --data exclude each other: --data DIR already "
                              "holds a prepared corpus")
+        if self.data and self.split_seed is not None:
+            raise ValueError("--split-seed does not apply to --data: DIR holds its split")
+        if self.split_seed is None and not self.data:
+            self.split_seed = self.seed
 
     def out_dir(self) -> Path:
         return Path(self.out) if self.out else artifacts.default_model_dir(self.cell)
@@ -212,7 +220,8 @@ def load_emails(corpus: str | None, text_column: str | None = None) -> pd.DataFr
 
 
 def prepare_data(cfg: TrainConfig, df: pd.DataFrame) -> dict:
-    """Normalized text, split, vocabulary and windows for a run (deterministic given the seed).
+    """Normalized text, split, vocabulary and windows for a run (deterministic given the
+    split seed).
 
     Unless `cfg.keep_numbers`, private values become placeholders first
     (`corpus.normalize`, in the subjects too with `cfg.subject`); `normalized`
@@ -225,7 +234,7 @@ def prepare_data(cfg: TrainConfig, df: pd.DataFrame) -> dict:
     if not cfg.keep_numbers:
         df, normalized = normalize_emails(df, subjects=cfg.subject)
     data = prepare_windows(df, window=cfg.window, stride=cfg.stride,
-                           max_tokens=cfg.max_tokens, seed=cfg.seed, subjects=cfg.subject)
+                           max_tokens=cfg.max_tokens, seed=cfg.split_seed, subjects=cfg.subject)
     return data | {"normalized": dict(normalized)}
 
 

@@ -123,14 +123,15 @@ def main() -> None:
     if args.eval_only:  # the cell and the split seed of the model being evaluated
         out = Path(args.out)
         saved = artifacts.read_config(out)
-        cfg = TrainConfig(cell=saved["cell"], seed=saved["seed"])
+        cfg = TrainConfig(cell=saved["cell"], seed=saved["seed"],
+                          split_seed=artifacts.split_seed(saved))
     else:
         out = train(cfg, emails=train_df, verbose=2)
     train_minutes = (time.monotonic() - started) / 60
 
     lm = KerasLM(out)
     vectorizer = textprep.make_vectorizer(lm.vocab)
-    splits = textprep.split_by_email(train_df, seed=cfg.seed)  # the split train() used
+    splits = textprep.split_by_email(train_df, seed=cfg.split_seed)  # the split train() used
     train_seqs = textprep.encode(vectorizer, splits["train"]["body"].tolist())
     ngram = KneserNeyLM(order=4).fit(train_seqs, lm.vocab)
     step = load_step_model(out)

@@ -305,6 +305,25 @@ def test_same_command_and_seed_give_the_same_model(tmp_path):
     assert any(not np.array_equal(x, y) for x, y in zip(wa, wc, strict=True))
 
 
+def test_a_split_seed_keeps_the_split_and_windows_while_the_seed_varies(tmp_path):
+    from autocomplete.train import prepare_data
+
+    emails = tiny_emails()
+    base = prepare_data(tiny_config(tmp_path), emails)
+    same = prepare_data(tiny_config(tmp_path, seed=1, split_seed=0), emails)
+    other = prepare_data(tiny_config(tmp_path, seed=1), emails)
+    for name in ("train", "validation", "test"):
+        for a, b in zip(base["windows"][name], same["windows"][name], strict=True):
+            np.testing.assert_array_equal(a, b)
+    assert list(base["splits"]["test"]["id"]) != list(other["splits"]["test"]["id"])
+    assert TrainConfig(seed=3).split_seed == 3
+    with pytest.raises(ValueError, match="--data"):
+        TrainConfig(data=str(tmp_path), split_seed=0)
+    # what reads a model's split back reads it from the split seed
+    config = {"seed": 1, "split_seed": 0}
+    assert artifacts.split_seed(config) == 0 and artifacts.split_seed({"seed": 2}) == 2
+
+
 def test_output_to_a_log_file_is_one_line_per_epoch(tmp_path):
     from click.testing import CliRunner
 

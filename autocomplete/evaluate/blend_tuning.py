@@ -48,7 +48,7 @@ def rebuild_splits(config: dict, corpus: str | None = None, include: Sequence[st
     (called `label` in the message) was trained on: its fingerprint differs.
     """
     from autocomplete import textprep
-    from autocomplete.artifacts import uses_subjects
+    from autocomplete.artifacts import split_seed, uses_subjects
     from autocomplete.corpus.normalize import keeps_numbers, normalize_emails
 
     corpus = corpus or config.get("corpus")
@@ -66,7 +66,7 @@ def rebuild_splits(config: dict, corpus: str | None = None, include: Sequence[st
             f"{corpus or 'the built-in corpus'} is not the corpus {label} was trained on "
             "(corpus_sha256 differs), so its split cannot be rebuilt: give --corpus (and "
             "--include) as at training")
-    splits = textprep.split_by_email(df, seed=int(config.get("seed", 0)))
+    splits = textprep.split_by_email(df, seed=split_seed(config))
     splits = {name: splits[name] for name in parts}
     if not keeps_numbers(config):  # normalising is per email: the same before or after the split
         splits = {name: normalize_emails(part, subjects=uses_subjects(config))[0]

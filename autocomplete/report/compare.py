@@ -58,7 +58,7 @@ import numpy as np
 import pandas as pd
 
 from autocomplete import artifacts
-from autocomplete.artifacts import uses_subjects
+from autocomplete.artifacts import split_seed, uses_subjects
 from autocomplete.blend import has_blend
 from autocomplete.corpus import generator
 from autocomplete.corpus.normalize import keeps_numbers, normalize_emails
@@ -409,7 +409,7 @@ def _group_models(infos: list[ModelInfo], emails: pd.DataFrame | None, strict_co
         note = _fingerprint_note(m, fingerprints[id(df)], strict_corpus)
         if note:
             notes.append(note)
-        seed = int(m.config.get("seed", 0))
+        seed = split_seed(m.config)
         raw, subjects = keeps_numbers(m.config), uses_subjects(m.config)
         gkey = (id(df), seed, tuple(m.vocab), raw, subjects)
         if gkey not in groups:
