@@ -112,7 +112,7 @@ def main() -> None:
     parser.add_argument("--only", action="append", default=None, metavar="ENGINE",
                         help="type with this engine only (repeatable), e.g. --only blend "
                         "--only 'ngram-4 + cache' [default: every engine]")
-    parser.add_argument("--tune-emails", type=int, default=300,
+    parser.add_argument("--tune-emails", type=int, default=1000,
                         help="validation emails for `autocomplete tune` when it has to run")
     args = parser.parse_args()
     if args.model and args.enron:
