@@ -96,6 +96,7 @@ def main() -> None:
     from autocomplete import artifacts, textprep
     from autocomplete.blend import BlendStepModel, ContextWeights
     from autocomplete.cache import KEYS, ContinuousCache
+    from autocomplete.corpus.normalize import keeps_numbers, normalize_emails
     from autocomplete.evaluate import metrics
     from autocomplete.evaluate.blend_lm import BlendLM
     from autocomplete.evaluate.blend_tuning import tune_blend
@@ -132,6 +133,9 @@ def main() -> None:
     lm = KerasLM(out)
     vectorizer = textprep.make_vectorizer(lm.vocab)
     splits = textprep.split_by_email(train_df, seed=cfg.split_seed)  # the split train() used
+    if not keeps_numbers(artifacts.read_config(out)):  # the text as the model was trained on it
+        splits = {k: normalize_emails(v)[0] for k, v in splits.items()}
+        test_df = normalize_emails(test_df)[0]
     train_seqs = textprep.encode(vectorizer, splits["train"]["body"].tolist())
     ngram = KneserNeyLM(order=4).fit(train_seqs, lm.vocab)
     step = load_step_model(out)

@@ -13,6 +13,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import click
+import pandas as pd
 
 from autocomplete.commands.tune_cache import split_params
 
@@ -64,6 +65,19 @@ def tune(model_dir: Path, corpus: str | None, include: tuple[str, ...], emails: 
                 perplexity={"alone": ppl["neural"], "cache": ppl["neural + cache"]})
     best = table.drop_duplicates("parts")
     click.echo(best.round(4).to_string(index=False))
+    click.echo("the blend's weights by kind of context (tokens the n-gram saw, the cache's "
+               "largest copy probability):")
+    click.echo(_by_context(weights).to_string(index=False))
     click.echo(f"validation perplexity: neural {ppl['neural']:.1f}, blend {ppl['blend']:.1f} "
                f"(weights neural / {order}-gram / cache {weights.describe()}; cache keys "
                f"{cache.keys}, theta {cache.theta:g}); wrote {written}")
+
+
+def _by_context(weights) -> pd.DataFrame:
+    """One row per kind of context of a `blend.ContextWeights`."""
+    edges = [0.0, *weights.edges, 1.0]
+    return pd.DataFrame([
+        {"n-gram saw": order, "cache": f"{edges[b]:g}-{edges[b + 1]:g}",
+         **dict(zip(("neural", "ngram", "cache weight"), weights.table[order, b].round(2),
+                    strict=True))}
+        for order in range(len(weights.table)) for b in range(len(edges) - 1)])
