@@ -194,7 +194,8 @@ class BlendStepModel(CachedStepModel):
             fresh = self.ngram.next_probs(tails[missing], dtype=self.dtype)
             orders = self.ngram.context_orders(tails[missing])
             for i, row, order in zip(missing, fresh, orders, strict=True):
-                # a copy: a view would keep the whole batch alive
+                # kept: a copy of the row (a view would keep the whole batch alive), and
+                # the order matched where a step model keeps its state
                 kept[i] = (row.copy(), [np.array([order])])
                 self._ngram_rows.put(keys[i], *kept[i])
         return (np.stack([entry[0] for entry in kept]),

@@ -13,7 +13,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import click
-import pandas as pd
 
 from autocomplete.commands.tune_cache import split_params
 
@@ -73,8 +72,10 @@ def tune(model_dir: Path, corpus: str | None, include: tuple[str, ...], emails: 
                f"{cache.keys}, theta {cache.theta:g}); wrote {written}")
 
 
-def _by_context(weights) -> pd.DataFrame:
-    """One row per kind of context of a `blend.ContextWeights`."""
+def _by_context(weights):
+    """One row per kind of context of a `blend.ContextWeights`, as a DataFrame."""
+    import pandas as pd
+
     edges = [0.0, *weights.edges, 1.0]
     return pd.DataFrame([
         {"n-gram saw": order, "cache": f"{edges[b]:g}-{edges[b + 1]:g}",
