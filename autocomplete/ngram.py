@@ -170,21 +170,16 @@ class KneserNeyLM:
         `dtype` float32 halves the dense pass (what the completion engine asks for)."""
         if not self.vocab:
             raise RuntimeError("fit the model first")
-        n, width = len(contexts), self.order - 1
-        tails = np.array([_tail(c, width) for c in contexts], dtype=np.int64).reshape(n, width)
+        tails = self._tails(contexts)
         if tails.size and (tails.min() < 0 or tails.max() >= len(self.vocab)):
             raise ValueError("context ids must lie in [0, len(vocab))")
+        n = len(tails)
         if n <= FEW_CONTEXTS:
             return self._next_probs_each(tails, np.dtype(dtype))
         # P_k = gamma_k P_{k-1} + alpha_k unrolls to (prod of the gammas) * unigram plus each
         # level's alphas times the gammas above it: one dense pass over (n, V), not one per level
         found = []
-        for k, level in enumerate(self._levels, start=1):
-            if not len(level.codes):
-                continue
-            codes = self._codes(tails[:, width - k :])
-            pos = np.minimum(np.searchsorted(level.codes, codes), len(level.codes) - 1)
-            hit = level.codes[pos] == codes
+        for _, level, pos, hit in self._lookup(tails):
             # unseen context: alpha = 0, gamma = 1 (defer wholly to the lower order)
             found.append((level, pos, hit, np.where(hit, level.gamma[pos], 1.0)))
         total = np.ones(n)
@@ -231,16 +226,28 @@ class KneserNeyLM:
     def context_orders(self, contexts: Sequence[Sequence[int]]) -> np.ndarray:
         """(len(contexts),) how many of each context's last tokens (0 to order - 1) the
         n-gram saw as a context in training: how much of the context it knows."""
-        n, width = len(contexts), self.order - 1
-        tails = np.array([_tail(c, width) for c in contexts], dtype=np.int64).reshape(n, width)
-        orders = np.zeros(n, dtype=np.int64)
+        tails = self._tails(contexts)
+        orders = np.zeros(len(tails), dtype=np.int64)
+        for k, _, _, hit in self._lookup(tails):
+            orders[hit] = k
+        return orders
+
+    def _tails(self, contexts: Sequence[Sequence[int]]) -> np.ndarray:
+        """(n, order - 1) the last ids of each context, left-padded with START_ID."""
+        width = self.order - 1
+        return np.array([_tail(c, width) for c in contexts],
+                        dtype=np.int64).reshape(len(contexts), width)
+
+    def _lookup(self, tails: np.ndarray):
+        """Per level k with contexts, lowest first: (k, the level, each tail's position in
+        it, whether its last k ids are a context there)."""
+        width = tails.shape[1]
         for k, level in enumerate(self._levels, start=1):
             if not len(level.codes):
                 continue
             codes = self._codes(tails[:, width - k :])
             pos = np.minimum(np.searchsorted(level.codes, codes), len(level.codes) - 1)
-            orders[level.codes[pos] == codes] = k
-        return orders
+            yield k, level, pos, level.codes[pos] == codes
 
     def next_logprobs(self, contexts: list[list[int]]) -> np.ndarray:
         """Natural-log next-token probabilities (the `NextTokenModel` protocol)."""

@@ -216,12 +216,13 @@ def fit_context_weights(p: np.ndarray, seen: np.ndarray, orders: np.ndarray,
     if allowed[2] and not weights.uses_cache:
         return fit_context_weights(p, seen, orders, confidence, n_orders, step,
                                    (allowed[0], allowed[1], False), edges, min_tokens)
-    w = weights.rows(orders, confidence)
-    w_cache = np.where(seen, w[:, 2], 0.0)
-    mixed = (p[:, 0] * w[:, 0] + p[:, 1] * w[:, 1] + p[:, 2] * w_cache) / (
-        w[:, 0] + w[:, 1] + w_cache)
-    with np.errstate(divide="ignore"):
-        return weights, float(np.exp(-np.log(mixed).mean()))
+    nll = 0.0  # each kind's tokens under its weights
+    for order, b in itertools.product(range(n_orders), range(len(edges) + 1)):
+        mask = (k == order) & (bins == b)
+        if mask.any():
+            nll += mask.sum() * np.log(perplexities(table[order, b][None], p[mask],
+                                                    seen[mask])[0])
+    return weights, float(np.exp(nll / len(p)))
 
 
 # the combinations of parts `tune_blend` fits: which of (neural, ngram, cache) may have weight
