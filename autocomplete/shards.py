@@ -20,9 +20,13 @@ vocabulary, same packing), every record has one length and parses as a
 fixed-length feature, and reading needs no re-packing. The price: the window,
 stride, vocabulary size and split seed are fixed when DIR is written.
 
-`train_dataset` streams the training rows (shard files interleaved, a bounded
-shuffle buffer), so memory does not grow with the corpus; `read_windows` reads
-a split, or its first rows, into NumPy arrays for held-out scoring.
+`train_dataset` streams the training rows in the order `train --corpus` draws
+them from memory: the same seeded shuffle of every pass, applied to row
+numbers, with each batch's rows read from the shard files by offset. Memory
+holds the row numbers and offsets, not the rows, so it does not grow with the
+corpus's text, and the same seed trains the same model from the shards as
+from the corpus. `read_windows` reads a split, or its first rows, into NumPy
+arrays for held-out scoring.
 """
 
 from __future__ import annotations
@@ -31,6 +35,7 @@ import json
 import math
 import os
 import shutil
+import struct
 from pathlib import Path
 
 import numpy as np
@@ -42,7 +47,6 @@ FORMAT = 1
 MANIFEST = "manifest.json"
 SPLITS = ("train", "validation", "test")
 DEFAULT_ROWS_PER_SHARD = 4096  # about a million tokens of 256-token windows per file
-DEFAULT_SHUFFLE_ROWS = 4096  # serialized rows held by the training shuffle buffer
 FEATURE = "ids"
 
 
@@ -208,34 +212,85 @@ def read_windows(
     return x, y, w
 
 
+class RowReader:
+    """Random access to a split's serialized rows, by row number across its shard files.
+
+    A TFRecord file is a run of records, each its length (8 bytes), a check
+    of the length (4), the data and a check of the data (4): one pass over
+    the headers finds every row's offset, and a row is then one `pread`.
+    """
+
+    def __init__(self, files: list[str], rows: int) -> None:
+        offsets, lengths, owners = [], [], []
+        for number, file in enumerate(files):
+            size, position = os.path.getsize(file), 0
+            with open(file, "rb") as f:
+                while position < size:
+                    header = f.read(12)
+                    if len(header) < 12:
+                        raise ShardsError(f"{file} is cut short: prepare the corpus again")
+                    (length,) = struct.unpack("<Q", header[:8])
+                    offsets.append(position + 12)
+                    lengths.append(length)
+                    position += 16 + length
+                    f.seek(position)
+            if position != size:
+                raise ShardsError(f"{file} is cut short: prepare the corpus again")
+            owners += [number] * (len(offsets) - len(owners))
+        if len(offsets) != rows:
+            raise ShardsError(f"the shards hold {len(offsets)} rows where the manifest says "
+                              f"{rows}: prepare the corpus again")
+        self.files = files
+        self.offsets = np.array(offsets, np.int64)
+        self.lengths = np.array(lengths, np.int64)
+        self.owners = np.array(owners, np.int32)
+        self._fds: list[int] | None = None
+
+    def read(self, rows) -> np.ndarray:
+        """The serialized rows numbered `rows` (a vector), in that order."""
+        if self._fds is None:
+            self._fds = [os.open(file, os.O_RDONLY) for file in self.files]
+        rows = np.asarray(rows)
+        return np.array([os.pread(self._fds[self.owners[r]], int(self.lengths[r]),
+                                  int(self.offsets[r])) for r in rows], dtype=object)
+
+    def __del__(self) -> None:
+        for fd in self._fds or ():
+            os.close(fd)
+
+
 def train_dataset(
     path: str | os.PathLike,
     batch_size: int,
     seed: int = 0,
-    shuffle_rows: int = DEFAULT_SHUFFLE_ROWS,
     manifest: dict | None = None,
 ):
     """The training rows as a `tf.data.Dataset` of (inputs, targets, weights) batches.
 
-    The shard files are shuffled and read interleaved, the rows go through a
-    shuffle buffer of `shuffle_rows` serialized rows (both reshuffled each
-    epoch, seeded), then are batched and parsed. Only the buffer, the batches
-    in flight and the prefetched ones are in memory, whatever the corpus
-    size. The dataset's length is known (rows / batch size, rounded up), so
-    progress and the learning-rate decay see the planned updates.
+    The batches are those `textprep.make_dataset` gives for the same rows in
+    memory with the same seed: the same shuffle (of row numbers here, of
+    rows there), reshuffled each pass, the same batching. Each batch's rows
+    are then read from the shards (`RowReader`) and parsed. Memory holds the
+    row numbers and the rows' offsets, the batches in flight and the
+    prefetched ones, not the corpus. The dataset's length is known (rows /
+    batch size, rounded up), so progress and the learning-rate decay see the
+    planned updates.
     """
     import tensorflow as tf
 
     path = Path(path)
     manifest = manifest or read_manifest(path)
-    files = _files(path, manifest, "train")
     rows = manifest["splits"]["train"]["windows"]
-    ds = tf.data.Dataset.from_tensor_slices(files)
-    ds = ds.shuffle(len(files), seed=seed, reshuffle_each_iteration=True)
-    ds = ds.interleave(tf.data.TFRecordDataset, cycle_length=min(len(files), 4),
-                       num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
-    ds = ds.shuffle(min(max(rows, 1), shuffle_rows), seed=seed, reshuffle_each_iteration=True)
-    ds = ds.batch(batch_size).map(_parse(manifest["settings"]["window"]),
-                                  num_parallel_calls=tf.data.AUTOTUNE)
+    reader = RowReader(_files(path, manifest, "train"), rows)
+
+    def read(numbers):
+        serialized = tf.py_function(reader.read, [numbers], tf.string)
+        serialized.set_shape([None])
+        return serialized
+
+    ds = tf.data.Dataset.range(rows)
+    ds = ds.shuffle(max(rows, 1), seed=seed, reshuffle_each_iteration=True)
+    ds = ds.batch(batch_size).map(read).map(_parse(manifest["settings"]["window"]),
+                                            num_parallel_calls=tf.data.AUTOTUNE)
     ds = ds.apply(tf.data.experimental.assert_cardinality(math.ceil(rows / batch_size)))
     return ds.prefetch(tf.data.AUTOTUNE)

@@ -74,6 +74,53 @@ def test_train_data_streams_the_shards_into_a_normal_model_directory(prepared, t
     assert metrics["tokens"] == manifest["splits"]["test"]["tokens"]
 
 
+@pytest.mark.parametrize("seed", [0, 5])
+def test_streamed_batches_are_the_in_memory_batches(prepared, seed):
+    import tensorflow as tf
+
+    from autocomplete.textprep import make_dataset
+
+    _, data = prepared
+    rows = shards.read_windows(data, "train")
+    tf.random.set_seed(seed)  # as `train` does, through keras.utils.set_random_seed
+    streamed = list(shards.train_dataset(data, 5, seed).repeat(2))
+    in_memory = list(make_dataset(rows, 5, shuffle=True, seed=seed).repeat(2))
+    assert len(streamed) == len(in_memory) == 2 * -(-len(rows[0]) // 5)
+    for mine, theirs in zip(streamed, in_memory, strict=True):
+        for a, b in zip(mine, theirs, strict=True):
+            np.testing.assert_array_equal(a.numpy(), b.numpy())
+    first, second = (np.concatenate([b[0].numpy() for b in half])
+                     for half in (streamed[: len(streamed) // 2], streamed[len(streamed) // 2:]))
+    assert sorted(map(bytes, first)) == sorted(map(bytes, rows[0])) == sorted(map(bytes, second))
+    assert not np.array_equal(first, second)  # each pass in a new order
+
+
+def test_train_data_trains_the_model_train_corpus_trains(prepared, tmp_path):
+    corpus, data = prepared
+    streamed = train(tiny_config(tmp_path / "streamed", data=str(data), window=WINDOW),
+                     verbose=0)
+    in_memory = train(tiny_config(tmp_path / "in_memory", corpus=str(corpus), window=WINDOW),
+                      verbose=0)
+    metrics = [json.loads((out / "metrics.json").read_text()) for out in (streamed, in_memory)]
+    assert metrics[0]["perplexity"] == metrics[1]["perplexity"]
+    weights = [np.load(out / "inference.npz") for out in (streamed, in_memory)]
+    for name in weights[1].files:
+        np.testing.assert_array_equal(weights[0][name], weights[1][name])
+
+
+def test_damaged_shards_are_refused_in_one_line(prepared, tmp_path):
+    import shutil
+
+    _, data = prepared
+    copy = tmp_path / "shards"
+    shutil.copytree(data, copy)
+    manifest = shards.read_manifest(copy)
+    first = copy / manifest["splits"]["train"]["shards"][0]
+    first.write_bytes(first.read_bytes()[:-3])
+    with pytest.raises(shards.ShardsError, match="cut short: prepare the corpus again"):
+        shards.train_dataset(copy, 5)
+
+
 def test_train_data_and_corpus_errors_are_one_line(prepared, tmp_path):
     corpus, data = prepared
     cases = [
