@@ -146,7 +146,8 @@ def test_report_train_trains_missing_cells_with_the_default_work(tmp_path, monke
     result = CliRunner().invoke(report, ["--models-dir", str(tmp_path), "--train", "--json"])
     assert [c.cell for c in configs] == ["simple_rnn", "lstm", "gru"]
     assert {c.time_budget for c in configs} == {None}  # no wall-clock cap by default
-    assert {(c.updates, c.epochs) for c in configs} == {(autocomplete.train.DEFAULT_UPDATES, None)}
+    assert [(c.updates, c.epochs) for c in configs] == \
+        [(autocomplete.train.DEFAULT_UPDATES[c.cell], None) for c in configs]
     assert result.exit_code == 1  # the fake trained nothing
 
 
@@ -158,7 +159,8 @@ def test_report_train_budget_is_an_optional_cap(tmp_path, monkeypatch):
     result = CliRunner().invoke(report, ["--models-dir", str(tmp_path), "--train",
                                          "--budget", "7", "--json"])
     assert {c.time_budget for c in configs} == {7.0}
-    assert {(c.updates, c.epochs) for c in configs} == {(autocomplete.train.DEFAULT_UPDATES, None)}
+    assert [(c.updates, c.epochs) for c in configs] == \
+        [(autocomplete.train.DEFAULT_UPDATES[c.cell], None) for c in configs]
     assert [c.out for c in configs] == [str(tmp_path / c) for c in ("simple_rnn", "lstm", "gru")]
     assert result.exit_code == 1  # the fake trained nothing
 
