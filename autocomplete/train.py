@@ -47,9 +47,10 @@ DEFAULT_LEARNING_RATES = {"lstm": 4e-2, "gru": 2e-2, "simple_rnn": 1e-2}
 # seed by update 300; with 128 (at 3e-2) one seed needed 350.
 DEFAULT_EMBEDDING_DIMS = {"lstm": 64, "gru": 128, "simple_rnn": 128}
 # The run's work in optimizer updates, per cell, past the update by which the lecture's
-# three verbs held in every seed measured on the built-in corpus: the GRU by 300, the LSTM
-# (slower to find the cues on this corpus) after 330 in two seeds of three, and in a seed
-# followed update by update first at 600 (BENCHMARKS.md, "Default training").
+# three verbs held in every seed measured on the built-in corpus: the GRU's by 300; the
+# LSTM, slower to find the cues on this corpus, held them after 330 in one seed of three and
+# after 700 in all three, one of which, followed update by update, first held them at 600
+# (BENCHMARKS.md, "Default training").
 DEFAULT_UPDATES = {"lstm": 700, "gru": 330, "simple_rnn": 330}
 DEFAULT_UNITS = 256
 
