@@ -11,8 +11,8 @@ class UpdateProgress(keras.callbacks.Callback):
     """Prints the run's planned work and its estimated duration, then updates done.
 
     A run is defined by its work (rounds x updates per round: Keras's epochs x
-    steps per epoch), not by wall time,
-    so the same command trains the same model on a fast or a slow machine.
+    steps per epoch), not by wall time, so the same command does the same work
+    on a fast or a slow machine.
     After `estimate_after` updates (fewer in a run of under 10 x that many; the
     first update, which traces the graph, is not timed) it prints one line:
     the planned updates and the time they will take at the rate measured so

@@ -96,8 +96,8 @@ def train(**opts) -> None:
     """Train a model on the built-in corpus (or --corpus) and write its directory.
 
     The run's work is fixed (--updates, or --epochs over the training windows), so the same
-    command and seed train the same model on a fast or a slow machine; it
-    prints its estimated duration after its first updates. The directory
+    command and seed do the same work on a fast or a slow machine, and train the same model
+    on the same machine; it prints its estimated duration after its first updates. The directory
     (default models/<cell>/) gets model.keras, vocab.txt, config.json,
     history.csv, metrics.json and the gradient statistics. It appears only
     when training has finished with finite weights; an interrupted run
