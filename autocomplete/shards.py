@@ -220,6 +220,8 @@ class RowReader:
     the headers finds every row's offset, and a row is then one `pread`.
     """
 
+    _fds: list[int] | None = None  # opened on the first read
+
     def __init__(self, files: list[str], rows: int) -> None:
         offsets, lengths, owners = [], [], []
         for number, file in enumerate(files):
