@@ -204,7 +204,12 @@ def read_windows(
     ds = tf.data.TFRecordDataset(_files(path, manifest, split))
     if limit is not None:
         ds = ds.take(limit)
-    parts = [tuple(t.numpy() for t in batch) for batch in ds.batch(1024).map(_parse(window))]
+    try:
+        parts = [tuple(t.numpy() for t in batch)
+                 for batch in ds.batch(1024).map(_parse(window))]
+    except tf.errors.DataLossError:
+        raise ShardsError(f"a {split} shard of {path} is cut short or damaged: prepare the "
+                          "corpus again") from None
     if not parts:
         return (np.zeros((0, window), np.int32), np.zeros((0, window), np.int32),
                 np.zeros((0, window), np.float32))
@@ -246,7 +251,6 @@ class RowReader:
         self.offsets = np.array(offsets, np.int64)
         self.lengths = np.array(lengths, np.int64)
         self.owners = np.array(owners, np.int32)
-        self._fds: list[int] | None = None
 
     def read(self, rows) -> np.ndarray:
         """The serialized rows numbered `rows` (a vector), in that order."""

@@ -119,6 +119,13 @@ def test_damaged_shards_are_refused_in_one_line(prepared, tmp_path):
     first.write_bytes(first.read_bytes()[:-3])
     with pytest.raises(shards.ShardsError, match="cut short: prepare the corpus again"):
         shards.train_dataset(copy, 5)
+    result = CliRunner().invoke(train_command, ["--data", str(copy), "--window", str(WINDOW),
+                                                "--out", str(tmp_path / "m")])
+    assert result.exit_code == 1 and "Traceback" not in result.output
+    errors = [line for line in result.output.splitlines() if line.startswith("Error")]
+    assert len(errors) == 1 and "cut short" in errors[0], result.output
+    assert errors[0].endswith("prepare the corpus again")
+    assert not (tmp_path / "m").exists()
 
 
 def test_train_data_and_corpus_errors_are_one_line(prepared, tmp_path):
