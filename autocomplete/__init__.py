@@ -4,7 +4,7 @@ The package is built in one-way layers; a module imports only modules of its
 own layer or earlier ones (`tests/test_layers.py` checks it):
 
     tokens and artifacts  tokens, textprep, model_names, artifacts, corpus
-    engines               model, keras_step, fastpath, decoding, decoding_defaults,
+    engines               model, losses, keras_step, fastpath, decoding, decoding_defaults,
                           logprobs, cache, callbacks
     evaluation            evaluate
     training              train

@@ -18,6 +18,7 @@ from pathlib import Path
 import keras
 import numpy as np
 
+from autocomplete.losses import NextTokenCrossEntropy
 from autocomplete.model_names import GATE_INITS, PRECISIONS
 
 CELLS = {
@@ -214,7 +215,8 @@ def compile_model(
     recipe uses `optimizer="sgd"`).
 
     The loss is the cross-entropy averaged over real tokens (padding has sample
-    weight 0 and is left out of the mean) plus the L2 penalties. No metric is
+    weight 0 and is left out of the mean) plus the L2 penalties, with the
+    cheaper kernel of `autocomplete.losses`. No metric is
     compiled: a per-step perplexity or accuracy computes a second softmax and
     an arg-max over the vocabulary at every position, which made a CPU training
     step of the default LSTM 1.2x slower (benchmarks/train_speed.py).
@@ -230,10 +232,5 @@ def compile_model(
         clipnorm=clipnorm or None,
         global_clipnorm=global_clipnorm or None,
     )
-    model.compile(
-        optimizer=opt,
-        loss=keras.losses.SparseCategoricalCrossentropy(
-            from_logits=True, reduction="mean_with_sample_weight"
-        ),
-    )
+    model.compile(optimizer=opt, loss=NextTokenCrossEntropy())
     return model

@@ -8,8 +8,8 @@ A function-local import is still a dependency, so it cannot hide a cycle.
 Layers, earliest first:
 
     tokens     tokens, textprep, model_names, artifacts, shards, corpus/*, the package itself
-    engines    model, keras_step, fastpath, decoding, decoding_defaults, memo, logprobs,
-               cache, ngram, blend, callbacks/*, distribute
+    engines    model, losses, keras_step, fastpath, decoding, decoding_defaults, memo,
+               logprobs, cache, ngram, blend, callbacks/*, distribute
     evaluate   evaluate/*
     train      train (scores its held-out data with evaluate's packed-window scorer)
     report     report/*
@@ -31,8 +31,8 @@ PACKAGE = ROOT / "autocomplete"
 LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("tokens", ("autocomplete.tokens", "autocomplete.textprep", "autocomplete.model_names",
                 "autocomplete.artifacts", "autocomplete.shards", "autocomplete.corpus")),
-    ("engines", ("autocomplete.model", "autocomplete.keras_step", "autocomplete.fastpath",
-                 "autocomplete.decoding", "autocomplete.decoding_defaults",
+    ("engines", ("autocomplete.model", "autocomplete.losses", "autocomplete.keras_step",
+                 "autocomplete.fastpath", "autocomplete.decoding", "autocomplete.decoding_defaults",
                  "autocomplete.memo", "autocomplete.logprobs", "autocomplete.cache",
                  "autocomplete.ngram", "autocomplete.blend", "autocomplete.callbacks",
                  "autocomplete.distribute")),
