@@ -5,7 +5,9 @@ at import) on synthetic batches, vocabulary 3,000 (the built-in corpus has
 3,008 tokens), Adam with clipnorm 1 and L2 1e-6. The baseline is the step
 `autocomplete train --cell lstm` took before the defaults changed: 256 units,
 embedding 128, 16 windows of 256 tokens, per-step `xent` and `accuracy`
-metrics, float32. Tokens per second count real tokens: a step's positions
+metrics, float32, TensorFlow's fused cross-entropy kernel and malloc as the
+CPU allocator (today's default step uses `autocomplete.losses` and the BFC
+allocator that `autocomplete` turns on). Tokens per second count real tokens: a step's positions
 times the share of positions that hold a token (not padding) when the
 built-in corpus's training split is packed into windows of that length
 (83% at 256 tokens, 97% at 384). Rounds alternate the order, so that a slow
@@ -36,8 +38,11 @@ from pathlib import Path  # noqa: E402
 import pandas as pd  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
-OLD = {"units": 256, "emb": 128, "window": 256, "batch": 16, "metrics": True}
-NEW = {"units": 256, "emb": 128, "window": 256, "proj": 128}
+OLD = {"units": 256, "emb": 128, "window": 256, "batch": 16, "metrics": True,
+       "loss": "keras", "allocator": "malloc"}
+NEW = {"units": 256, "emb": 128, "window": 256, "proj": 128, "loss": "keras",
+       "allocator": "malloc"}
+NOW = {"loss": "ours", "allocator": "bfc"}  # what `autocomplete train` uses today
 VARIANTS = {  # name -> settings
     "earlier default: 256 units, emb 128, 16 x 256, per-step metrics": OLD,
     "the same without per-step metrics": OLD | {"metrics": False},
@@ -47,12 +52,17 @@ VARIANTS = {  # name -> settings
     "16 x 256, projection 128": NEW | {"batch": 16},
     "LSTM 32 x 256, projection 128": NEW | {"batch": 32},
     "LSTM 64 x 256, projection 128": NEW | {"batch": 64},
-    "default LSTM: 64 x 256, emb 64, projection 128": NEW | {"batch": 64, "emb": 64},
+    "LSTM 64 x 256, emb 64, projection 128": NEW | {"batch": 64, "emb": 64},
+    "the same, BFC allocator": NEW | {"batch": 64, "emb": 64, "allocator": "bfc"},
+    "default LSTM: the same, BFC allocator, cheaper loss kernel": NEW | {"batch": 64, "emb": 64}
+    | NOW,
     "default LSTM, Keras on JAX": NEW | {"batch": 64, "emb": 64, "backend": "jax"},
     "LSTM 64 x 256, no projection": NEW | {"batch": 64, "proj": None},
     "narrow: 128 units, emb 64, 16 x 384": {"units": 128, "emb": 64, "window": 384,
-                                            "batch": 16},
-    "default GRU: 64 x 256, projection 128": NEW | {"batch": 64, "cell": "gru"},
+                                            "batch": 16, "loss": "keras", "allocator": "malloc"},
+    "GRU 64 x 256, projection 128": NEW | {"batch": 64, "cell": "gru"},
+    "default GRU: the same, BFC allocator, cheaper loss kernel": NEW | {"batch": 64,
+                                                                       "cell": "gru"} | NOW,
 }
 BASELINE = next(iter(VARIANTS))
 
@@ -71,10 +81,14 @@ def child(settings: dict, steps: int) -> None:
                         embedding_dim=settings["emb"], projection=settings.get("proj"),
                         precision=settings.get("precision", "float32"))
     compile_model(model, learning_rate=1e-2)
-    if settings.get("metrics") or settings.get("jit"):  # recompile as the variant says
+    loss = model.loss
+    if settings.get("loss") == "keras":  # TensorFlow's fused kernel, as before
+        loss = keras.losses.SparseCategoricalCrossentropy(
+            from_logits=True, reduction="mean_with_sample_weight")
+    if settings.get("metrics") or settings.get("jit") or loss is not model.loss:
         metrics = [keras.metrics.SparseCategoricalCrossentropy(from_logits=True, name="xent"),
                    keras.metrics.SparseCategoricalAccuracy(name="accuracy")]
-        model.compile(optimizer=model.optimizer, loss=model.loss,
+        model.compile(optimizer=model.optimizer, loss=loss,
                       weighted_metrics=metrics if settings.get("metrics") else None,
                       jit_compile=bool(settings.get("jit")))
     rng = np.random.default_rng(0)
@@ -123,7 +137,9 @@ def speed(rounds: int, steps: int) -> pd.DataFrame:
         for name in names if r % 2 == 0 else names[::-1]:
             settings = VARIANTS[name]
             env = os.environ | {"TF_CPP_MIN_LOG_LEVEL": "3", "PYTHONPATH": str(ROOT),
-                                "KERAS_BACKEND": settings.get("backend", "tensorflow")}
+                                "KERAS_BACKEND": settings.get("backend", "tensorflow"),
+                                "TF_CPU_ALLOCATOR_USE_BFC": str(
+                                    settings.get("allocator") == "bfc").lower()}
             out = subprocess.run(
                 [sys.executable, __file__, "--steps", str(steps), "--child",
                  json.dumps(settings)], env=env, capture_output=True, text=True, check=True,
