@@ -15,10 +15,12 @@ is shared out between the other two in proportion to theirs.
 
 The weights depend on the context (`ContextWeights`): on how long a tail of
 it the n-gram saw in training (0 to order - 1 tokens: where it saw three, it
-knows the phrase; where it saw one, it guesses) and on how sure the cache is
-(the largest copy probability, in bins at `CONFIDENCE_EDGES`). Each such
-kind of context gets its own triple, fitted on the validation tokens of that
-kind; a kind with too few of them keeps the triple fitted on all.
+knows the phrase; where it saw one, it guesses), on how sure the cache is
+(the largest copy probability, in bins at `CONFIDENCE_EDGES`) and, in a
+blend with the neural model, on how sure that is (its largest probability,
+in the same bins). Each such kind of context gets its own triple, fitted on
+the validation tokens of that kind; a kind with too few of them keeps the
+triple of the coarser kind it belongs to.
 
 `autocomplete tune MODEL_DIR` fits the n-gram on the model's training split
 and the weights on its validation split, and writes them to the model
@@ -71,26 +73,37 @@ class BlendWeights:
 @dataclass(frozen=True)
 class ContextWeights:
     """Mixture weights by kind of context: one triple per (n-gram order matched, bin of
-    the cache's confidence).
+    the cache's confidence[, bin of the neural model's confidence]).
 
     `table[k, b]` (orders x bins x 3, in `PARTS` order) applies where the n-gram saw
     the last k tokens of the context (and not k + 1) and the cache's largest copy
     probability falls in bin b of `edges`; `default` is the triple fitted on all
     kinds, which `table` holds wherever a kind had too few tokens to fit its own.
+    With `neural_edges`, `neural_table[k, b, c]` (orders x bins x neural bins x 3)
+    refines `table[k, b]` by bin c of the neural model's largest probability, and
+    holds `table[k, b]` where that had too few tokens; without, it is `table`.
     """
 
     default: BlendWeights
     table: np.ndarray
     edges: tuple[float, ...] = CONFIDENCE_EDGES
+    neural_edges: tuple[float, ...] = ()
+    neural_table: np.ndarray | None = None
 
     def __post_init__(self) -> None:
         t = np.asarray(self.table, dtype=np.float64)
         if t.ndim != 3 or t.shape[1:] != (len(self.edges) + 1, 3):
             raise ValueError(f"context weights need a table of orders x {len(self.edges) + 1} "
                              f"x 3, got shape {t.shape}")
-        for row in t.reshape(-1, 3):
+        n = (t[:, :, None, :] if self.neural_table is None
+             else np.asarray(self.neural_table, dtype=np.float64))
+        if n.shape != (len(t), len(self.edges) + 1, len(self.neural_edges) + 1, 3):
+            raise ValueError(f"the neural table needs shape {t.shape[:2]} x "
+                             f"{len(self.neural_edges) + 1} x 3, got {n.shape}")
+        for row in np.concatenate([t.reshape(-1, 3), n.reshape(-1, 3)]):
             BlendWeights(*map(float, row))  # each triple is a valid mixture
         object.__setattr__(self, "table", t)
+        object.__setattr__(self, "neural_table", n)
 
     @classmethod
     def constant(cls, weights: BlendWeights, orders: int,
@@ -100,24 +113,31 @@ class ContextWeights:
 
     @property
     def uses_cache(self) -> bool:
-        return bool((self.table[..., 2] > 0).any())
+        return bool((self.neural_table[..., 2] > 0).any())
 
-    def rows(self, orders: np.ndarray, confidence: np.ndarray) -> np.ndarray:
-        """(n, 3) the weights for contexts whose n-gram matched `orders` (n,) tokens and
-        whose cache's largest copy probability is `confidence` (n,)."""
+    def rows(self, orders: np.ndarray, confidence: np.ndarray,
+             neural_confidence: np.ndarray | None = None) -> np.ndarray:
+        """(n, 3) the weights for contexts whose n-gram matched `orders` (n,) tokens, whose
+        cache's largest copy probability is `confidence` (n,) and whose neural model's
+        largest probability is `neural_confidence` (n,; needed with `neural_edges`)."""
         k = np.minimum(np.asarray(orders), len(self.table) - 1)
-        return self.table[k, np.digitize(confidence, self.edges)]
+        b = np.digitize(confidence, self.edges)
+        if not self.neural_edges:
+            return self.table[k, b]
+        return self.neural_table[k, b, np.digitize(neural_confidence, self.neural_edges)]
 
     def describe(self) -> str:
         """The default triple, and whether the weights vary by context."""
         w = self.default
-        varies = not np.allclose(self.table, w.array())
+        varies = not np.allclose(self.neural_table, w.array())
         return f"{w.neural:g} / {w.ngram:g} / {w.cache:g}{', by context' if varies else ''}"
 
     def to_json(self) -> dict:
-        return {"weights": asdict(self.default),
-                "by_context": {"edges": list(self.edges),
-                               "table": np.round(self.table, 6).tolist()}}
+        by = {"edges": list(self.edges), "table": np.round(self.table, 6).tolist()}
+        if self.neural_edges:
+            by |= {"neural_edges": list(self.neural_edges),
+                   "neural_table": np.round(self.neural_table, 6).tolist()}
+        return {"weights": asdict(self.default), "by_context": by}
 
     @classmethod
     def from_json(cls, entry: dict, orders: int) -> ContextWeights:
@@ -126,8 +146,11 @@ class ContextWeights:
         if "by_context" not in entry:
             return cls.constant(default, orders)
         by = entry["by_context"]
+        neural = by.get("neural_table")
         return cls(default, np.array(by["table"], dtype=np.float64),
-                   tuple(float(e) for e in by["edges"]))
+                   tuple(float(e) for e in by["edges"]),
+                   tuple(float(e) for e in by.get("neural_edges", ())),
+                   None if neural is None else np.array(neural, dtype=np.float64))
 
 
 def mix(weights: BlendWeights | np.ndarray, p_neural: np.ndarray, p_ngram: np.ndarray,
@@ -205,10 +228,12 @@ class BlendStepModel(CachedStepModel):
               p_cache: np.ndarray | None, seen: np.ndarray) -> np.ndarray:
         """(n, V) the parts' probabilities mixed with the weights of each row's kind of
         context (`orders`: the n-gram's `context_orders`; the cache's confidence is
-        read from `p_cache`)."""
+        read from `p_cache`, the neural model's from `p_neural`)."""
         confidence = (np.where(seen, p_cache.max(axis=1), 0.0) if p_cache is not None
                       else np.zeros(len(p_neural)))
-        return mix(self.weights.rows(orders, confidence), p_neural, p_ngram, p_cache, seen)
+        neural = p_neural.max(axis=1) if self.weights.neural_edges else None
+        return mix(self.weights.rows(orders, confidence, neural), p_neural, p_ngram, p_cache,
+                   seen)
 
     def predict(self, logp: np.ndarray, hidden: np.ndarray, ids: np.ndarray) -> np.ndarray:
         """(n, V) blended log-probs after contexts `ids` (n, T) (the `CachedStepModel` hook

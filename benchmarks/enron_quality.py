@@ -12,7 +12,8 @@ settings tuned on enron1-3's validation emails. With --blend, also the blend of 
 neural model, the 4-gram and the cache (`autocomplete.blend`), its weights tuned on the
 same validation emails, next to the 4-gram with a cache fitted the same way (token keys, no
 neural weight): the like-for-like baseline; each with its weights by kind of context and
-with the one triple fitted on all contexts.
+with the one triple fitted on all contexts (the blend also by kind of context without the
+bins of the neural model's confidence).
 Skips cleanly when the corpus is absent.
 
     python benchmarks/enron_quality.py --cell lstm --minutes 30
@@ -176,8 +177,10 @@ def main() -> None:
         print(f"blend tuning, {len(val)} validation emails (best per combination of parts):")
         print(fit.table.drop_duplicates("parts").round(4).to_string(index=False))
         for name, (w, c) in [(cfg.cell, fit.blend), ("ngram-4", fit.ngram_cache)]:
-            # the weights by kind of context, and the one triple fitted on all contexts
-            for weights in (w, ContextWeights.constant(w.default, ngram.order)):
+            # the weights by kind of context, the same without the bins of the neural
+            # model's confidence (where it has them), and the one triple fitted on all
+            coarse = [ContextWeights(w.default, w.table, w.edges)] if w.neural_edges else []
+            for weights in (w, *coarse, ContextWeights.constant(w.default, ngram.order)):
                 models.append((f"{name} blend ({weights.describe()}, cache {c.keys} "
                                f"{c.theta:g})",
                                BlendLM(out, ngram=ngram, weights=weights, cache=c),

@@ -141,6 +141,49 @@ def test_context_weights_pick_a_triple_by_ngram_order_and_cache_confidence(tmp_p
     assert np.array_equal(mix(one, *parts, seen), mix(w.default, *parts, seen))
 
 
+def test_context_weights_refine_by_the_neural_models_confidence():
+    from autocomplete.blend import ContextWeights
+
+    table = np.tile([0.5, 0.3, 0.2], (3, 3, 1))
+    fine = np.tile(table[:, :, None, :], (1, 1, 2, 1))
+    fine[1, 0, 1] = [0.9, 0.1, 0.0]  # the n-gram saw one token, the neural model is sure
+    w = ContextWeights(BlendWeights(0.5, 0.3, 0.2), table, (0.3, 0.7), (0.5,), fine)
+    rows = w.rows(np.array([1, 1, 2]), np.zeros(3), np.array([0.2, 0.8, 0.8]))
+    assert np.allclose(rows, [[0.5, 0.3, 0.2], [0.9, 0.1, 0.0], [0.5, 0.3, 0.2]])
+    back = ContextWeights.from_json(json.loads(json.dumps(w.to_json())), orders=3)
+    assert back.neural_edges == (0.5,) and np.array_equal(back.neural_table, w.neural_table)
+    with pytest.raises(ValueError, match="neural table"):
+        ContextWeights(w.default, table, (0.3, 0.7), (0.5,), fine[:, :, :1])
+    with pytest.raises(ValueError, match="sum to 1"):
+        ContextWeights(w.default, table, (0.3, 0.7), (0.5,), np.full((3, 3, 2, 3), 0.5))
+    # without neural bins the neural model's confidence is not needed
+    assert np.array_equal(ContextWeights(w.default, table).rows(np.array([1]), np.zeros(1)),
+                          [[0.5, 0.3, 0.2]])
+
+
+def test_weights_by_the_neural_models_confidence_fit_each_bin():
+    from autocomplete.evaluate.blend_tuning import fit_context_weights
+
+    # the neural model is right where it is sure, the n-gram elsewhere
+    n = 4000
+    sure = np.arange(n) % 2 == 0
+    p = np.stack([np.where(sure, 0.9, 0.01), np.where(sure, 0.05, 0.5), np.full(n, 0.1)], 1)
+    seen, orders, confidence = np.ones(n, dtype=bool), np.full(n, 2), np.zeros(n)
+    neural_conf = np.where(sure, 0.95, 0.1)
+    plain, ppl_plain = fit_context_weights(p, seen, orders, confidence, n_orders=4)
+    by, ppl_by = fit_context_weights(p, seen, orders, confidence, n_orders=4,
+                                     neural_confidence=neural_conf, neural_edges=(0.3, 0.7))
+    assert ppl_by < ppl_plain
+    assert by.neural_table[2, 0, 2, 0] > 0.8 and by.neural_table[2, 0, 0, 1] > 0.8
+    assert np.allclose(by.neural_table[2, 0, 1], by.table[2, 0])  # no tokens: the coarser kind
+    assert np.allclose(by.table, plain.table)
+    # a mixture without the neural model is never binned by it
+    base, _ = fit_context_weights(p, seen, orders, confidence, n_orders=4,
+                                  allowed=(False, True, True), neural_confidence=neural_conf,
+                                  neural_edges=(0.3, 0.7))
+    assert base.neural_edges == ()
+
+
 def test_the_blend_mixes_each_context_with_the_weights_of_its_kind(tiny_model_dir):
     from autocomplete.blend import ContextWeights
     from autocomplete.fastpath import export_inference, load_step_model
@@ -166,6 +209,33 @@ def test_the_blend_mixes_each_context_with_the_weights_of_its_kind(tiny_model_di
             [context[:t]])[0]
         assert np.allclose(np.exp(logp[0]), expected, atol=1e-6)
     assert blend.ngram_probs(context[None, -2:])[1][0] == known[-1]  # kept with its order
+
+
+def test_the_blend_reads_the_neural_models_confidence_from_its_probabilities(tiny_model_dir):
+    from autocomplete.blend import ContextWeights
+    from autocomplete.fastpath import export_inference, load_step_model
+
+    model_dir = tiny_model_dir("lstm")
+    export_inference(model_dir)
+    inner = load_step_model(model_dir)
+    ngram = _fit_ngram(inner.vocab)
+    table = np.tile([0.5, 0.5, 0.0], (3, 3, 1))
+    fine = np.tile([0.5, 0.5, 0.0], (3, 3, 2, 1))
+    fine[:, :, 1] = [0.9, 0.1, 0.0]  # the neural model's largest probability is over edge
+    index = {w: i for i, w in enumerate(inner.vocab)}
+    context = np.array([START_ID] + [index[w] for w in tokenize("thanks for the update")])
+    tops = [float(np.exp(inner.prefill(context[:t])[0][0].max()))
+            for t in range(1, len(context) + 1)]
+    edge = float(np.median(tops))  # contexts on both sides of it
+    weights = ContextWeights(BlendWeights(0.5, 0.5, 0.0), table, neural_edges=(edge,),
+                             neural_table=fine)
+    blend = BlendStepModel(inner, ngram, ContinuousCache(1.0, 0.0, "tokens"), weights)
+    for t, top in zip(range(1, len(context) + 1), tops, strict=True):
+        logp, _ = blend.prefill(context[:t])
+        a = 0.9 if top >= edge else 0.5
+        expected = (a * np.exp(inner.prefill(context[:t])[0][0].astype(np.float64))
+                    + (1 - a) * ngram.next_probs([context[:t]])[0])
+        assert np.allclose(np.exp(logp[0]), expected, atol=1e-6)
 
 
 def test_weights_by_kind_of_context_fit_each_kind():

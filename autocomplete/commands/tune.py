@@ -64,8 +64,8 @@ def tune(model_dir: Path, corpus: str | None, include: tuple[str, ...], emails: 
                 perplexity={"alone": ppl["neural"], "cache": ppl["neural + cache"]})
     best = table.drop_duplicates("parts")
     click.echo(best.round(4).to_string(index=False))
-    click.echo("the blend's weights by kind of context (tokens the n-gram saw, the cache's "
-               "largest copy probability):")
+    click.echo("the blend's weights by kind of context (tokens the n-gram saw, the largest "
+               "probability of the cache and of the neural model):")
     click.echo(_by_context(weights).to_string(index=False))
     click.echo(f"validation perplexity: neural {ppl['neural']:.1f}, blend {ppl['blend']:.1f} "
                f"(weights neural / {order}-gram / cache {weights.describe()}; cache keys "
@@ -77,8 +77,15 @@ def _by_context(weights):
     import pandas as pd
 
     edges = [0.0, *weights.edges, 1.0]
-    return pd.DataFrame([
-        {"n-gram saw": order, "cache": f"{edges[b]:g}-{edges[b + 1]:g}",
-         **dict(zip(("neural", "ngram", "cache weight"), weights.table[order, b].round(2),
-                    strict=True))}
-        for order in range(len(weights.table)) for b in range(len(edges) - 1)])
+    neural = [0.0, *weights.neural_edges, 1.0]
+    rows = []
+    for order in range(len(weights.table)):
+        for b in range(len(edges) - 1):
+            for c in range(len(neural) - 1):
+                row = {"n-gram saw": order, "cache": f"{edges[b]:g}-{edges[b + 1]:g}"}
+                if weights.neural_edges:
+                    row["neural model"] = f"{neural[c]:g}-{neural[c + 1]:g}"
+                triple = weights.neural_table[order, b, c].round(2)
+                rows.append(row | dict(zip(("neural", "ngram", "cache weight"), triple,
+                                           strict=True)))
+    return pd.DataFrame(rows)

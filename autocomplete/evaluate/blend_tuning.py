@@ -87,7 +87,8 @@ class TargetProbs:
     cache's, once per candidate setting; seen (N,): False where the cache had
     nothing to copy from yet; orders (N,): how much of the context the n-gram
     knew (`KneserNeyLM.context_orders`); confidence (C, N): the cache's largest
-    copy probability (0 where not seen).
+    copy probability (0 where not seen); neural_confidence (N,): the neural
+    model's largest probability.
     """
 
     neural: np.ndarray
@@ -96,6 +97,7 @@ class TargetProbs:
     seen: np.ndarray
     orders: np.ndarray
     confidence: np.ndarray
+    neural_confidence: np.ndarray
 
     def parts(self, c: int) -> np.ndarray:
         """(N, 3) the three parts' probabilities of the targets, the cache's with setting c."""
@@ -114,14 +116,16 @@ def target_probs(
     of the cache's figures is with `caches[c]`.
     """
     got: dict[str, list] = {k: [] for k in ("neural", "ngram", "cache", "seen", "orders",
-                                            "confidence")}
+                                            "confidence", "neural_confidence")}
     for logp, hidden, ids in items:
         ids = np.asarray(ids)
         t = len(ids) - 1
         keep = ids[1:] != PAD_ID
         rows, targets = np.arange(t)[keep], ids[1:][keep]
         prefixes = [ids[: i + 1] for i in rows]
-        got["neural"].append(np.exp(np.asarray(logp, dtype=np.float64)[rows, targets]))
+        logp = np.asarray(logp, dtype=np.float64)
+        got["neural"].append(np.exp(logp[rows, targets]))
+        got["neural_confidence"].append(np.exp(logp[rows].max(axis=1)))
         got["ngram"].append(ngram.next_probs(prefixes)[np.arange(len(rows)), targets])
         got["orders"].append(ngram.context_orders(prefixes))
         before = np.tril(np.ones((t, t), dtype=bool), -1)[:, : t - 1]
@@ -192,35 +196,53 @@ def fit_context_weights(p: np.ndarray, seen: np.ndarray, orders: np.ndarray,
                         confidence: np.ndarray, n_orders: int, step: float = STEP,
                         allowed: tuple[bool, bool, bool] = (True, True, True),
                         edges: tuple[float, ...] = CONFIDENCE_EDGES,
-                        min_tokens: int = MIN_TOKENS) -> tuple[ContextWeights, float]:
+                        min_tokens: int = MIN_TOKENS,
+                        neural_confidence: np.ndarray | None = None,
+                        neural_edges: tuple[float, ...] = ()) -> tuple[ContextWeights, float]:
     """Mixture weights per kind of context (`blend.ContextWeights`), each of least
     perplexity over the targets of its kind; kinds with fewer than `min_tokens`
-    targets keep the weights fitted on all. Arguments as for `fit_weights`, with
-    each target's n-gram order matched `orders` (N,) and cache `confidence` (N,).
-    Returns the weights and their perplexity over all targets.
+    targets keep the weights of the coarser kind (the n-gram order and cache bin
+    for a bin of the neural model's confidence; all targets for those). Arguments
+    as for `fit_weights`, with each target's n-gram order matched `orders` (N,),
+    cache `confidence` (N,) and, with `neural_edges`, the neural model's
+    `neural_confidence` (N,; only for a mixture that gives it weight). Returns
+    the weights and their perplexity over all targets.
 
     Where the mixture gives the cache no weight, completing does not compute the
     cache, so its confidence counts as 0 (one bin) there too.
     """
     if not allowed[2]:
         confidence = np.zeros(len(p))
+    if not allowed[0]:
+        neural_edges = ()
     default, _ = fit_weights(p, seen, step, allowed)
     table = np.tile(default.array(), (n_orders, len(edges) + 1, 1))
+    fine = np.tile(default.array(), (n_orders, len(edges) + 1, len(neural_edges) + 1, 1))
     bins = np.digitize(confidence, edges)
+    nbins = (np.digitize(neural_confidence, neural_edges) if neural_edges
+             else np.zeros(len(p), dtype=int))
     k = np.minimum(orders, n_orders - 1)
     for order, b in itertools.product(range(n_orders), range(len(edges) + 1)):
         mask = (k == order) & (bins == b)
         if mask.sum() >= min_tokens:
             table[order, b] = fit_weights(p[mask], seen[mask], step, allowed)[0].array()
-    weights = ContextWeights(default, table, edges)
+        fine[order, b] = table[order, b]
+        for c in range(len(neural_edges) + 1 if neural_edges else 0):
+            sub = mask & (nbins == c)
+            if sub.sum() >= min_tokens:
+                fine[order, b, c] = fit_weights(p[sub], seen[sub], step, allowed)[0].array()
+    weights = ContextWeights(default, table, edges, tuple(neural_edges),
+                             fine if neural_edges else None)
     if allowed[2] and not weights.uses_cache:
         return fit_context_weights(p, seen, orders, confidence, n_orders, step,
-                                   (allowed[0], allowed[1], False), edges, min_tokens)
+                                   (allowed[0], allowed[1], False), edges, min_tokens,
+                                   neural_confidence, neural_edges)
     nll = 0.0  # each kind's tokens under its weights
-    for order, b in itertools.product(range(n_orders), range(len(edges) + 1)):
-        mask = (k == order) & (bins == b)
+    for order, b, c in itertools.product(range(n_orders), range(len(edges) + 1),
+                                         range(len(neural_edges) + 1)):
+        mask = (k == order) & (bins == b) & (nbins == c)
         if mask.any():
-            nll += mask.sum() * np.log(perplexities(table[order, b][None], p[mask],
+            nll += mask.sum() * np.log(perplexities(fine[order, b, c][None], p[mask],
                                                     seen[mask])[0])
     return weights, float(np.exp(nll / len(p)))
 
@@ -244,12 +266,15 @@ class BlendFit:
 def tune_blend(
     lm: KerasLM, ngram: KneserNeyLM, sequences: Sequence[Sequence[int]],
     thetas: Mapping[str, Iterable[float]] = THETAS, step: float = STEP,
+    neural_edges: tuple[float, ...] = CONFIDENCE_EDGES,
 ) -> BlendFit:
     """Fit the blend on held-out `sequences` (their first window each).
 
     Every combination of parts is fitted with each candidate cache setting;
     those that mix the n-gram with another part get weights by kind of
-    context (`fit_context_weights`), the others one triple. The table's
+    context (`fit_context_weights`; those with the neural model also by its
+    confidence, in bins at `neural_edges`, () for none), the others one
+    triple. The table's
     neural / ngram / cache columns are the weights fitted on all contexts, its
     perplexity that of the weights used. The "ngram + cache" rows are the
     n-gram with a cache keyed by tokens only: the same memory of the email so
@@ -266,9 +291,10 @@ def tune_blend(
             if name == "ngram + cache" and c.keys != "tokens":  # no neural states in it
                 continue
             if allowed[1] and sum(allowed) > 1:
-                weights, ppl = fit_context_weights(p, probs.seen, probs.orders,
-                                                   probs.confidence[c_index], ngram.order,
-                                                   step, allowed)
+                weights, ppl = fit_context_weights(
+                    p, probs.seen, probs.orders, probs.confidence[c_index], ngram.order, step,
+                    allowed, neural_confidence=probs.neural_confidence,
+                    neural_edges=neural_edges)
                 default = weights.default
             else:
                 default, ppl = fit_weights(p, probs.seen, step, allowed)
