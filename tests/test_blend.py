@@ -286,6 +286,7 @@ def test_tune_writes_the_blend_that_complete_uses_and_names(tuned_model):
     assert saved["validation_emails"] == 4 and saved["ngram"]["order"] == 3
     assert saved["perplexity"]["blend"] <= saved["perplexity"]["neural"] + 1e-9
     assert weights.table.sum(axis=-1) == pytest.approx(1.0)  # a mixture for every context
+    assert weights.neural_table.shape[2] == len(weights.neural_edges) + 1 == 3  # by its confidence
     assert read_cache(tuned_model).keys in ("hidden", "tokens")  # tune also writes cache.json
     # and the baseline: the n-gram with a cache keyed by tokens, no weight on the neural model
     from autocomplete.blend import load_ngram_cache
@@ -293,6 +294,7 @@ def test_tune_writes_the_blend_that_complete_uses_and_names(tuned_model):
 
     baseline = load_ngram_cache(tuned_model, load_step_model(tuned_model))
     assert (baseline.weights.table[..., 0] == 0).all() and baseline.cache.keys == "tokens"
+    assert baseline.weights.neural_edges == ()  # no neural model, no bins of its confidence
     assert saved["perplexity"]["blend"] <= saved["perplexity"]["ngram + cache"] + 1e-9
 
     runner = CliRunner()
