@@ -57,6 +57,7 @@ def tune(model_dir: Path, corpus: str | None, include: tuple[str, ...], emails: 
     fit = tune_blend(lm, ngram, val)
     table, (weights, cache) = fit.table, fit.blend
     ppl = {row["parts"]: row["perplexity"] for _, row in table[::-1].iterrows()}
+    ppl["blend"] = fit.perplexity  # without the cache where it did not earn its time
     written = write_blend(model_dir, weights, cache, ngram, validation_emails=len(val),
                           training_emails=len(train_seqs), perplexity=ppl,
                           ngram_cache=mixture_json(*fit.ngram_cache))

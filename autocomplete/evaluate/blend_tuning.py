@@ -247,6 +247,11 @@ def fit_context_weights(p: np.ndarray, seen: np.ndarray, orders: np.ndarray,
     return weights, float(np.exp(nll / len(p)))
 
 
+# the blend keeps the cache only where it lowers validation perplexity by this share at least:
+# completing computes the cache at every step (on the built-in corpus a blend with a cache
+# weight of 0.01 in one kind of context and 0.1% lower perplexity had p90 14.0 ms a keystroke)
+CACHE_MIN_GAIN = 0.01
+
 # the combinations of parts `tune_blend` fits: which of (neural, ngram, cache) may have weight
 MIXTURES = {"neural": (True, False, False), "ngram": (False, True, False),
             "neural + ngram": (True, True, False), "neural + cache": (True, False, True),
@@ -261,6 +266,7 @@ class BlendFit:
     ngram_cache: tuple[ContextWeights, ContinuousCache]  # the baseline: no neural weight
     neural_cache: ContinuousCache  # the best neural + cache mixture, lam = the cache's weight
     table: pd.DataFrame  # validation perplexity per combination of parts and cache, best first
+    perplexity: float = float("nan")  # the blend's validation perplexity
 
 
 def tune_blend(
@@ -279,6 +285,8 @@ def tune_blend(
     perplexity that of the weights used. The "ngram + cache" rows are the
     n-gram with a cache keyed by tokens only: the same memory of the email so
     far without the neural model, the baseline the blend is measured against.
+    The blend is fitted without the cache where the cache lowers its perplexity
+    by less than `CACHE_MIN_GAIN`.
     """
     caches = candidate_caches(thetas)
     probs = target_probs(cache_tuning_items(lm, sequences), ngram, caches)
@@ -305,8 +313,11 @@ def tune_blend(
             if name not in best or ppl < best[name][1]:
                 best[name] = (weights, ppl, c)
     table = pd.DataFrame(rows).sort_values("perplexity", kind="stable", ignore_index=True)
-    (blend_w, _, blend_c), (base_w, _, base_c) = best["blend"], best["ngram + cache"]
+    if best["neural + ngram"][1] <= best["blend"][1] * (1 + CACHE_MIN_GAIN):
+        best["blend"] = best["neural + ngram"]  # the cache does not earn its time per step
+    (blend_w, blend_ppl, blend_c), (base_w, _, base_c) = best["blend"], best["ngram + cache"]
     cache_w, _, cache_c = best["neural + cache"]
     lam = min(cache_w.default.cache, 0.99)
     return BlendFit(blend=(blend_w, blend_c), ngram_cache=(base_w, base_c),
-                    neural_cache=ContinuousCache(cache_c.theta, lam, cache_c.keys), table=table)
+                    neural_cache=ContinuousCache(cache_c.theta, lam, cache_c.keys), table=table,
+                    perplexity=blend_ppl)
