@@ -5,8 +5,8 @@ TensorFlow kernel differs. TensorFlow's fused
 `sparse_softmax_cross_entropy_with_logits` computes the loss and its whole
 gradient in the forward pass with single-pass kernels, and for the default
 step (64 x 256 positions by a vocabulary of 3,000, 49 M logits) it took about
-a third of the output layer's time on the 2-core CPU
-(`benchmarks/train_speed.py`). Here the forward pass exponentiates the
+a third of the output layer's time on the 2-core CPU (BENCHMARKS.md,
+"Training speed"). Here the forward pass exponentiates the
 logits once and keeps them; the backward pass scales them by the incoming
 gradient over their sum and subtracts it at each target. Same loss, same
 gradient (to float32 rounding). Other backends get Keras's own function.

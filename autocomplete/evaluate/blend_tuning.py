@@ -249,7 +249,8 @@ def fit_context_weights(p: np.ndarray, seen: np.ndarray, orders: np.ndarray,
 
 # the blend keeps the cache only where it lowers validation perplexity by this share at least:
 # completing computes the cache at every step (on the built-in corpus a blend with a cache
-# weight of 0.01 in one kind of context and 0.1% lower perplexity had p90 14.0 ms a keystroke)
+# weight of 0.01 in one kind of context and 0.01% lower perplexity had p90 14.0 ms a keystroke,
+# 9.4 ms without it: BENCHMARKS.md, "Keystrokes saved")
 CACHE_MIN_GAIN = 0.01
 
 # the combinations of parts `tune_blend` fits: which of (neural, ngram, cache) may have weight
@@ -266,7 +267,7 @@ class BlendFit:
     ngram_cache: tuple[ContextWeights, ContinuousCache]  # the baseline: no neural weight
     neural_cache: ContinuousCache  # the best neural + cache mixture, lam = the cache's weight
     table: pd.DataFrame  # validation perplexity per combination of parts and cache, best first
-    perplexity: float = float("nan")  # the blend's validation perplexity
+    perplexity: float  # the blend's validation perplexity
 
 
 def tune_blend(
