@@ -81,8 +81,10 @@ def child(spec: dict) -> None:
 
 
 def run_child(spec: dict) -> dict:
+    # the allocator the `autocomplete` command sets: the child calls `train` in-process
+    env = {"TF_CPU_ALLOCATOR_USE_BFC": "true"} | os.environ
     result = subprocess.run([sys.executable, __file__, "--child", json.dumps(spec)],
-                            capture_output=True, text=True, cwd=ROOT)
+                            capture_output=True, text=True, cwd=ROOT, env=env)
     if result.returncode:
         sys.exit(f"training failed:\n{result.stdout[-2000:]}\n{result.stderr[-2000:]}")
     return last_json(result.stdout)
