@@ -19,8 +19,8 @@ os.environ.setdefault("ABSL_MIN_LOG_LEVEL", "3")
 # TensorFlow's pooling (BFC) allocator on the CPU instead of malloc: a training step frees and
 # maps again hundreds of MB of activations (the logits alone are 196 MB at the default step),
 # about 55,000 page faults a step with malloc; the pool reuses its memory: the default step
-# 1.05x faster, a short default training run 1.2x, the same peak memory and the same model
-# (BENCHMARKS.md, "Training speed").
+# 1.05x faster, a short default training run 1.2x, the same model; the same peak memory on the
+# built-in corpus, 0.2 GB more on the Enron mail (BENCHMARKS.md, "Training speed").
 os.environ.setdefault("TF_CPU_ALLOCATOR_USE_BFC", "true")
 
 COMMANDS = {
