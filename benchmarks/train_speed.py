@@ -7,10 +7,10 @@ at import) on synthetic batches, vocabulary 3,000 (the built-in corpus has
 embedding 128, 16 windows of 256 tokens, per-step `xent` and `accuracy`
 metrics, float32, TensorFlow's fused cross-entropy kernel and malloc as the
 CPU allocator (today's default step uses `autocomplete.losses` and the BFC
-allocator that `autocomplete` turns on). Tokens per second count real tokens: a step's positions
-times the share of positions that hold a token (not padding) when the
-built-in corpus's training split is packed into windows of that length
-(83% at 256 tokens, 97% at 384). Rounds alternate the order, so that a slow
+allocator that `autocomplete` turns on). Tokens per second count real tokens:
+a step's positions times the share of positions that hold a token (not
+padding) when the built-in corpus's training split is packed into windows of
+that length (75% at 256 tokens, 98.5% at 384). Rounds alternate the order, so that a slow
 moment of the shared machine does not fall on one variant only:
 
     python benchmarks/train_speed.py                  # 2 rounds, 6 timed steps each
