@@ -184,20 +184,26 @@ def test_weights_by_the_neural_models_confidence_fit_each_bin():
     assert base.neural_edges == ()
 
 
-def test_the_blend_mixes_each_context_with_the_weights_of_its_kind(tiny_model_dir):
-    from autocomplete.blend import ContextWeights
+def _lstm_ngram_and_context(tiny_model_dir):
+    """A tiny LSTM's numpy step model, an n-gram over its vocabulary, and an encoded context."""
     from autocomplete.fastpath import export_inference, load_step_model
 
     model_dir = tiny_model_dir("lstm")
     export_inference(model_dir)
     inner = load_step_model(model_dir)
-    ngram = _fit_ngram(inner.vocab)
+    index = {w: i for i, w in enumerate(inner.vocab)}
+    context = np.array([START_ID] + [index[w] for w in tokenize("thanks for the update")])
+    return inner, _fit_ngram(inner.vocab), context
+
+
+def test_the_blend_mixes_each_context_with_the_weights_of_its_kind(tiny_model_dir):
+    from autocomplete.blend import ContextWeights
+
+    inner, ngram, context = _lstm_ngram_and_context(tiny_model_dir)
     table = np.tile([0.6, 0.4, 0.0], (3, 3, 1))
     table[2] = [0.1, 0.9, 0.0]  # trust the n-gram where it knows both last tokens
     weights = ContextWeights(BlendWeights(0.6, 0.4, 0.0), table)
     blend = BlendStepModel(inner, ngram, ContinuousCache(1.0, 0.0, "tokens"), weights)
-    index = {w: i for i, w in enumerate(inner.vocab)}
-    context = np.array([START_ID] + [index[w] for w in tokenize("thanks for the update")])
     known = ngram.context_orders([context[:t] for t in range(1, len(context) + 1)])
     assert {1, 2} <= set(known.tolist())  # contexts of both kinds
     for t in range(1, len(context) + 1):
@@ -213,20 +219,15 @@ def test_the_blend_mixes_each_context_with_the_weights_of_its_kind(tiny_model_di
 
 def test_the_blend_reads_the_neural_models_confidence_from_its_probabilities(tiny_model_dir):
     from autocomplete.blend import ContextWeights
-    from autocomplete.fastpath import export_inference, load_step_model
 
-    model_dir = tiny_model_dir("lstm")
-    export_inference(model_dir)
-    inner = load_step_model(model_dir)
-    ngram = _fit_ngram(inner.vocab)
+    inner, ngram, context = _lstm_ngram_and_context(tiny_model_dir)
     table = np.tile([0.5, 0.5, 0.0], (3, 3, 1))
     fine = np.tile([0.5, 0.5, 0.0], (3, 3, 2, 1))
     fine[:, :, 1] = [0.9, 0.1, 0.0]  # the neural model's largest probability is over edge
-    index = {w: i for i, w in enumerate(inner.vocab)}
-    context = np.array([START_ID] + [index[w] for w in tokenize("thanks for the update")])
     tops = [float(np.exp(inner.prefill(context[:t])[0][0].max()))
             for t in range(1, len(context) + 1)]
-    edge = float(np.median(tops))  # contexts on both sides of it
+    edge = float(np.median(tops))
+    assert min(tops) < edge <= max(tops)  # contexts on both sides of it
     weights = ContextWeights(BlendWeights(0.5, 0.5, 0.0), table, neural_edges=(edge,),
                              neural_table=fine)
     blend = BlendStepModel(inner, ngram, ContinuousCache(1.0, 0.0, "tokens"), weights)
