@@ -42,6 +42,7 @@ import numpy as np
 import pandas as pd
 
 from autocomplete import artifacts
+from autocomplete.textprep import LENGTH_GROUP, group_by_length
 
 FORMAT = 1
 MANIFEST = "manifest.json"
@@ -275,10 +276,11 @@ def train_dataset(
 
     The batches are those `textprep.make_dataset` gives for the same rows in
     memory with the same seed: the same shuffle (of row numbers here, of
-    rows there), reshuffled each pass, the same batching. Each batch's rows
-    are then read from the shards (`RowReader`) and parsed. Memory holds the
-    row numbers and the rows' offsets, the batches in flight and the
-    prefetched ones, not the corpus. The dataset's length is known (rows /
+    rows there), reshuffled each pass, the same batching: blocks of rows are
+    read from the shards (`RowReader`), parsed, and grouped into batches by
+    length (`textprep.group_by_length`). Memory holds the row numbers and the
+    rows' offsets, the blocks in flight and the prefetched batches, not the
+    corpus. The dataset's length is known (rows /
     batch size, rounded up), so progress and the learning-rate decay see the
     planned updates.
     """
@@ -296,7 +298,8 @@ def train_dataset(
 
     ds = tf.data.Dataset.range(rows)
     ds = ds.shuffle(max(rows, 1), seed=seed, reshuffle_each_iteration=True)
-    ds = ds.batch(batch_size).map(read).map(_parse(manifest["settings"]["window"]),
-                                            num_parallel_calls=tf.data.AUTOTUNE)
+    ds = ds.batch(batch_size * LENGTH_GROUP).map(read)
+    ds = ds.map(_parse(manifest["settings"]["window"]), num_parallel_calls=tf.data.AUTOTUNE)
+    ds = group_by_length(ds, batch_size, seed)
     ds = ds.apply(tf.data.experimental.assert_cardinality(math.ceil(rows / batch_size)))
     return ds.prefetch(tf.data.AUTOTUNE)

@@ -208,16 +208,74 @@ def prepare_windows(
     return {"splits": splits, "vocab": vocab, "windows": windows}
 
 
+# Batches are formed within groups of this many batches' worth of shuffled windows, sorted by
+# length, so that a batch's windows are of similar length and the batch is cut to its longest:
+# at 256 tokens a quarter of the positions of a random batch are padding, of a grouped one 3-4%
+# (the built-in corpus), and a step costs about in proportion to its positions.
+LENGTH_GROUP = 8
+
+
+def window_lengths(weights):
+    """Each window's length without its trailing padding: 1 + its last weighted position."""
+    import tensorflow as tf
+
+    positions = tf.range(1, tf.shape(weights)[1] + 1)
+    return tf.reduce_max(tf.where(weights > 0, positions, 0), axis=1)
+
+
+def group_by_length(
+    ds, batch_size: int, seed: int = 0, group: int = LENGTH_GROUP, shuffle: bool = True
+):
+    """Batches of `batch_size` windows of similar length, each cut to its longest window.
+
+    `ds` yields blocks of `batch_size * group` windows (inputs, targets,
+    weights) in training order; each block is sorted by length (stably),
+    split into batches, and each batch loses the columns past its longest
+    window: their targets all have weight 0 and come after every weighted
+    one, so in a causal model the batch's loss and gradients are the ones
+    the full-width batch gives. With `shuffle` the batches of a block
+    go out in a seeded shuffled order, so that an update's length does not
+    follow a cycle.
+    """
+    import tensorflow as tf
+
+    def split(x, y, w):
+        lengths = window_lengths(w)
+        order = tf.argsort(lengths, stable=True)
+        x, y, w, lengths = (tf.gather(a, order) for a in (x, y, w, lengths))
+        rows = tf.shape(x)[0]
+
+        def batch(start):
+            end = tf.minimum(start + batch_size, rows)
+            width = tf.maximum(lengths[end - 1], 1)  # sorted: the last is the longest
+            return x[start:end, :width], y[start:end, :width], w[start:end, :width]
+
+        starts = tf.range(0, rows, batch_size, dtype=tf.int32)
+        return tf.data.Dataset.from_tensor_slices(starts).map(batch)
+
+    ds = ds.flat_map(split)
+    return ds.shuffle(group, seed=seed, reshuffle_each_iteration=True) if shuffle else ds
+
+
 def make_dataset(
     arrays: tuple[np.ndarray, np.ndarray, np.ndarray],
     batch_size: int = 64,
     shuffle: bool = True,
     seed: int = 0,
 ):
-    """tf.data pipeline over windows: shuffle, batch, prefetch."""
+    """tf.data pipeline over windows: shuffle, batch by length (`group_by_length`), prefetch.
+
+    Batches have `batch_size` windows (the last of a pass fewer) and as many
+    positions as their longest window; one pass is ceil(windows / batch_size)
+    batches.
+    """
     import tensorflow as tf
 
+    count = len(arrays[0])
     ds = tf.data.Dataset.from_tensor_slices(arrays)
     if shuffle:
-        ds = ds.shuffle(len(arrays[0]), seed=seed, reshuffle_each_iteration=True)
-    return ds.batch(batch_size).prefetch(tf.data.AUTOTUNE)
+        ds = ds.shuffle(count, seed=seed, reshuffle_each_iteration=True)
+    ds = group_by_length(ds.batch(batch_size * LENGTH_GROUP), batch_size, seed,
+                         shuffle=shuffle)
+    ds = ds.apply(tf.data.experimental.assert_cardinality(-(-count // batch_size)))
+    return ds.prefetch(tf.data.AUTOTUNE)

@@ -10,7 +10,10 @@ CPU allocator (today's default step uses `autocomplete.losses` and the BFC
 allocator that `autocomplete` turns on). Tokens per second count real tokens:
 a step's positions times the share of positions that hold a token (not
 padding) when the built-in corpus's training split is packed into windows of
-that length (75% at 256 tokens, 98.5% at 384). Rounds alternate the order, so that a slow
+that length (75% at 256 tokens, 98.5% at 384). A step whose batch is grouped by
+length (`textprep.group_by_length`, today's default) holds the same tokens in
+fewer positions: its timed steps are cut to the widths of a pass's grouped
+batches (evenly spaced quantiles of them). Rounds alternate the order, so that a slow
 moment of the shared machine does not fall on one variant only:
 
     python benchmarks/train_speed.py                  # 2 rounds, 6 timed steps each
@@ -54,15 +57,17 @@ VARIANTS = {  # name -> settings
     "LSTM 64 x 256, projection 128": NEW | {"batch": 64},
     "LSTM 64 x 256, emb 64, projection 128": NEW | {"batch": 64, "emb": 64},
     "the same, BFC allocator": NEW | {"batch": 64, "emb": 64, "allocator": "bfc"},
-    "default LSTM: the same, BFC allocator, cheaper loss kernel": NEW | {"batch": 64, "emb": 64}
-    | NOW,
+    "LSTM: the same, BFC allocator, cheaper loss kernel": NEW | {"batch": 64, "emb": 64} | NOW,
+    "default LSTM: the same, batches grouped by length": NEW | {"batch": 64, "emb": 64} | NOW
+    | {"grouped": True},
     "default LSTM, Keras on JAX": NEW | {"batch": 64, "emb": 64, "backend": "jax"},
     "LSTM 64 x 256, no projection": NEW | {"batch": 64, "proj": None},
     "narrow: 128 units, emb 64, 16 x 384": {"units": 128, "emb": 64, "window": 384,
                                             "batch": 16, "loss": "keras", "allocator": "malloc"},
     "GRU 64 x 256, projection 128": NEW | {"batch": 64, "cell": "gru"},
-    "default GRU: the same, BFC allocator, cheaper loss kernel": NEW | {"batch": 64,
-                                                                       "cell": "gru"} | NOW,
+    "GRU: the same, BFC allocator, cheaper loss kernel": NEW | {"batch": 64, "cell": "gru"} | NOW,
+    "default GRU: the same, batches grouped by length": NEW | {"batch": 64, "cell": "gru"} | NOW
+    | {"grouped": True},
 }
 BASELINE = next(iter(VARIANTS))
 
@@ -95,24 +100,36 @@ def child(settings: dict, steps: int) -> None:
     x = rng.integers(2, vocab, (batch, window)).astype("int32")
     y = np.roll(x, -1, axis=1)
     w = np.ones(x.shape, "float32")
-    for _ in range(3):
-        model.train_on_batch(x, y, sample_weight=w)
+    widths = settings.get("widths") or [window] * steps  # batches grouped by length: theirs
+    for width in (window, *widths[:2]):  # warm-up, and the traces of a second width
+        model.train_on_batch(x[:, :width], y[:, :width], sample_weight=w[:, :width])
     started = time.perf_counter()
-    for _ in range(steps):
-        model.train_on_batch(x, y, sample_weight=w)
-    ms = (time.perf_counter() - started) / steps * 1000
-    print(json.dumps({"ms": ms, "positions_per_s": batch * window / ms * 1000}))
+    for width in widths:
+        model.train_on_batch(x[:, :width], y[:, :width], sample_weight=w[:, :width])
+    ms = (time.perf_counter() - started) / len(widths) * 1000
+    print(json.dumps({"ms": ms}))
 
 
-def real_share(windows: set[int]) -> dict[int, float]:
-    """Share of window positions that hold a token, built-in corpus, per window length."""
+def corpus_windows(windows: set[int], batch: int, steps: int) -> dict[int, dict]:
+    """Per window length, on the built-in corpus's training split: the share of positions
+    that hold a token, and the widths of `steps` batches grouped by length (the quantiles
+    of one pass's widths, so that a few steps cost what a pass's average step does)."""
+    import numpy as np
+
     from autocomplete import textprep
     from autocomplete.train import load_emails
 
     train = textprep.split_by_email(load_emails(None), seed=0)["train"]["body"].tolist()
     vocab = textprep.build_vocabulary(train)
     seqs = textprep.encode(textprep.make_vectorizer(vocab), train)
-    return {w: float(textprep.make_windows(seqs, w)[2].mean()) for w in sorted(windows)}
+    out = {}
+    for window in sorted(windows):
+        arrays = textprep.make_windows(seqs, window)
+        widths = [b[0].shape[1] for b in textprep.make_dataset(arrays, batch)]
+        quantiles = np.quantile(widths, (np.arange(steps) + 0.5) / steps, method="nearest")
+        out[window] = {"share": float(arrays[2].mean()),
+                       "widths": [int(q) for q in quantiles], "mean width": np.mean(widths)}
+    return out
 
 
 def available(settings: dict) -> str | None:
@@ -128,24 +145,34 @@ def available(settings: dict) -> str | None:
     return None
 
 
+def real_tokens(settings: dict, corpus: dict) -> float:
+    """Tokens (not padding) in a step of these settings: the same whether or not its batch
+    is grouped by length, which cuts padding only."""
+    return settings["batch"] * settings["window"] * corpus[settings["window"]]["share"]
+
+
 def speed(rounds: int, steps: int) -> pd.DataFrame:
     runs: dict[str, list[dict]] = {name: [] for name in VARIANTS}
     skipped = {name: why for name, s in VARIANTS.items() if (why := available(s))}
-    share = real_share({s["window"] for s in VARIANTS.values()})
+    corpus = corpus_windows({s["window"] for s in VARIANTS.values()}, 64, steps)
     names = [n for n in VARIANTS if n not in skipped]
     for r in range(rounds):
         for name in names if r % 2 == 0 else names[::-1]:
             settings = VARIANTS[name]
+            child_settings = settings | (
+                {"widths": corpus[settings["window"]]["widths"]} if settings.get("grouped")
+                else {})
             env = os.environ | {"TF_CPP_MIN_LOG_LEVEL": "3", "PYTHONPATH": str(ROOT),
                                 "KERAS_BACKEND": settings.get("backend", "tensorflow"),
                                 "TF_CPU_ALLOCATOR_USE_BFC": str(
                                     settings.get("allocator") == "bfc").lower()}
             out = subprocess.run(
                 [sys.executable, __file__, "--steps", str(steps), "--child",
-                 json.dumps(settings)], env=env, capture_output=True, text=True, check=True,
+                 json.dumps(child_settings)], env=env, capture_output=True, text=True,
+                check=True,
             ).stdout
             run = json.loads(out.strip().splitlines()[-1])
-            run["tokens_per_s"] = run["positions_per_s"] * share[settings["window"]]
+            run["tokens_per_s"] = real_tokens(settings, corpus) / run["ms"] * 1000
             runs[name].append(run)
     base = sum(r["tokens_per_s"] for r in runs[BASELINE]) / rounds
     rows = []
@@ -158,9 +185,7 @@ def speed(rounds: int, steps: int) -> pd.DataFrame:
         tps = [r["tokens_per_s"] for r in runs[name]]
         ms = sum(r["ms"] for r in runs[name]) / rounds
         rows.append({"variant": name, "ms per step": round(ms),
-                     "real tokens per step": round(
-                         VARIANTS[name]["batch"] * VARIANTS[name]["window"]
-                         * share[VARIANTS[name]["window"]]),
+                     "real tokens per step": round(real_tokens(VARIANTS[name], corpus)),
                      "tokens/s": round(sum(tps) / rounds),
                      "per round (tokens/s)": " / ".join(f"{t:,.0f}" for t in tps),
                      "vs baseline": f"{sum(tps) / rounds / base:.2f}x"})

@@ -6,14 +6,19 @@ import pytest
 from autocomplete.evaluate.scoring import evaluate_packed_windows
 
 
-def test_evaluate_packed_windows_matches_a_direct_computation():
+@pytest.mark.parametrize("padding", ["scattered", "trailing"])
+def test_evaluate_packed_windows_matches_a_direct_computation(padding):
+    """Also when batches of windows sorted by length are cut to their longest window."""
     from autocomplete.model import build_model
 
     model = build_model("gru", 12, units=4, embedding_dim=3, seed=1)
     rng = np.random.default_rng(0)
     x = rng.integers(2, 12, (5, 7)).astype("int32")
     y = rng.integers(1, 12, (5, 7)).astype("int32")  # 1 is [UNK]: never a correct guess
-    w = (rng.random((5, 7)) > 0.2).astype("float32")
+    if padding == "scattered":
+        w = (rng.random((5, 7)) > 0.2).astype("float32")
+    else:  # packed windows of lengths 7, 2, 5, 3, 6
+        w = (np.arange(7) < np.array([7, 2, 5, 3, 6])[:, None]).astype("float32")
     got = evaluate_packed_windows(model, (x, y, w), batch_size=2)
 
     logits = np.asarray(model(x), dtype=np.float64)

@@ -80,3 +80,55 @@ def test_stride_overlaps_long_emails():
     assert sorted(row[0] for row in x) == list(range(2, 33, 5))  # the last one reaches the end
     with pytest.raises(ValueError):
         textprep.make_windows(seq, window=10, stride=11)
+
+
+def _varied_windows(window: int = 24):
+    rng = np.random.default_rng(3)
+    # longer than half a window: one email a window, of lengths spread over the second half
+    seqs = [np.concatenate([[2], rng.integers(3, 40, rng.integers(window // 2, window))])
+            .astype(np.int32)
+            for _ in range(90)]
+    return textprep.make_windows(seqs, window, seed=0)
+
+
+def test_batches_group_windows_by_length_and_keep_every_target():
+    x, y, w = _varied_windows()
+    full = (x.shape[1], len(x))
+    batches = [tuple(t.numpy() for t in b) for b in textprep.make_dataset((x, y, w), 4, seed=1)]
+    assert len(batches) == -(-full[1] // 4)
+    for xb, yb, wb in batches:
+        assert len(xb) <= 4 and xb.shape == yb.shape == wb.shape
+        assert wb[:, -1].any()  # cut to its longest window, no further
+    # padded back, the targets of a pass are every window's once
+    padded = sorted(bytes(np.pad(row, (0, full[0] - len(row)))) for b in batches for row in b[1])
+    assert padded == sorted(map(bytes, y))
+    # grouped by length: far fewer positions than full-width batches
+    positions = sum(b[0].size for b in batches)
+    assert positions < 0.8 * full[0] * full[1]
+    lengths = textprep.window_lengths(w).numpy()
+    assert positions < 0.9 * sum(max(lengths[i : i + 4]) * len(lengths[i : i + 4])
+                                 for i in range(0, len(lengths), 4))  # than random batches
+
+
+def test_a_cut_batch_has_the_loss_and_gradients_of_the_whole_batch():
+    import tensorflow as tf
+
+    from autocomplete.losses import NextTokenCrossEntropy
+    from autocomplete.model import build_model
+
+    x, y, w = _varied_windows()
+    order = np.argsort(textprep.window_lengths(w).numpy())[:6]  # the shortest windows
+    x, y, w = x[order], y[order], w[order]
+    width = int(textprep.window_lengths(w).numpy().max())
+    assert width < x.shape[1] - 4
+    model = build_model("lstm", 40, units=8, embedding_dim=4, seed=0)
+    loss = NextTokenCrossEntropy()
+    results = []
+    for cut in (x.shape[1], width):
+        with tf.GradientTape() as tape:
+            value = loss(y[:, :cut], model(x[:, :cut]), sample_weight=w[:, :cut])
+        results.append((value.numpy(), tape.gradient(value, model.trainable_weights)))
+    (whole, whole_grads), (cut, cut_grads) = results
+    assert cut == pytest.approx(whole, rel=1e-6)
+    for a, b in zip(whole_grads, cut_grads, strict=True):
+        np.testing.assert_allclose(tf.convert_to_tensor(a), tf.convert_to_tensor(b), atol=1e-7)

@@ -209,11 +209,17 @@ def evaluate_packed_windows(model, arrays, batch_size: int | None = None) -> dic
     if batch_size is None:
         per_window = x.shape[1] * int(model.output_shape[-1])  # logits of one window
         batch_size = int(min(64, max(1, LOGITS_BUDGET // per_window)))
+    # windows of similar length scored together, each batch cut to its longest window: the
+    # columns past it have weight 0 and come after every weighted one
+    lengths = np.where(w > 0, np.arange(1, w.shape[1] + 1), 0).max(axis=1)
+    order = np.argsort(lengths, kind="stable")
     nll_sum = correct1 = correct5 = 0.0
     count = 0
     for i in range(0, len(x), batch_size):
-        yb, mask = y[i : i + batch_size], w[i : i + batch_size] > 0
-        nll, rank = (t.numpy() for t in score(x[i : i + batch_size], yb.astype("int32")))
+        rows = order[i : i + batch_size]
+        width = max(int(lengths[rows[-1]]), 1)
+        xb, yb, mask = x[rows, :width], y[rows, :width], w[rows, :width] > 0
+        nll, rank = (t.numpy() for t in score(xb, yb.astype("int32")))
         known = mask & (yb != OOV_ID)
         nll_sum += nll[mask].astype(np.float64).sum()
         correct1 += (known & (rank == 0)).sum()
