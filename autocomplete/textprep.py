@@ -7,7 +7,9 @@ vocabulary comes from the training split only. Each email becomes
 next-token targets `w[1:]`. Short emails are packed whole into windows (so a
 designed dependency is never cut in two, and every email starts from a fresh
 `[start]` as it does when completing); an email longer than a window is cut
-into windows `stride` apart. Padding (id 0) gets sample weight 0.
+into windows `stride` apart. Padding (id 0) gets sample weight 0. Training
+batches hold windows of similar length, cut to their longest
+(`group_by_length`), so that a step does not compute over padding.
 
 `model_texts` is what a model reads of each email: its body, or with subjects
 (`train --subject`) "<subject> xxbody <body>" (`tokens.SUBJECT_SEPARATOR`).
