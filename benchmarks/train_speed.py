@@ -127,8 +127,7 @@ def corpus_windows(windows: set[int], batch: int, steps: int) -> dict[int, dict]
         arrays = textprep.make_windows(seqs, window)
         widths = [b[0].shape[1] for b in textprep.make_dataset(arrays, batch)]
         quantiles = np.quantile(widths, (np.arange(steps) + 0.5) / steps, method="nearest")
-        out[window] = {"share": float(arrays[2].mean()),
-                       "widths": [int(q) for q in quantiles], "mean width": np.mean(widths)}
+        out[window] = {"share": float(arrays[2].mean()), "widths": [int(q) for q in quantiles]}
     return out
 
 
