@@ -26,6 +26,7 @@ import numpy as np
 
 from autocomplete.evaluate.metrics import never_generated, perplexity_and_accuracy, target_ranks
 from autocomplete.logprobs import log_softmax
+from autocomplete.textprep import window_lengths
 from autocomplete.tokens import OOV_ID, PAD_ID, START_ID
 
 
@@ -211,7 +212,7 @@ def evaluate_packed_windows(model, arrays, batch_size: int | None = None) -> dic
         batch_size = int(min(64, max(1, LOGITS_BUDGET // per_window)))
     # windows of similar length scored together, each batch cut to its longest window: the
     # columns past it have weight 0 and come after every weighted one
-    lengths = np.where(w > 0, np.arange(1, w.shape[1] + 1), 0).max(axis=1)
+    lengths = window_lengths(w).numpy()
     order = np.argsort(lengths, kind="stable")
     nll_sum = correct1 = correct5 = 0.0
     count = 0
