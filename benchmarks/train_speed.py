@@ -58,7 +58,9 @@ VARIANTS = {  # name -> settings
     "LSTM 64 x 256, emb 64, projection 128": NEW | {"batch": 64, "emb": 64},
     "the same, BFC allocator": NEW | {"batch": 64, "emb": 64, "allocator": "bfc"},
     "LSTM: the same, BFC allocator, cheaper loss kernel": NEW | {"batch": 64, "emb": 64} | NOW,
-    "default LSTM: the same, batches grouped by length": NEW | {"batch": 64, "emb": 64} | NOW
+    "LSTM: the same, batches grouped by length": NEW | {"batch": 64, "emb": 64} | NOW
+    | {"grouped": True},
+    "default LSTM: the same, 192 units": NEW | {"batch": 64, "emb": 64, "units": 192} | NOW
     | {"grouped": True},
     "default LSTM, Keras on JAX": NEW | {"batch": 64, "emb": 64, "backend": "jax"},
     "LSTM 64 x 256, no projection": NEW | {"batch": 64, "proj": None},
@@ -196,9 +198,11 @@ def quality() -> pd.DataFrame:
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         old = ["--batch-size", "16", "--projection", "0", "--embedding-dim", "128",
-               "--learning-rate", "2e-2"]
-        for name, extra in (("earlier default: 16 x 256, emb 128, no projection, Adam 2e-2", old),
-                            ("default: 64 x 256, emb 64, projection 128, Adam 4e-2", [])):
+               "--learning-rate", "2e-2", "--units", "256"]
+        for name, extra in (("earlier default: 256 units, 16 x 256, emb 128, no projection, "
+                             "Adam 2e-2", old),
+                            ("default: 192 units, 64 x 256, emb 64, projection 128, Adam 4e-2",
+                             [])):
             out = Path(tmp) / name.split(":")[0].replace(" ", "_")
             subprocess.run([sys.executable, "-m", "autocomplete", "train", "--cell", "lstm",
                             "--epochs", "1", "--no-grad-stats", "--quiet", "--out", str(out),

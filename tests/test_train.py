@@ -173,6 +173,14 @@ def test_learning_rate_defaults_per_cell_and_is_recorded(tmp_path):
     assert artifacts.read_config(out)["learning_rate"] == 2e-2
 
 
+def test_units_default_per_cell_and_explicit_wins():
+    from autocomplete.train import DEFAULT_UNITS
+
+    assert TrainConfig(cell="lstm").units == DEFAULT_UNITS["lstm"] == 192
+    assert TrainConfig(cell="gru").units == TrainConfig(cell="simple_rnn").units == 256
+    assert TrainConfig(cell="lstm", units=256).units == 256
+
+
 def test_trained_cells_prefers_the_default_directory(tmp_path):
     """models/enron-lstm sorts before models/lstm; the default directory must still win."""
     for name, cell in (("enron-lstm", "lstm"), ("lstm", "lstm"), ("my-gru", "gru"),
