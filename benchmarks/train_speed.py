@@ -62,7 +62,8 @@ VARIANTS = {  # name -> settings
     | {"grouped": True},
     "default LSTM: the same, 192 units": NEW | {"batch": 64, "emb": 64, "units": 192} | NOW
     | {"grouped": True},
-    "default LSTM, Keras on JAX": NEW | {"batch": 64, "emb": 64, "backend": "jax"},
+    "LSTM 64 x 256, emb 64, Keras on JAX (ungrouped)": NEW | {"batch": 64, "emb": 64,
+                                                        "backend": "jax"},
     "LSTM 64 x 256, no projection": NEW | {"batch": 64, "proj": None},
     "narrow: 128 units, emb 64, 16 x 384": {"units": 128, "emb": 64, "window": 384,
                                             "batch": 16, "loss": "keras", "allocator": "malloc"},
