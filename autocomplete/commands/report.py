@@ -2,8 +2,9 @@
 
 A thin command: `autocomplete.report.compare` evaluates, `autocomplete.report.render`
 writes compare.md, compare.html and the PNGs. With `--train` it first trains
-the cells that are missing, each with `train`'s default work (the same number of
-updates for every cell; `--budget` adds an optional wall-clock cap).
+the cells that are missing, each with `train`'s defaults for its cell (the work
+and width differ by cell: `autocomplete train --help`; `--budget` adds an optional
+wall-clock cap).
 """
 
 from __future__ import annotations
@@ -96,7 +97,7 @@ def _train_missing(missing: list[str], models_dir: Path, budget: float | None, s
               help="Directory for compare.md, compare.html and the PNG plots.")
 @click.option("--train", "train_missing", is_flag=True,
               help="First train the cells missing from --models-dir (simple_rnn, lstm, gru), "
-                   "each with `train`'s default work (the same updates for every cell).")
+                   "each with `train`'s defaults for its cell (see `autocomplete train --help`).")
 @click.option("--budget", type=click.FloatRange(0, min_open=True), default=None,
               help="With --train: an optional cap in minutes of training per missing cell "
                    "(a capped run may end before the long-range cues are learned).")
