@@ -58,6 +58,14 @@ Decisions (the CLI and tests rely on them):
   have any questions.", `continues_word=False`, spaced like any
   completion). No vocabulary word starting with the fragment: an empty
   completion whose `reason` says so.
+* Trimming (`trim=True`, for typing): the writer takes a suggestion with one
+  Tab only when all of it is what they meant, so a long suggestion that is
+  probably right at first and a guess at the end saves less than its start
+  alone. The search's completion is cut after the word (never inside a
+  contraction or a hyphenated word) where the expected characters saved,
+  P(the words up to there) x (their characters - 1 for the Tab), is largest;
+  P is the product of the model's token probabilities. Confidence is then the
+  kept tokens' own.
 """
 
 from __future__ import annotations
@@ -246,6 +254,7 @@ class Completer:
         min_confidence: float | None = None,
         partial_word: bool = False,
         subject: str | None = None,
+        trim: bool = False,
     ) -> Completion:
         """Continue `text` until the end of the sentence or `max_words` words.
 
@@ -260,6 +269,8 @@ class Completer:
                 word of `text` as complete.
             subject: the email's subject, for a completer with `subjects`
                 (None: no subject); a ValueError for one without.
+            trim: cut the completion where the characters a writer is
+                expected to save by taking it are most (see the module's notes).
         """
         if method not in METHODS:
             raise ValueError(f"unknown method {method!r}; choose one of {', '.join(METHODS)}")
@@ -298,6 +309,8 @@ class Completer:
         else:
             toks, lps = self._beam(logp, state, beam, max_words, max_tokens, allowed_first, words,
                                    prompt)
+        if trim:
+            toks, lps = self._trim(toks, lps, fragment)
         return self._finish(toks, lps, method, info, min_confidence)
 
     def words_starting_with(self, fragment: str) -> np.ndarray | None:
@@ -482,6 +495,34 @@ class Completer:
         _, toks, lps = max(finished, key=lambda f: f[0])
         return toks, lps
 
+    def _trim(self, toks: list[int], lps: list[float], fragment: str
+              ) -> tuple[list[int], list[float]]:
+        """The prefix of `toks` (cut before a word) with the most expected characters saved."""
+        best, best_gain = len(toks), -1.0
+        logp = 0.0
+        for k in range(1, len(toks) + 1):
+            logp += lps[k - 1]
+            if k < len(toks) and (not self._is_word(toks[k], toks[k - 1])
+                                  or self.vocab[toks[k - 1]] == "-"):
+                continue  # not before a word: inside "don ' t" or "e - mail", or before ","
+            text, _ = self._text([self.vocab[t] for t in toks[:k]], fragment)
+            gain = float(np.exp(logp)) * (len(text) - 1)
+            if gain > best_gain:
+                best, best_gain = k, gain
+        return toks[:best], lps[:best]
+
+    @staticmethod
+    def _text(tokens: list[str], fragment: str) -> tuple[str, bool]:
+        """What `tokens` add after a prompt that ends in `fragment`, and whether they
+        continue its last word."""
+        text = detokenize(tokens)
+        continues = bool(fragment and tokens and tokens[0] != fragment)
+        if fragment and tokens:  # detokenize starts with tokens[0], which starts with it
+            text = text[len(fragment):]
+            if not continues:
+                text = text.lstrip()
+        return text, continues
+
     def _finish(self, toks, lps, method, info, min_confidence) -> Completion:
         tokens = [self.vocab[t] for t in toks]
         score = float(np.mean(lps)) if lps else float("-inf")
@@ -493,13 +534,7 @@ class Completer:
             reason = f"confidence {confidence:.3f} is below min_confidence {min_confidence}"
         elif not tokens:
             reason = "the model gives no continuation"
-        fragment = info["fragment"]
-        text = detokenize(tokens)
-        continues = bool(fragment and tokens and tokens[0] != fragment)
-        if fragment and tokens:  # detokenize starts with tokens[0], which starts with it
-            text = text[len(fragment):]
-            if not continues:
-                text = text.lstrip()
+        text, continues = self._text(tokens, info["fragment"])
         return Completion(
             text=text,
             tokens=tokens,

@@ -1,7 +1,7 @@
 """Keystrokes saved: type held-out emails character by character with one suggestion shown.
 
 At each character the engine may show one suggestion (with --min-confidence
-as `autocomplete complete` has it); the simulated writer presses Tab only
+and --trim as `autocomplete complete` has them); the simulated writer presses Tab only
 when the whole suggestion is exactly what comes next
 (`autocomplete.evaluate.keystrokes`). Reports % of characters saved
 (accepted characters less one per Tab), suggestions shown per 100
@@ -107,6 +107,9 @@ def main() -> None:
                         help="characters typed per email [default: 200 with --quick, else 600]")
     parser.add_argument("--min-confidence", type=float, default=None,
                         help="show no suggestion below this confidence, as `complete` has it")
+    parser.add_argument("--trim", action="store_true",
+                        help="show each suggestion cut where its expected characters saved "
+                        "are most (`complete --trim`)")
     parser.add_argument("--beam", type=int, default=None, help="[default: the decoder's]")
     parser.add_argument("--max-words", type=int, default=None, help="[default: the decoder's]")
     parser.add_argument("--only", action="append", default=None, metavar="ENGINE",
@@ -156,7 +159,7 @@ def main() -> None:
         where = "the built-in corpus' test split"
     texts = [body[:max_chars] for body in test["body"].tolist()[:emails]]
     options = {"beam": args.beam or BEAM, "max_words": args.max_words or MAX_WORDS,
-               "min_confidence": args.min_confidence}
+               "min_confidence": args.min_confidence, "trim": args.trim}
     rows = []
     chosen = engines(model_dir)
     unknown = sorted(set(args.only or []) - set(chosen))
@@ -171,7 +174,8 @@ def main() -> None:
     chars = stats.chars
     print(f"{len(texts)} emails of {where} (first {max_chars} characters each, {chars} in all), "
           f"model {model_dir}{' (tiny, trained here)' if tmp else ''}; beam {options['beam']}, "
-          f"max words {options['max_words']}, min confidence {args.min_confidence}")
+          f"max words {options['max_words']}, min confidence {args.min_confidence}"
+          f"{', trimmed' if args.trim else ''}")
     print()
     print(markdown(rows))
     if tmp is not None:

@@ -88,6 +88,14 @@ def test_min_confidence_gives_no_suggestion(models):
     assert "below --min-confidence" in result.stderr
 
 
+def test_trim_keeps_a_prefix_of_the_completion(models):
+    common = [PROMPT, "--cell", "lstm", "--models-dir", str(models), "--json"]
+    whole = json.loads(run(*common).stdout)
+    cut = json.loads(run(*common, "--trim").stdout)
+    assert 1 <= len(cut["tokens"]) <= len(whole["tokens"])
+    assert cut["tokens"] == whole["tokens"][: len(cut["tokens"])]
+
+
 def test_a_partial_word_is_finished_first(models):
     # "upd" is the start of one word of the tiny vocabulary: "update"
     result = run("Thanks for the Upd", "--cell", "lstm", "--models-dir", str(models))

@@ -25,12 +25,14 @@ ROWS = {
 class MarkovStepModel:
     """A first-order Markov "language model"; the state counts tokens fed per row."""
 
-    def __init__(self, window: int | None = 16):
-        self.vocab, self.window = VOCAB, window
-        table = np.full((len(VOCAB), len(VOCAB)), 1e-3)
-        for prev, nxt in ROWS.items():
+    def __init__(self, window: int | None = 16, vocab: list[str] = VOCAB,
+                 rows: dict[str, dict[str, float]] = ROWS):
+        self.vocab, self.window = vocab, window
+        index = {t: i for i, t in enumerate(vocab)}
+        table = np.full((len(vocab), len(vocab)), 1e-3)
+        for prev, nxt in rows.items():
             for tok, p in nxt.items():
-                table[ID[prev], ID[tok]] = p
+                table[index[prev], index[tok]] = p
         self.logp = np.log(table / table.sum(axis=1, keepdims=True))
         self.batches: list[int] = []
 
@@ -82,6 +84,42 @@ def test_min_confidence_suppresses_a_weak_completion():
     assert weak.confidence == pytest.approx(np.sqrt(p[ID["x"], ID["a"]] * p[ID["a"], ID["."]]))
     shown = completer.complete("x", method="greedy", min_confidence=0.3)
     assert shown.text == "a." and not shown.suppressed
+
+
+TRIM_VOCAB = ["", "[UNK]", "[start]", "x", "sure", "thing", "elephant", "giraffe", "don",
+              "'", "t", "know", "."]
+TRIM_ROWS = {
+    "[start]": {"x": 0.9},
+    "x": {"sure": 0.9, "don": 0.05},
+    "sure": {"thing": 0.9},
+    "thing": {"elephant": 0.2, "giraffe": 0.19, ".": 0.19, "know": 0.19, "don": 0.19},
+    "elephant": {".": 0.99},
+    "giraffe": {".": 0.99},
+    "don": {"'": 0.3, "know": 0.29, "sure": 0.2, "thing": 0.2},
+    "'": {"t": 0.99},
+    "t": {"know": 0.2, "elephant": 0.19, "giraffe": 0.19, "sure": 0.19, "thing": 0.19},
+    "know": {".": 0.99},
+}
+
+
+def test_trim_keeps_the_prefix_with_the_most_expected_characters_saved():
+    completer = Completer(MarkovStepModel(vocab=TRIM_VOCAB, rows=TRIM_ROWS))
+    whole = completer.complete("x", method="greedy")
+    assert whole.text == "sure thing elephant."
+    # P x (characters - 1): "sure" 0.9 x 3, "sure thing" 0.81 x 9 (the most),
+    # "sure thing elephant" 0.16 x 18, with "." 0.16 x 19
+    trimmed = completer.complete("x", method="greedy", trim=True)
+    assert trimmed.text == "sure thing" and trimmed.tokens == ["sure", "thing"]
+    assert trimmed.confidence == pytest.approx(np.sqrt(np.prod(whole.token_probs[:2])))
+    assert trimmed.token_probs == pytest.approx(whole.token_probs[:2])
+
+
+def test_trim_never_cuts_inside_a_word():
+    # expected characters saved: "on" 1 x 1, "on't" 0.3 x 3, "on't know." 0.06 x 9;
+    # "don ' t" is one word, so "on" is no place to cut
+    completer = Completer(MarkovStepModel(vocab=TRIM_VOCAB, rows=TRIM_ROWS))
+    out = completer.complete("x d", method="greedy", partial_word=True, trim=True)
+    assert out.text == "on't" and out.continues_word
 
 
 def test_long_prompt_keeps_the_most_recent_tokens():

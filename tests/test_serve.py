@@ -104,6 +104,14 @@ def test_min_confidence_suppresses(client):
     assert d["suppressed"] is True and d["completion"] == "" and d["tokens"] == []
 
 
+def test_trim_gives_a_prefix_of_the_whole_completion(client):
+    whole = client.post(URL, json={"text": "thanks for the", "max_words": 8}).json()
+    cut = client.post(URL, json={"text": "thanks for the", "max_words": 8, "trim": True}).json()
+    assert 1 <= len(cut["tokens"]) <= len(whole["tokens"])
+    assert cut["tokens"] == whole["tokens"][: len(cut["tokens"])]
+    assert cut["token_probs"] == pytest.approx(whole["token_probs"][: len(cut["tokens"])])
+
+
 def test_long_prompt_is_cut_to_the_window(client):
     d = client.post(URL, json={"text": "thanks for the update. " * 20}).json()
     assert d["truncated"] is True  # the tiny models have window 32
@@ -187,6 +195,7 @@ BAD = [
     ("min_confidence 2", {"text": "hi", "min_confidence": 2}, 422),
     ("min_confidence str", {"text": "hi", "min_confidence": "high"}, 422),
     ("unknown field", {"text": "hi", "max_word": 3}, 422),
+    ("trim not a boolean", {"text": "hi", "trim": 1}, 422),
     ("list body", ["text", "hi"], 422),
     ("string body", "hi", 422),
     ("too long", {"text": "a" * 2001}, 422),

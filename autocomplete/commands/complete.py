@@ -50,6 +50,10 @@ from autocomplete.model_names import CELL_NAMES  # noqa: E402
 @click.option("--min-confidence", type=click.FloatRange(0, 1), default=None,
               help="Suggest nothing when the confidence (geometric-mean token "
                    "probability, 0..1) is below this, as Smart Compose does.")
+@click.option("--trim", is_flag=True,
+              help="Cut the completion after the word where the characters a writer is "
+                   "expected to save by taking it (its probability x its length) are most: "
+                   "shorter, surer suggestions for typing.")
 @click.option("--cache", "use_cache", is_flag=True,
               help="Also copy what followed the same words earlier in the prompt, with the "
                    "settings `autocomplete tune-cache` wrote to the model's cache.json.")
@@ -64,7 +68,7 @@ from autocomplete.model_names import CELL_NAMES  # noqa: E402
               help="Print JSON (one object, or a list when completing with every cell).")
 def complete(prompt: str, cell: str | None, model_dir: Path | None, models_dir: Path,
              beam: int, greedy: bool, sample: bool, temperature: float | None,
-             seed: int | None, max_words: int, min_confidence: float | None,
+             seed: int | None, max_words: int, min_confidence: float | None, trim: bool,
              use_cache: bool, engine: str | None, subject: str | None, as_json: bool) -> None:
     """Complete the sentence PROMPT with every trained cell, or with one model.
 
@@ -109,7 +113,7 @@ def complete(prompt: str, cell: str | None, model_dir: Path | None, models_dir: 
     method = "sample" if sample else "greedy" if greedy else "beam"
     options = dict(method=method, beam=beam, max_words=max_words,
                    temperature=temperature or TEMPERATURE, seed=seed, min_confidence=min_confidence,
-                   partial_word=True)
+                   partial_word=True, trim=trim)
 
     targets = _targets(cell, model_dir, models_dir)
     if subject is not None:

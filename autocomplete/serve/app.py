@@ -97,7 +97,7 @@ from autocomplete.serve.guard import Guard, RateLimiter, check_token
 
 log = logging.getLogger("autocomplete.serve")
 
-FIELDS = ("text", "subject", "max_words", "beam", "cell", "min_confidence")
+FIELDS = ("text", "subject", "max_words", "beam", "cell", "min_confidence", "trim")
 PAGE = Path(__file__).parent / "static" / "index.html"
 _JSON_TYPES = {str: "a string", int: "an integer", float: "a number", bool: "a boolean",
                list: "an array", dict: "an object", type(None): "null"}
@@ -223,6 +223,7 @@ class Params:
     beam: int
     min_confidence: float | None
     subject: str | None = None  # None: none sent
+    trim: bool = False  # cut where the expected characters saved are most
 
 
 def _kind(value: Any) -> str:
@@ -296,6 +297,9 @@ def parse_request(body: bytes, cells: Sequence[str], limits: Limits,
     if mc is not None and (type(mc) not in (int, float) or not 0 <= mc <= 1):
         raise ApiError(422, f"min_confidence must be a number from 0 to 1, not "
                             f"{str(mc)[:20] if type(mc) in (int, float) else _kind(mc)}")
+    trim = data.get("trim", False)
+    if not isinstance(trim, bool):
+        raise ApiError(422, f"trim must be true or false, not {_kind(trim)}")
     return Params(
         text=text,
         cell=cell,
@@ -303,6 +307,7 @@ def parse_request(body: bytes, cells: Sequence[str], limits: Limits,
         beam=_int_field(data, "beam", limits.default_beam, limits.max_beam),
         min_confidence=None if mc is None else float(mc),
         subject=subject,
+        trim=trim,
     )
 
 
@@ -427,7 +432,7 @@ def create_app(
             c = await anyio.to_thread.run_sync(
                 partial(engine.complete, p.text, method="beam", beam=p.beam,
                         max_words=p.max_words, min_confidence=p.min_confidence,
-                        partial_word=True, subject=subject),
+                        partial_word=True, subject=subject, trim=p.trim),
                 limiter=limiter,
             )
         except ValueError as e:  # the decoder's own checks (e.g. nothing to tokenize)
