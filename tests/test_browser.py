@@ -123,12 +123,12 @@ def test_a_partial_word_is_finished_in_place(page):
     page.fill("#compose", "")
     page.click("#compose")
     page.keyboard.type("Thanks for the Upd")  # "update" is the one tiny-vocabulary word
-    wait_until(page, f"{SUGGESTION}.startsWith('ate ')")  # no space before the rest
+    wait_until(page, f"{SUGGESTION}.startsWith('ate')")  # no space before the rest
     suggestion = page.evaluate(SUGGESTION)
     page.keyboard.press("Tab")
     value = page.input_value("#compose")
     assert value == "Thanks for the Upd" + suggestion
-    assert value.startswith("Thanks for the Update ")
+    assert value == "Thanks for the Update" or value.startswith("Thanks for the Update ")
 
 
 def test_compare_all_cells(page, tmp_path):
@@ -176,7 +176,7 @@ def test_the_subject_field_goes_with_a_model_trained_with_subjects(page):
     assert "gru" in page.text_content("#status")
     wait_for(lambda: sent[-1]["text"] == "Hi Mark, thanks for the")
     assert sent[-1] == {"text": "Hi Mark, thanks for the", "cell": "gru", "max_words": 10,
-                        "subject": "Orion update"}
+                        "trim": True, "subject": "Orion update"}
     before = len(sent)
     page.check("#all")  # every cell: the subject goes only to the one trained with subjects
     wait_for(lambda: len(sent) >= before + 3)  # lstm and gru, and gru for the grey text
