@@ -61,8 +61,8 @@ Decisions (the CLI and tests rely on them):
 * Trimming (`trim=True`, for typing): the writer takes a suggestion with one
   Tab only when all of it is what they meant, so a long suggestion that is
   probably right at first and a guess at the end saves less than its start
-  alone. The search's completion is cut after the word (never inside a
-  contraction or a hyphenated word) where the expected characters saved,
+  alone. The search's completion is cut after the word or punctuation (never
+  inside a contraction or a hyphenated word) where the expected characters saved,
   P(the words up to there) x (their characters - 1 for the Tab), is largest;
   P is the product of the model's token probabilities. Confidence is then the
   kept tokens' own.
@@ -497,14 +497,13 @@ class Completer:
 
     def _trim(self, toks: list[int], lps: list[float], fragment: str
               ) -> tuple[list[int], list[float]]:
-        """The prefix of `toks` (cut before a word) with the most expected characters saved."""
+        """The prefix of `toks` (not cut inside a word) with the most expected characters saved."""
         best, best_gain = len(toks), -1.0
         logp = 0.0
         for k in range(1, len(toks) + 1):
             logp += lps[k - 1]
-            if k < len(toks) and (not self._is_word(toks[k], toks[k - 1])
-                                  or self.vocab[toks[k - 1]] == "-"):
-                continue  # not before a word: inside "don ' t" or "e - mail", or before ","
+            if k < len(toks) and {self.vocab[toks[k - 1]], self.vocab[toks[k]]} & {"'", "-"}:
+                continue  # inside a word: "don ' t", "e - mail"
             text, _ = self._text([self.vocab[t] for t in toks[:k]], fragment)
             gain = float(np.exp(logp)) * (len(text) - 1)
             if gain > best_gain:

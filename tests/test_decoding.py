@@ -114,6 +114,16 @@ def test_trim_keeps_the_prefix_with_the_most_expected_characters_saved():
     assert trimmed.token_probs == pytest.approx(whole.token_probs[:2])
 
 
+def test_trim_may_cut_before_punctuation():
+    rows = TRIM_ROWS | {"thing": {",": 0.8, "giraffe": 0.1, "know": 0.1},
+                        ",": {"elephant": 0.2, "giraffe": 0.19, "know": 0.19, "don": 0.19,
+                              "x": 0.19}}
+    completer = Completer(MarkovStepModel(vocab=TRIM_VOCAB + [","], rows=rows))
+    assert completer.complete("x", method="greedy").text.startswith("sure thing, elephant")
+    # "sure thing" 0.81 x 9 is more than "sure thing," 0.65 x 10
+    assert completer.complete("x", method="greedy", trim=True).text == "sure thing"
+
+
 def test_trim_never_cuts_inside_a_word():
     # expected characters saved: "on" 1 x 1, "on't" 0.3 x 3, "on't know." 0.06 x 9;
     # "don ' t" is one word, so "on" is no place to cut
