@@ -51,8 +51,8 @@ from autocomplete.model_names import CELL_NAMES  # noqa: E402
               help="Suggest nothing when the confidence (geometric-mean token "
                    "probability, 0..1) is below this, as Smart Compose does.")
 @click.option("--trim", is_flag=True,
-              help="Cut the completion after the word where the characters a writer is "
-                   "expected to save by taking it (its probability x its length) are most: "
+              help="Cut the completion (never inside a word) where the characters a writer "
+                   "is expected to save by taking it (its probability x its length) are most: "
                    "shorter, surer suggestions for typing.")
 @click.option("--cache", "use_cache", is_flag=True,
               help="Also copy what followed the same words earlier in the prompt, with the "
