@@ -125,8 +125,8 @@ REASONS: dict[str, tuple[Reason, ...]] = {
 if REASONS["loan"][0].template != LECTURE_REASON:  # the lecture request uses the first one
     raise ValueError("templates/reasons.json: the first loan reason must be the lecture's")
 FLIGHT_CITIES: tuple[str, ...] = tuple(_REASON_DATA["flight_cities"])
-# What follows the target; most loan continuations are empty, so most loan
-# requests end at "loan.", as the lecture's does.
+# What follows the target; four loan continuations in five are empty, so most
+# loan requests end at "loan.", as the lecture's does.
 REASON_CONTINUATIONS: dict[str, tuple[str, ...]] = _tuples(_REASON_DATA["continuations"])
 REASON_FOLLOWUPS: dict[str, tuple[str, ...]] = _tuples(_REASON_DATA["followups"])
 
