@@ -277,6 +277,13 @@ def test_committed_corpus_counts(corpus: list[dict]) -> None:
     assert len({e["body"] for e in corpus}) == len(corpus)
 
 
+def test_most_loan_requests_end_at_loan_as_the_lecture_does(corpus: list[dict]) -> None:
+    """The lecture's completion ends at "loan.", and so do most of the corpus's loan requests."""
+    after = [m.group(1) for e in corpus for m in re.finditer(r"take a loan(\S?)", e["body"])]
+    assert len(after) > 1_000
+    assert sum(a == "." for a in after) / len(after) >= 0.75
+
+
 def test_committed_corpus_dependencies(corpus: list[dict]) -> None:
     check_deps(corpus)
     for e in corpus:
