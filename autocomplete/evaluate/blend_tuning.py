@@ -287,7 +287,8 @@ def tune_blend(
     n-gram with a cache keyed by tokens only: the same memory of the email so
     far without the neural model, the baseline the blend is measured against.
     The blend is fitted without the cache where the cache lowers its perplexity
-    by less than `CACHE_MIN_GAIN`.
+    by less than `CACHE_MIN_GAIN`, unless the blend would then be worse than the
+    "ngram + cache" baseline.
     """
     caches = candidate_caches(thetas)
     probs = target_probs(cache_tuning_items(lm, sequences), ngram, caches)
@@ -314,8 +315,11 @@ def tune_blend(
             if name not in best or ppl < best[name][1]:
                 best[name] = (weights, ppl, c)
     table = pd.DataFrame(rows).sort_values("perplexity", kind="stable", ignore_index=True)
-    if best["neural + ngram"][1] <= best["blend"][1] * (1 + CACHE_MIN_GAIN):
-        best["blend"] = best["neural + ngram"]  # the cache does not earn its time per step
+    no_cache = best["neural + ngram"][1]
+    if no_cache <= best["blend"][1] * (1 + CACHE_MIN_GAIN) and no_cache <= best["ngram + cache"][1]:
+        # the cache does not earn its time per step, and the blend without it still
+        # beats its baseline, the n-gram with the cache
+        best["blend"] = best["neural + ngram"]
     (blend_w, blend_ppl, blend_c), (base_w, _, base_c) = best["blend"], best["ngram + cache"]
     cache_w, _, cache_c = best["neural + cache"]
     lam = min(cache_w.default.cache, 0.99)
