@@ -49,7 +49,8 @@ DEFAULT_EMBEDDING_DIMS = {"lstm": 64, "gru": 128, "simple_rnn": 128}
 # The run's work in optimizer updates, per cell, past the update from which the lecture's
 # three verbs held in every seed followed update by update on the built-in corpus: the
 # LSTM's from 350 to 900 (a seed that held none of them at 700 held all three from 900);
-# the GRU's by 400 (BENCHMARKS.md, "Default training").
+# the GRU's from 250-300, though one seed wavered up to 350 (BENCHMARKS.md, "Default
+# training").
 DEFAULT_UPDATES = {"lstm": 1100, "gru": 440, "simple_rnn": 330}
 # Units per cell. The LSTM's 192 make its update about 1.4x cheaper than 256 (its four
 # gates are each as wide as the layer), and found the cues no later: at 256 units the one
