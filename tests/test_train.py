@@ -78,8 +78,8 @@ def test_mixed_precision_training_saves_a_float32_model(tmp_path):
 
 def test_defaults_per_cell_hold_the_rate_and_use_the_bottleneck():
     lstm, gru = TrainConfig(cell="lstm"), TrainConfig(cell="gru")
-    assert (lstm.lr_decay, lstm.gate_init, lstm.learning_rate) == (0.0, "chrono-full", 4e-2)
-    assert (lstm.batch_size, lstm.updates, lstm.epochs, lstm.projection) == (64, 1100, None, 128)
+    assert (lstm.lr_decay, lstm.gate_init, lstm.learning_rate) == (0.0, "chrono-full", 3e-2)
+    assert (lstm.batch_size, lstm.updates, lstm.epochs, lstm.projection) == (32, 800, None, 128)
     assert (lstm.embedding_dim, gru.embedding_dim) == (64, 128)
     assert (gru.lr_decay, gru.learning_rate, gru.batch_size, gru.updates) == (0.0, 2e-2, 64, 440)
     explicit = TrainConfig(cell="gru", lr_decay=0.5, batch_size=8, epochs=1)  # explicit wins
@@ -166,7 +166,7 @@ def test_failed_retrain_keeps_old_model(tmp_path):
 def test_learning_rate_defaults_per_cell_and_is_recorded(tmp_path):
     from autocomplete.train import DEFAULT_LEARNING_RATES
 
-    assert TrainConfig(cell="lstm").learning_rate == DEFAULT_LEARNING_RATES["lstm"] == 4e-2
+    assert TrainConfig(cell="lstm").learning_rate == DEFAULT_LEARNING_RATES["lstm"] == 3e-2
     assert TrainConfig(cell="gru").learning_rate == 2e-2
     assert TrainConfig(cell="simple_rnn").learning_rate == 1e-2
     assert TrainConfig(cell="lstm", learning_rate=3e-3).learning_rate == 3e-3  # explicit wins
@@ -223,8 +223,9 @@ def test_a_run_is_defined_by_work_and_the_time_cap_is_off_by_default():
     assert cfg.time_budget is None and cfg.updates == DEFAULT_UPDATES["lstm"]
     assert TrainConfig(time_budget=0).time_budget is None  # 0 means no cap, as on the CLI
     help_text = " ".join(CliRunner().invoke(train_command, ["--help"]).output.split())
-    assert ("(early stopping may end it sooner). Default: 1100 for lstm, 440 for gru, 330 for "
+    assert ("(early stopping may end it sooner). Default: 800 for lstm, 440 for gru, 330 for "
             "simple_rnn." in help_text)
+    assert "Windows per update. Default: 32 for lstm, 64 for gru, 64 for simple_rnn." in help_text
     assert "--time-budget FLOAT Optional cap" in help_text  # no default shown: off
 
 
