@@ -60,7 +60,9 @@ VARIANTS = {  # name -> settings
     "LSTM: the same, BFC allocator, cheaper loss kernel": NEW | {"batch": 64, "emb": 64} | NOW,
     "LSTM: the same, batches grouped by length": NEW | {"batch": 64, "emb": 64} | NOW
     | {"grouped": True},
-    "default LSTM: the same, 192 units": NEW | {"batch": 64, "emb": 64, "units": 192} | NOW
+    "LSTM: the same, 192 units": NEW | {"batch": 64, "emb": 64, "units": 192} | NOW
+    | {"grouped": True},
+    "default LSTM: the same, 32 windows": NEW | {"batch": 32, "emb": 64, "units": 192} | NOW
     | {"grouped": True},
     "LSTM 64 x 256, emb 64, Keras on JAX (ungrouped)": NEW | {"batch": 64, "emb": 64,
                                                         "backend": "jax"},
@@ -113,10 +115,11 @@ def child(settings: dict, steps: int) -> None:
     print(json.dumps({"ms": ms}))
 
 
-def corpus_windows(windows: set[int], batch: int, steps: int) -> dict[int, dict]:
-    """Per window length, on the built-in corpus's training split: the share of positions
-    that hold a token, and the widths of `steps` batches grouped by length (the quantiles
-    of one pass's widths, so that a few steps cost what a pass's average step does)."""
+def corpus_windows(shapes: set[tuple[int, int]], steps: int) -> dict[tuple[int, int], dict]:
+    """Per (window length, batch size), on the built-in corpus's training split: the share
+    of positions that hold a token, and the widths of `steps` batches grouped by length
+    (the quantiles of one pass's widths, so that a few steps cost what a pass's average
+    step does)."""
     import numpy as np
 
     from autocomplete import textprep
@@ -126,11 +129,12 @@ def corpus_windows(windows: set[int], batch: int, steps: int) -> dict[int, dict]
     vocab = textprep.build_vocabulary(train)
     seqs = textprep.encode(textprep.make_vectorizer(vocab), train)
     out = {}
-    for window in sorted(windows):
+    for window, batch in sorted(shapes):
         arrays = textprep.make_windows(seqs, window)
         widths = [b[0].shape[1] for b in textprep.make_dataset(arrays, batch)]
         quantiles = np.quantile(widths, (np.arange(steps) + 0.5) / steps, method="nearest")
-        out[window] = {"share": float(arrays[2].mean()), "widths": [int(q) for q in quantiles]}
+        out[window, batch] = {"share": float(arrays[2].mean()),
+                              "widths": [int(q) for q in quantiles]}
     return out
 
 
@@ -150,19 +154,21 @@ def available(settings: dict) -> str | None:
 def real_tokens(settings: dict, corpus: dict) -> float:
     """Tokens (not padding) in a step of these settings: the same whether or not its batch
     is grouped by length, which cuts padding only."""
-    return settings["batch"] * settings["window"] * corpus[settings["window"]]["share"]
+    return (settings["batch"] * settings["window"]
+            * corpus[settings["window"], settings["batch"]]["share"])
 
 
 def speed(rounds: int, steps: int) -> pd.DataFrame:
     runs: dict[str, list[dict]] = {name: [] for name in VARIANTS}
     skipped = {name: why for name, s in VARIANTS.items() if (why := available(s))}
-    corpus = corpus_windows({s["window"] for s in VARIANTS.values()}, 64, steps)
+    corpus = corpus_windows({(s["window"], s["batch"]) for s in VARIANTS.values()}, steps)
     names = [n for n in VARIANTS if n not in skipped]
     for r in range(rounds):
         for name in names if r % 2 == 0 else names[::-1]:
             settings = VARIANTS[name]
             child_settings = settings | (
-                {"widths": corpus[settings["window"]]["widths"]} if settings.get("grouped")
+                {"widths": corpus[settings["window"], settings["batch"]]["widths"]}
+                if settings.get("grouped")
                 else {})
             env = os.environ | {"TF_CPP_MIN_LOG_LEVEL": "3", "PYTHONPATH": str(ROOT),
                                 "KERAS_BACKEND": settings.get("backend", "tensorflow"),
@@ -202,7 +208,7 @@ def quality() -> pd.DataFrame:
                "--learning-rate", "2e-2", "--units", "256"]
         for name, extra in (("earlier default: 256 units, 16 x 256, emb 128, no projection, "
                              "Adam 2e-2", old),
-                            ("default: 192 units, 64 x 256, emb 64, projection 128, Adam 4e-2",
+                            ("default: 192 units, 32 x 256, emb 64, projection 128, Adam 3e-2",
                              [])):
             out = Path(tmp) / name.split(":")[0].replace(" ", "_")
             subprocess.run([sys.executable, "-m", "autocomplete", "train", "--cell", "lstm",
