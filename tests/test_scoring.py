@@ -58,3 +58,19 @@ def test_evaluate_packed_windows_batches_within_the_logits_budget(monkeypatch):
     small = evaluate_packed_windows(model, (x, y, w))
     assert calls == [2, 2, 1]
     assert small == pytest.approx(whole)
+
+
+def test_progress_in_a_log_is_one_line_without_redraws(capsys):
+    from autocomplete.evaluate.scoring import progress_bar
+
+    bar = progress_bar(total=3, desc="lstm perplexity", disable=False)  # stderr: not a terminal
+    for _ in range(3):
+        bar.update(1)
+    bar.close()
+    err = capsys.readouterr().err
+    assert "\r" not in err and err.count("\n") == 1
+    assert err.startswith("lstm perplexity: 3 of 3 in ")
+    quiet = progress_bar(total=3, desc="x", disable=True)
+    quiet.update(3)
+    quiet.close()
+    assert capsys.readouterr().err == ""

@@ -71,7 +71,7 @@ def tune_cache(model_dir: Path, corpus: str | None, include: tuple[str, ...],
     texts = textprep.model_texts(val.iloc[:emails], artifacts.uses_subjects(config))
     seqs = textprep.encode(textprep.make_vectorizer(lm.vocab), texts)
     items = tqdm(cache_tuning_items(lm, seqs), total=len(seqs), desc="tuning", unit=" email",
-                 file=sys.stderr)
+                 file=sys.stderr, disable=not sys.stderr.isatty())  # no redraws in a log
     cache, table = tune(items)
     alone = table[table["keys"] == "none"].iloc[0]
     best = table.iloc[0]

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import math
 import sys
+import time
 import weakref
 from collections.abc import Callable, Sequence
 
@@ -30,8 +31,26 @@ from autocomplete.textprep import window_lengths
 from autocomplete.tokens import OOV_ID, PAD_ID, START_ID
 
 
+class _LineProgress:
+    """Progress for a log file or a pipe: one line when the work is done, no redraws."""
+
+    def __init__(self, total: int, desc: str):
+        self.total, self.desc, self.done = total, desc, 0
+        self.started = time.monotonic()
+
+    def update(self, n: int = 1) -> None:
+        self.done += n
+
+    def close(self) -> None:
+        print(f"{self.desc}: {self.done} of {self.total} in "
+              f"{time.monotonic() - self.started:.0f} s", file=sys.stderr, flush=True)
+
+
 def progress_bar(total: int, desc: str, disable: bool):
-    """A tqdm bar on stderr (stdout stays for results) that vanishes when done."""
+    """Progress on stderr (stdout stays for results): on a terminal a tqdm bar that
+    vanishes when done; elsewhere (a log file, a pipe) one line at the end."""
+    if not disable and not sys.stderr.isatty():
+        return _LineProgress(total, desc)
     from tqdm.auto import tqdm
 
     return tqdm(total=total, desc=desc, disable=disable, file=sys.stderr, leave=False,
