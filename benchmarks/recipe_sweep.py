@@ -1,9 +1,9 @@
 """After how many updates does a training recipe find the long-range cues?
 
 The default run of `autocomplete train` is 800 updates of 32 windows of up to 256 tokens
-for the LSTM, 440 of 64 for the GRU. Whether a cell learns the time-word -> tense cue within a given number
-of updates depends on the recipe and, a lot, on the random seed: each cue is
-found suddenly, after a plateau. This sweep
+for the LSTM, 440 of 64 for the GRU. Whether a cell learns the time-word -> tense cue
+within a given number of updates depends on the recipe and, a lot, on the random seed:
+each cue is found suddenly, after a plateau. This sweep
 trains one recipe per process on the default training windows and, every
 `--every` updates, probes the validation split (recall per kind and distance
 band, as in the report) and the lecture's prompt (P(need / needed / will) after

@@ -90,12 +90,14 @@ def test_defaults_per_cell_hold_the_rate_and_use_the_bottleneck():
 def test_work_is_split_into_rounds_of_at_most_one_pass():
     from autocomplete.train import plan_rounds
 
-    # 7,958 windows in batches of 64: 125 updates a pass
+    # 7,958 windows: 125 updates a pass in batches of 64 (gru, simple_rnn), 249 in the
+    # lstm's 32
     assert plan_rounds(TrainConfig(cell="gru"), 7958) == (4, 110)  # 440 updates
     assert plan_rounds(TrainConfig(cell="simple_rnn"), 7958) == (3, 110)
-    assert plan_rounds(TrainConfig(cell="lstm", epochs=2), 7958) == (2, 125)
+    assert plan_rounds(TrainConfig(cell="lstm"), 7958) == (4, 200)  # 800 updates
+    assert plan_rounds(TrainConfig(cell="lstm", epochs=2), 7958) == (2, 249)
     assert plan_rounds(TrainConfig(cell="lstm", updates=100), 7958) == (1, 100)
-    assert plan_rounds(TrainConfig(cell="lstm", updates=400, batch_size=32), 7958) == (2, 200)
+    assert plan_rounds(TrainConfig(cell="lstm", updates=400, batch_size=64), 7958) == (4, 100)
     with pytest.raises(ValueError, match="not both"):
         TrainConfig(updates=10, epochs=1)
 
