@@ -121,12 +121,10 @@ class ContextWeights:
         cache's largest copy probability is `confidence` (n,) and whose neural model's
         largest probability is `neural_confidence` (n,; needed with `neural_edges`)."""
         k = np.minimum(np.asarray(orders), len(self.table) - 1)
-        # np.digitize's bins for rising edges, without its checks (this runs at every step)
-        b = np.searchsorted(self.edges, confidence, side="right")
+        b = np.digitize(confidence, self.edges)
         if not self.neural_edges:
             return self.table[k, b]
-        return self.neural_table[k, b, np.searchsorted(self.neural_edges, neural_confidence,
-                                                       side="right")]
+        return self.neural_table[k, b, np.digitize(neural_confidence, self.neural_edges)]
 
     def describe(self) -> str:
         """The default triple, and whether the weights vary by context."""
@@ -204,8 +202,7 @@ class BlendStepModel(CachedStepModel):
         if isinstance(weights, BlendWeights):
             weights = ContextWeights.constant(weights, ngram.order)
         self.ngram, self.weights, self.dtype = ngram, weights, np.dtype(dtype)
-        self.uses_cache = weights.uses_cache  # read at every step: computed once
-        self.keeps_hidden = cache.keys == "hidden" and self.uses_cache
+        self.keeps_hidden = cache.keys == "hidden" and weights.uses_cache
         self.width = ngram.order - 1
         self._ngram_rows = StateMemo(NGRAM_MEMO_BYTES)  # thread-safe: serve shares the model
 
@@ -217,7 +214,8 @@ class BlendStepModel(CachedStepModel):
         kept = [self._ngram_rows.get(k) for k in keys]
         missing = [i for i, entry in enumerate(kept) if entry is None]
         if missing:
-            fresh, orders = self.ngram.next_probs_and_orders(tails[missing], dtype=self.dtype)
+            fresh = self.ngram.next_probs(tails[missing], dtype=self.dtype)
+            orders = self.ngram.context_orders(tails[missing])
             for i, row, order in zip(missing, fresh, orders, strict=True):
                 # kept: a copy of the row (a view would keep the whole batch alive), and
                 # the order matched where a step model keeps its state
@@ -244,7 +242,7 @@ class BlendStepModel(CachedStepModel):
         t = ids.shape[1]
         p = np.exp(np.asarray(logp, dtype=self.dtype))
         p_ngram, orders = self.ngram_probs(ids[:, max(t - self.width, 0):])
-        if t < 2 or not self.uses_cache:  # no cache in this step
+        if t < 2 or not self.weights.uses_cache:  # no cache in this step
             p_cache, seen = None, np.zeros(len(ids), dtype=bool)
         else:
             p_cache, seen = self.cache.copy_probs(self.last_scores(hidden, ids), ids[:, 1:],

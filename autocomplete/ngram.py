@@ -198,28 +198,14 @@ class KneserNeyLM:
             scale = scale * gamma
         return probs
 
-    def next_probs_and_orders(self, contexts: Sequence[Sequence[int]], dtype=np.float64
-                              ) -> tuple[np.ndarray, np.ndarray]:
-        """`next_probs` and `context_orders` of the same contexts, for the price of one
-        lookup where there are few of them (a completion step's)."""
-        tails = self._tails(contexts)
-        if len(tails) > FEW_CONTEXTS or not self.vocab:
-            return self.next_probs(tails, dtype), self.context_orders(tails)
-        if tails.size and (tails.min() < 0 or tails.max() >= len(self.vocab)):
-            raise ValueError("context ids must lie in [0, len(vocab))")
-        orders = np.zeros(len(tails), dtype=np.int64)
-        return self._next_probs_each(tails, np.dtype(dtype), orders), orders
-
-    def _next_probs_each(self, tails: np.ndarray, dtype: np.dtype,
-                         orders: np.ndarray | None = None) -> np.ndarray:
+    def _next_probs_each(self, tails: np.ndarray, dtype: np.dtype) -> np.ndarray:
         """`next_probs` one context at a time: the same sums in the same order, with
-        scalar lookups, for the few contexts of a completion step. `orders` (n,), when
-        given, receives each context's `context_orders`."""
+        scalar lookups, for the few contexts of a completion step."""
         n, width = tails.shape
         v = len(self.vocab)
         unigram = self._unigram.astype(dtype, copy=False)
         probs = np.empty((n, v), dtype)
-        for i, (row, tail) in enumerate(zip(probs, tails.tolist(), strict=True)):
+        for row, tail in zip(probs, tails.tolist(), strict=True):
             found, total = [], 1.0
             for k, level in enumerate(self._levels, start=1):
                 code = 0
@@ -229,8 +215,6 @@ class KneserNeyLM:
                 if j < len(level.codes) and level.codes[j] == code:
                     found.append((level, j))
                     total *= level.gamma[j]
-                    if orders is not None:
-                        orders[i] = k
             np.multiply(unigram, dtype.type(total), out=row)
             scale = 1.0
             for level, j in reversed(found):

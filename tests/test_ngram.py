@@ -190,23 +190,3 @@ def test_context_orders_say_how_much_of_each_context_was_seen():
     contexts = [[2, 3, 4], [5, 5, 5, 5], [2, 6, 1], [4, 5], [6, 6, 3], []]
     # seen: (a b) -> c; only "c" of "c c c"; nothing of ". [UNK]"; "b c"; "a" after ". ."
     assert lm.context_orders(contexts).tolist() == [3, 1, 0, 2, 1, 3]
-
-
-@pytest.mark.parametrize("dtype", [np.float64, np.float32])
-def test_probs_and_orders_together_are_each_alone(dtype) -> None:
-    """`next_probs_and_orders` (one lookup for the few contexts of a completion step) gives
-    what `next_probs` and `context_orders` give, for few contexts and for many."""
-    from autocomplete.ngram import FEW_CONTEXTS
-
-    seqs, vocab = _corpus()
-    lm = KneserNeyLM(order=4).fit(seqs, vocab)
-    contexts = [s[:i] for s in seqs for i in range(1, len(s) + 1)]
-    contexts += [[START_ID], [], [START_ID, 1, 1, 1], [len(vocab) - 1] * 5]  # unseen ones
-    contexts += [[len(vocab) - 1, *seqs[0][1:3]]]  # its last two tokens seen, not all three
-    assert len(set(lm.context_orders(contexts).tolist())) == 4  # every order occurs
-    for batch in (contexts[:3], contexts[3 : 3 + FEW_CONTEXTS], contexts):
-        probs, orders = lm.next_probs_and_orders(batch, dtype=dtype)
-        np.testing.assert_array_equal(probs, lm.next_probs(batch, dtype=dtype))
-        np.testing.assert_array_equal(orders, lm.context_orders(batch))
-    with pytest.raises(ValueError):
-        lm.next_probs_and_orders([[len(vocab)]])
