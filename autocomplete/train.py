@@ -40,7 +40,7 @@ from autocomplete.model_names import CELL_NAMES, GATE_INITS, PRECISIONS
 DEFAULT_PROJECTION = 128
 # Windows per update, per cell: larger updates use the 2 cores better (the recurrent
 # matrix products of 16 windows are too small to run fast). The LSTM's update of 32
-# windows costs about 0.7 of one of 64, and its seeds held the lecture's verbs after
+# windows costs 0.6-0.7 of one of 64, and its seeds held the lecture's verbs after
 # fewer updates than with 64 on the built-in corpus (BENCHMARKS.md, "Default training").
 DEFAULT_BATCH_SIZES = {"lstm": 32, "gru": 64, "simple_rnn": 64}
 # Adam rates per cell; the larger batches take larger rates (the LSTM's 3e-2 at 32 is
