@@ -61,6 +61,11 @@ DEFAULT_UPDATES = {"lstm": 800, "gru": 440, "simple_rnn": 330}
 DEFAULT_UNITS = {"lstm": 192, "gru": 256, "simple_rnn": 256}
 
 
+def _per_cell(defaults: dict, fmt: str = "") -> str:
+    """An option's help sentence naming its default for each cell, from a per-cell table."""
+    return "Default: " + ", ".join(f"{v:{fmt}} for {c}" for c, v in defaults.items()) + "."
+
+
 def option(default, help: str, **cli):
     """A `TrainConfig` field that is also a `train` command-line option.
 
@@ -107,23 +112,19 @@ class TrainConfig:
     updates: int | None = option(
         None, "Optimizer updates: the run's fixed work, in rounds of at most one pass over the "
         "training windows, each scored on validation windows (early stopping may end it "
-        "sooner). Default: " + ", ".join(f"{n} for {c}" for c, n in DEFAULT_UPDATES.items())
-        + ".", min=1)
+        "sooner). " + _per_cell(DEFAULT_UPDATES), min=1)
     epochs: int | None = option(
         None, "Whole passes over the training windows, instead of --updates.", min=1)
     time_budget: float | None = option(
         None, "Optional cap in minutes of training; the run then ends early, maybe before "
         "the long-range cues are learned (0 or unset: no cap).", min=0)
     batch_size: int | None = option(
-        None, "Windows per update. Default: " + ", ".join(
-            f"{n} for {c}" for c, n in DEFAULT_BATCH_SIZES.items()) + ".", min=1)
+        None, "Windows per update. " + _per_cell(DEFAULT_BATCH_SIZES), min=1)
     units: int | None = option(
-        None, "Units per recurrent layer. Default: 192 for lstm, 256 for gru and simple_rnn.",
-        min=1)
+        None, "Units per recurrent layer. " + _per_cell(DEFAULT_UNITS), min=1)
     layers: int = option(1, "Stacked recurrent layers.", min=1)
     embedding_dim: int | None = option(
-        None, "Size of the word vectors. Default: 64 for lstm, 128 for gru and simple_rnn.",
-        min=1)
+        None, "Size of the word vectors. " + _per_cell(DEFAULT_EMBEDDING_DIMS), min=1)
     projection: int = option(
         DEFAULT_PROJECTION, "Width of the linear bottleneck between the last recurrent layer "
         "and the output layer (0: none).", min=0)
@@ -134,8 +135,7 @@ class TrainConfig:
     max_tokens: int = option(8000, "Vocabulary size cap (from the training split only).",
                              min=10)
     learning_rate: float | None = option(
-        None, "Adam learning rate. Default: 3e-2 for lstm, 2e-2 for gru, 1e-2 for "
-        "simple_rnn.",
+        None, "Adam learning rate. " + _per_cell(DEFAULT_LEARNING_RATES, "g"),
         min=0, min_open=True, aliases=("--lr",))
     lr_decay: float = option(
         0.0, "Share of the run, at its end, over which the learning rate falls linearly to "

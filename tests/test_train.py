@@ -228,6 +228,8 @@ def test_a_run_is_defined_by_work_and_the_time_cap_is_off_by_default():
     assert ("(early stopping may end it sooner). Default: 800 for lstm, 440 for gru, 330 for "
             "simple_rnn." in help_text)
     assert "Windows per update. Default: 32 for lstm, 64 for gru, 64 for simple_rnn." in help_text
+    assert "Default: 0.03 for lstm, 0.02 for gru, 0.01 for simple_rnn." in help_text  # the rate
+    assert "Units per recurrent layer. Default: 192 for lstm, 256 for gru" in help_text
     assert "--time-budget FLOAT Optional cap" in help_text  # no default shown: off
 
 

@@ -49,15 +49,12 @@ def tune_cache(model_dir: Path, corpus: str | None, include: tuple[str, ...],
     autocomplete tune-cache models/lstm
     autocomplete complete "Hi Mark," --model models/lstm --cache
     """
-    import sys
-
-    from tqdm import tqdm
-
     from autocomplete import artifacts, textprep
     from autocomplete.cache import write_cache
     from autocomplete.evaluate.blend_tuning import rebuild_splits
     from autocomplete.evaluate.cache_tuning import cache_tuning_items, tune
     from autocomplete.evaluate.keras_lm import KerasLM
+    from autocomplete.evaluate.scoring import progress_bar
 
     try:
         config = artifacts.read_config(artifacts.check_model_dir(model_dir))
@@ -70,9 +67,15 @@ def tune_cache(model_dir: Path, corpus: str | None, include: tuple[str, ...],
         raise click.ClickException(str(e)) from e
     texts = textprep.model_texts(val.iloc[:emails], artifacts.uses_subjects(config))
     seqs = textprep.encode(textprep.make_vectorizer(lm.vocab), texts)
-    items = tqdm(cache_tuning_items(lm, seqs), total=len(seqs), desc="tuning", unit=" email",
-                 file=sys.stderr, disable=not sys.stderr.isatty())  # no redraws in a log
-    cache, table = tune(items)
+    bar = progress_bar(total=len(seqs), desc="tuning", disable=False)
+
+    def counted(items):
+        for item in items:
+            yield item
+            bar.update(1)
+        bar.close()
+
+    cache, table = tune(counted(cache_tuning_items(lm, seqs)))
     alone = table[table["keys"] == "none"].iloc[0]
     best = table.iloc[0]
     written = write_cache(
