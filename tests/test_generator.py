@@ -216,6 +216,25 @@ def test_heldout_probe_emails(heldout: list[dict], small: list[dict]) -> None:
     assert not any(g.LECTURE_SENTENCE in e["body"] for e in heldout)
 
 
+def test_probe_emails_take_frames_and_filler_from_pools_apart() -> None:
+    """Frames from one pool and filler from the other: each part from its own pool."""
+    def cue_phrasings(emails: list[dict]) -> set[str]:
+        text = " ".join(" ".join(tokenize(e["body"])) for e in emails)
+        return {pool for pool in g.POOLS for conn in g.REQUEST_CONNECTIVES[pool]
+                if " ".join(tokenize(conn.split("{R}")[0])) and
+                f" {' '.join(tokenize(conn.split('{R}')[0]))} " in f" {text} "}
+
+    train_units: set[str] = set()
+    g.heldout_probe_emails(200, seed=2, fillers=train_units, frames="train", filler="train")
+    mixed: set[str] = set()
+    emails = g.heldout_probe_emails(200, seed=2, fillers=mixed, frames="train",
+                                    filler="heldout")
+    check_deps(emails)
+    assert mixed and not mixed & train_units  # the filler: held-out parts only
+    assert cue_phrasings(emails) == {"train"}  # the cue phrasings: the training pool's
+    assert not any(g.LECTURE_SENTENCE in e["body"] for e in emails)  # the corpus' only
+
+
 def _literal_chunks(template: str) -> list[str]:
     """The template's text between slots, as space-joined tokens."""
     return [" ".join(tokenize(c)) for c in re.split(r"\{[A-Za-z_0-9]+\}", template)

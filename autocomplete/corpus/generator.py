@@ -374,10 +374,10 @@ def _fits(bases: Sequence[int], span: tuple[int, int]) -> bool:
 class _EmailBuilder:
     """Builds one email from one template pool; holds its random stream and dependencies."""
 
-    def __init__(self, rng: random.Random, pool: str = "train"):
+    def __init__(self, rng: random.Random, pool: str = "train", filler_pool: str | None = None):
         self.rng = rng
         self.pool = pool
-        self.fillers = FILLER_POOLS[pool]
+        self.fillers = FILLER_POOLS[filler_pool or pool]
         self.deps: list[_Dep] = []
         self.units: list[str] = []  # the filler units used, for the summary
 
@@ -634,10 +634,10 @@ def _plan(rng: random.Random, n: int) -> list[tuple[str, list[int]]]:
 
 
 def _email(rng: random.Random, pattern: str, bands: list[int],
-           lecture_combo: tuple[str, bool] | None,
-           pool: str = "train") -> tuple[str, str, str, list[_Dep], list[str]]:
+           lecture_combo: tuple[str, bool] | None, pool: str = "train",
+           filler_pool: str | None = None) -> tuple[str, str, str, list[_Dep], list[str]]:
     """Compose one email: (topic, subject, body with markers, deps, filler units)."""
-    b = _EmailBuilder(rng, pool)
+    b = _EmailBuilder(rng, pool, filler_pool)
     topic = rng.choice(ALL_TOPICS)
     while "E" in pattern and topic.name in PERSONAL_TOPICS:  # project news is business mail
         topic = rng.choice(ALL_TOPICS)
@@ -803,18 +803,22 @@ def generate(n_emails: int = DEFAULT_N_EMAILS, seed: int = DEFAULT_SEED,
 
 
 def heldout_probe_emails(n_emails: int = DEFAULT_HELDOUT_EMAILS, seed: int = DEFAULT_SEED,
-                         fillers: set[str] | None = None) -> list[dict]:
+                         fillers: set[str] | None = None, *, frames: str = "heldout",
+                         filler: str = "heldout") -> list[dict]:
     """Emails like the corpus' (same fields and `deps`), built from the "heldout" pool only.
 
     Their cue phrasings, entity frames and filler parts never occur in the
     corpus, so recall on them measures memory of the cue, not of templates.
-    Ids are "h00001", ...; the lecture sentence is not among them.
+    Ids are "h00001", ...; the lecture sentence is not among them. `frames` and
+    `filler` set the pool of the cue phrasings and frames and that of the filler
+    apart, to tell which of the two a model's recall depends on
+    (`benchmarks/template_split.py`).
     """
-    return _generate(n_emails, seed, "heldout", "h", fillers)
+    return _generate(n_emails, seed, frames, "h", fillers, filler)
 
 
 def _generate(n_emails: int, seed: int, pool: str, prefix: str,
-              fillers: set[str] | None) -> list[dict]:
+              fillers: set[str] | None, filler_pool: str | None = None) -> list[dict]:
     rng = random.Random(seed)
     plan = _plan(rng, n_emails)
     lecture_combos = [(tw, comma) for tw in TENSES for comma in (False, True)]
@@ -824,13 +828,14 @@ def _generate(n_emails: int, seed: int, pool: str, prefix: str,
     emails = []
     for i, (pattern, bands) in enumerate(plan):
         combo = None
-        if pool == "train" and pattern.startswith("R") and bands[0] == 1:
+        if prefix == "e" and pattern.startswith("R") and bands[0] == 1:  # the corpus
             if n_r1 % 20 == 0:
                 combo = lecture_combos[n_lecture % len(lecture_combos)]
                 n_lecture += 1
             n_r1 += 1
         for _ in range(20):
-            topic, subject, marked, deps, units = _email(rng, pattern, bands, combo, pool)
+            topic, subject, marked, deps, units = _email(rng, pattern, bands, combo, pool,
+                                                         filler_pool)
             body, dep_dicts = _finalize(marked, deps)
             if body not in seen:
                 break

@@ -1,0 +1,83 @@
+"""Which template does a model's long-range recall depend on: the filler or the frames?
+
+Held-out-template probes change two things at once: the filler between cue and
+target and the sentences around them (cue phrasings, the project-news and the
+cross-sentence frames). This script generates probe emails with the two taken
+from the training and the held-out pool apart, and prints recall by kind and
+distance band for each of the four combinations:
+
+* frames train, filler train: new emails from the corpus' own templates;
+* frames train, filler held out: only the filler is new;
+* frames held out, filler train: only the sentences around cue and target are new;
+* frames held out, filler held out: the report's held-out-template probes.
+
+    python benchmarks/template_split.py models/lstm models/gru --emails 1500
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+import pandas as pd  # noqa: E402
+
+COMBINATIONS = (("train", "train"), ("train", "heldout"), ("heldout", "train"),
+                ("heldout", "heldout"))
+SEED = 7  # not the corpus' seed: new emails even from the training pool
+KINDS = ("reason", "tense", "entity", "cross")
+
+
+def recall_table(lm, frames: str, filler: str, emails: int, raw: bool) -> pd.DataFrame:
+    """Recall by kind (rows) and band (columns) of `lm` on probe emails whose frames come
+    from pool `frames` and whose filler from pool `filler` (`raw`: the model was trained
+    on the text with its numbers)."""
+    from autocomplete.corpus import generator
+    from autocomplete.corpus.normalize import normalize_emails
+    from autocomplete.evaluate import probes as pr
+
+    df = pd.DataFrame(generator.heldout_probe_emails(emails, SEED, frames=frames,
+                                                     filler=filler))
+    if not raw:  # the text as the model was trained on it
+        df = normalize_emails(df)[0]
+    summary = pr.summarize_recall(pr.recall_at_distance(lm, pr.build_probes(df, lm.vocab)))
+    summary = summary[summary["kind"] != "all"]
+    return summary.pivot(index="kind", columns="band", values="recall")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("models", nargs="+", help="model directories trained on the "
+                        "built-in corpus")
+    parser.add_argument("--emails", type=int, default=1500,
+                        help="probe emails per combination [default: 1500]")
+    args = parser.parse_args()
+
+    from autocomplete.artifacts import read_config
+    from autocomplete.corpus.normalize import keeps_numbers
+    from autocomplete.evaluate.keras_lm import KerasLM
+
+    for path in args.models:
+        lm = KerasLM(path)
+        raw = keeps_numbers(read_config(path))
+        rows = []
+        for frames, filler in COMBINATIONS:
+            table = recall_table(lm, frames, filler, args.emails, raw)
+            for kind, recall in table.iterrows():
+                rows.append([kind, frames, filler, *(f"{r:.2f}" for r in recall)])
+        head = ["kind", "frames", "filler", *table.columns]
+        print(f"{path}: recall by distance band, {args.emails} probe emails per combination\n")
+        print("| " + " | ".join(head) + " |")
+        print("|" + "|".join("---" for _ in head) + "|")
+        for row in sorted(rows, key=lambda r: (KINDS.index(r[0]), r[1] != "train",
+                                               r[2] != "train")):
+            print("| " + " | ".join(row) + " |")
+        print()
+
+
+if __name__ == "__main__":
+    main()
