@@ -30,6 +30,7 @@ directory: ngram.npz (`KneserNeyLM.save`) and blend.json (`write_blend`).
 
 from __future__ import annotations
 
+import functools
 import os
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -38,13 +39,12 @@ import numpy as np
 
 from autocomplete.artifacts import ModelDirError, read_tuned, write_json
 from autocomplete.cache import CachedStepModel, ContinuousCache
-from autocomplete.memo import StateMemo
 from autocomplete.ngram import KneserNeyLM
 
 BLEND_FILE = "blend.json"  # in a model directory, written by `autocomplete tune`
 NGRAM_FILE = "ngram.npz"
 PARTS = ("neural", "ngram", "cache")
-NGRAM_MEMO_BYTES = 16 * 2**20  # n-gram rows a completion engine keeps for contexts met again
+NGRAM_CONTEXTS = 65_536  # n-gram contexts a completion engine keeps (`KneserNeyLM.sparse_next`)
 # bins of the cache's confidence (its largest copy probability) the weights depend on
 CONFIDENCE_EDGES = (0.3, 0.7)
 
@@ -153,6 +153,15 @@ class ContextWeights:
                    None if neural is None else np.array(neural, dtype=np.float64))
 
 
+def row_weights(weights: BlendWeights | np.ndarray, seen: np.ndarray) -> np.ndarray:
+    """(n, 3) each row's weights: `weights` (one triple or (n, 3)) with the cache's share
+    given to the other two in proportion where `seen` (n,) is False (nothing to copy)."""
+    w = weights.array() if isinstance(weights, BlendWeights) else np.asarray(weights)
+    w = np.array(np.broadcast_to(w, (len(seen), 3)), dtype=np.float64)
+    w[:, 2] = np.where(seen, w[:, 2], 0.0)
+    return w / w.sum(axis=1, keepdims=True)
+
+
 def mix(weights: BlendWeights | np.ndarray, p_neural: np.ndarray, p_ngram: np.ndarray,
         p_cache: np.ndarray | None, seen: np.ndarray) -> np.ndarray:
     """(n, V) blended probabilities from each part's (n, V); `weights`: one triple for
@@ -160,14 +169,11 @@ def mix(weights: BlendWeights | np.ndarray, p_neural: np.ndarray, p_ngram: np.nd
     from (where not, its weight goes to the other two; `p_cache` may be None where no
     row has)."""
     dtype = p_neural.dtype  # float32 parts mix in float32
-    w = weights.array() if isinstance(weights, BlendWeights) else np.asarray(weights)
-    w = np.broadcast_to(w, (len(p_neural), 3))
-    w_cache = np.where(seen, w[:, 2], 0.0)
-    total = w[:, 0] + w[:, 1] + w_cache
-    out = p_neural * (w[:, 0] / total)[:, None].astype(dtype)
-    out += p_ngram * (w[:, 1] / total)[:, None].astype(dtype)
+    w = row_weights(weights, seen).astype(dtype)
+    out = p_neural * w[:, :1]
+    out += p_ngram * w[:, 1:2]
     if seen.any():
-        out += p_cache * (w_cache / total)[:, None].astype(dtype)
+        out += p_cache * w[:, 2:]
     return out
 
 
@@ -183,9 +189,12 @@ class BlendStepModel(CachedStepModel):
             is several times cheaper per step than float64, which the evaluation
             (`evaluate.blend_lm`) uses so that no probability underflows.
 
-    A completion engine meets the same n-gram contexts again and again (each
-    keystroke searches from nearly the same text), so it keeps the n-gram's
-    rows of the contexts it met last, within `NGRAM_MEMO_BYTES`.
+    A step never builds the n-gram's dense rows: a row is the n-gram's unigram
+    times a scalar plus a few words (`KneserNeyLM.sparse_next`), so the mixture
+    adds the unigram in the same pass as the neural part and the rest at those
+    words. A completion engine meets the same contexts again and again (each
+    keystroke searches from nearly the same text), so it keeps the sparse parts
+    of the last `NGRAM_CONTEXTS` contexts.
 
     Example:
 
@@ -204,52 +213,51 @@ class BlendStepModel(CachedStepModel):
         self.ngram, self.weights, self.dtype = ngram, weights, np.dtype(dtype)
         self.keeps_hidden = cache.keys == "hidden" and weights.uses_cache
         self.width = ngram.order - 1
-        self._ngram_rows = StateMemo(NGRAM_MEMO_BYTES)  # thread-safe: serve shares the model
-
-    def ngram_probs(self, tails: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """(n, V) n-gram probabilities after each row of `tails` (n, up to order - 1 ids),
-        and (n,) how much of each tail the n-gram knows (`KneserNeyLM.context_orders`),
-        from the rows kept for contexts met before where it can."""
-        keys = [tuple(row) for row in tails.tolist()]
-        kept = [self._ngram_rows.get(k) for k in keys]
-        missing = [i for i, entry in enumerate(kept) if entry is None]
-        if missing:
-            fresh = self.ngram.next_probs(tails[missing], dtype=self.dtype)
-            orders = self.ngram.context_orders(tails[missing])
-            for i, row, order in zip(missing, fresh, orders, strict=True):
-                # kept: a copy of the row (a view would keep the whole batch alive), and
-                # the order matched where a step model keeps its state
-                kept[i] = (row.copy(), [np.array([order])])
-                self._ngram_rows.put(keys[i], *kept[i])
-        return (np.stack([entry[0] for entry in kept]),
-                np.array([int(entry[1][0][0]) for entry in kept]))
+        self.unigram = ngram.unigram.astype(self.dtype)
+        # thread-safe, as `serve` shares the model between threads
+        self.ngram_next = functools.lru_cache(maxsize=NGRAM_CONTEXTS)(ngram.sparse_next)
 
     def blend(self, p_neural: np.ndarray, p_ngram: np.ndarray, orders: np.ndarray,
               p_cache: np.ndarray | None, seen: np.ndarray) -> np.ndarray:
         """(n, V) the parts' probabilities mixed with the weights of each row's kind of
         context (`orders`: the n-gram's `context_orders`; the cache's confidence is
         read from `p_cache`, the neural model's from `p_neural`)."""
-        confidence = (np.where(seen, p_cache.max(axis=1), 0.0) if p_cache is not None
-                      else np.zeros(len(p_neural)))
         neural = p_neural.max(axis=1) if self.weights.neural_edges else None
-        return mix(self.weights.rows(orders, confidence, neural), p_neural, p_ngram, p_cache,
-                   seen)
+        return mix(self.weights.rows(orders, self._confidence(p_cache, seen), neural),
+                   p_neural, p_ngram, p_cache, seen)
 
     def predict(self, logp: np.ndarray, hidden: np.ndarray, ids: np.ndarray) -> np.ndarray:
         """(n, V) blended log-probs after contexts `ids` (n, T) (the `CachedStepModel` hook
-        the step and prefill call); `logp` is the neural model's."""
+        the step and prefill call); `logp` is the neural model's. The same sums as
+        `blend` with the n-gram's dense rows, the n-gram's part added sparsely."""
         ids = np.asarray(ids)
         t = ids.shape[1]
         p = np.exp(np.asarray(logp, dtype=self.dtype))
-        p_ngram, orders = self.ngram_probs(ids[:, max(t - self.width, 0):])
+        parts = [self.ngram_next(tuple(row)) for row in ids[:, max(t - self.width, 0):].tolist()]
         if t < 2 or not self.weights.uses_cache:  # no cache in this step
             p_cache, seen = None, np.zeros(len(ids), dtype=bool)
         else:
             p_cache, seen = self.cache.copy_probs(self.last_scores(hidden, ids), ids[:, 1:],
                                                   len(self.vocab))
-        p = self.blend(p, p_ngram, orders, p_cache, seen)
+        w = row_weights(self.weights.rows(
+            np.array([part.order for part in parts]), self._confidence(p_cache, seen),
+            p.max(axis=1) if self.weights.neural_edges else None), seen)
+        p *= w[:, :1].astype(self.dtype)
+        scale = w[:, 1] * np.array([part.total for part in parts])
+        p += scale[:, None].astype(self.dtype) * self.unigram
+        for row, part, weight in zip(p, parts, w[:, 1], strict=True):
+            row[part.ids] += (weight * part.probs).astype(self.dtype)
+        if seen.any():
+            p += p_cache * w[:, 2:].astype(self.dtype)
         with np.errstate(divide="ignore"):  # a token no part gives any mass: -inf
             return np.log(p, out=p)
+
+    @staticmethod
+    def _confidence(p_cache: np.ndarray | None, seen: np.ndarray) -> np.ndarray:
+        """(n,) the cache's largest copy probability (0 where it has nothing to copy)."""
+        if p_cache is None:
+            return np.zeros(len(seen))
+        return np.where(seen, p_cache.max(axis=1), 0.0)
 
 
 def has_blend(model_dir: str | os.PathLike) -> bool:

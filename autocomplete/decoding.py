@@ -463,7 +463,7 @@ class Completer:
             allowed = None
             cand = (totals[:, None] + logp).ravel()
             k = min(2 * beam, len(cand))
-            top = np.argpartition(-cand, k - 1)[:k]
+            top = np.argpartition(cand, len(cand) - k)[len(cand) - k:]  # the k largest
             top = top[np.isfinite(cand[top])]  # fewer than k possible tokens: those
             if not len(top):
                 break

@@ -8,9 +8,7 @@ a sequence of token ids depends on those ids only, so what it gave once for
 them can be given again: `StateMemo` keeps, per sequence, the next-token
 log-probs and the state after it, and forgets the least recently used past a
 budget in bytes. `decoding.Completer(remember_mb=...)` reads prompts and
-steps hypotheses through it; the answers are the ones it would compute. The
-blend keeps its n-gram's rows the same way (`blend.BlendStepModel`, an
-empty state).
+steps hypotheses through it; the answers are the ones it would compute.
 """
 
 from __future__ import annotations

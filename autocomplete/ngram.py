@@ -58,6 +58,17 @@ class _Level:
     alpha: np.ndarray
 
 
+@dataclass(frozen=True)
+class SparseNext:
+    """The next-token distribution after one context: `total * unigram`, plus `probs` at
+    `ids` (distinct); `order`: how many of the context's last tokens the model saw."""
+
+    total: float
+    ids: np.ndarray
+    probs: np.ndarray
+    order: int
+
+
 class KneserNeyLM:
     """Interpolated Kneser-Ney LM implementing `NextTokenModel`.
 
@@ -222,6 +233,38 @@ class KneserNeyLM:
                 row[level.ids[start:end]] += level.alpha[start:end] * scale
                 scale *= level.gamma[j]
         return probs
+
+    @property
+    def unigram(self) -> np.ndarray:
+        """(V,) the last level of the interpolation: what an unseen context gets."""
+        return self._unigram
+
+    def sparse_next(self, context: Sequence[int]) -> SparseNext:
+        """`next_probs` of one context as `total` x the unigram plus `probs` at `ids` (the
+        few words the context was seen with), and `context_orders`' order: a mixture can
+        then add the dense part in one product and the rest at a few ids."""
+        width, v = self.order - 1, len(self.vocab)
+        tail = _tail(context, width)
+        found, total, order = [], 1.0, 0
+        for k, level in enumerate(self._levels, start=1):
+            code = 0
+            for token in tail[width - k :]:
+                code = code * v + token
+            j = int(level.codes.searchsorted(code))
+            if j < len(level.codes) and level.codes[j] == code:
+                found.append((level, j))
+                total *= level.gamma[j]
+                order = k
+        ids, probs, scale = [], [], 1.0
+        for level, j in reversed(found):
+            start, end = level.starts[j], level.ends[j]
+            ids.append(level.ids[start:end])
+            probs.append(level.alpha[start:end] * scale)
+            scale *= level.gamma[j]
+        if not ids:
+            return SparseNext(total, np.zeros(0, np.int64), np.zeros(0), order)
+        ids, where = np.unique(np.concatenate(ids), return_inverse=True)
+        return SparseNext(total, ids, np.bincount(where, np.concatenate(probs)), order)
 
     def context_orders(self, contexts: Sequence[Sequence[int]]) -> np.ndarray:
         """(len(contexts),) how many of each context's last tokens (0 to order - 1) the

@@ -106,6 +106,24 @@ def test_a_few_contexts_get_the_same_numbers_as_many(dtype) -> None:
     np.testing.assert_array_equal(few, many)
 
 
+def test_a_context_in_sparse_form_is_its_dense_row() -> None:
+    """total x unigram plus the few seen words is `next_probs`' row; the order is
+    `context_orders`' (unseen contexts: the unigram alone, order 0)."""
+    seqs, vocab = _corpus()
+    lm = KneserNeyLM(order=4).fit(seqs, vocab)
+    contexts = [s[:i] for s in seqs[:20] for i in range(1, len(s) + 1)]
+    contexts += [[START_ID], [], [START_ID, 1, 1, 1], [len(vocab) - 1] * 5]
+    orders = lm.context_orders(contexts)
+    for context, row, order in zip(contexts, lm.next_probs(contexts), orders, strict=True):
+        part = lm.sparse_next(context)
+        dense = part.total * lm.unigram
+        dense[part.ids] += part.probs
+        np.testing.assert_allclose(dense, row, rtol=1e-12, atol=1e-15)
+        assert part.order == order and len(set(part.ids.tolist())) == len(part.ids)
+        assert (part.ids.size == 0) == (order == 0)  # never seen: the unigram alone
+    assert 0 in orders
+
+
 def test_rejects_ids_outside_vocab() -> None:
     with pytest.raises(ValueError):
         KneserNeyLM(order=2).fit([[START_ID, 7]], TINY_VOCAB)
