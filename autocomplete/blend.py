@@ -213,7 +213,14 @@ class BlendStepModel(CachedStepModel):
         self.ngram, self.weights, self.dtype = ngram, weights, np.dtype(dtype)
         self.keeps_hidden = cache.keys == "hidden" and weights.uses_cache
         self.width = ngram.order - 1
+        if not weights.uses_cache:  # the n-gram's context is all a step needs of the ids
+            self.keeps_ids = max(self.width, 1)
         self.unigram = ngram.unigram.astype(self.dtype)
+        # the weights of a step without the cache (orders x neural bins x 3): those of
+        # confidence 0, the cache's share given to the other two, as `row_weights` does
+        table = weights.neural_table[:, int(np.digitize(0.0, weights.edges))].copy()
+        table[..., 2] = 0.0
+        self._without_cache = table / table.sum(axis=-1, keepdims=True)
         # thread-safe, as `serve` shares the model between threads
         self.ngram_next = functools.lru_cache(maxsize=NGRAM_CONTEXTS)(ngram.sparse_next)
 
@@ -226,22 +233,43 @@ class BlendStepModel(CachedStepModel):
         return mix(self.weights.rows(orders, self._confidence(p_cache, seen), neural),
                    p_neural, p_ngram, p_cache, seen)
 
+    def step(self, token_ids: np.ndarray, state: list[np.ndarray]
+             ) -> tuple[np.ndarray, list[np.ndarray]]:
+        """`CachedStepModel.step`, with the neural model's probabilities where it gives them
+        (`step_probs`: no log-probabilities to take `exp` of again)."""
+        step_probs = getattr(self.model, "step_probs", None)
+        if step_probs is None or self.dtype != np.float32:
+            return super().step(token_ids, state)
+        *inner, hidden, ids = state
+        token_ids = np.asarray(token_ids)
+        p, inner = step_probs(token_ids, inner)
+        hidden, ids = self.extend(token_ids, inner, hidden, ids)
+        return self.mix_probs(p, hidden, ids), [*inner, hidden, ids]
+
     def predict(self, logp: np.ndarray, hidden: np.ndarray, ids: np.ndarray) -> np.ndarray:
         """(n, V) blended log-probs after contexts `ids` (n, T) (the `CachedStepModel` hook
-        the step and prefill call); `logp` is the neural model's. The same sums as
-        `blend` with the n-gram's dense rows, the n-gram's part added sparsely."""
+        the step and prefill call); `logp` is the neural model's."""
+        return self.mix_probs(np.exp(np.asarray(logp, dtype=self.dtype)), hidden, ids)
+
+    def mix_probs(self, p: np.ndarray, hidden: np.ndarray, ids: np.ndarray) -> np.ndarray:
+        """`predict` from the neural model's probabilities `p` (n, V; mixed in place): the
+        same sums as `blend` with the n-gram's dense rows, its part added sparsely."""
         ids = np.asarray(ids)
         t = ids.shape[1]
-        p = np.exp(np.asarray(logp, dtype=self.dtype))
+        p = np.asarray(p, dtype=self.dtype)
         parts = [self.ngram_next(tuple(row)) for row in ids[:, max(t - self.width, 0):].tolist()]
+        orders = np.array([part.order for part in parts])
+        neural = p.max(axis=1) if self.weights.neural_edges else None
         if t < 2 or not self.weights.uses_cache:  # no cache in this step
             p_cache, seen = None, np.zeros(len(ids), dtype=bool)
+            w = self._without_cache[np.minimum(orders, len(self._without_cache) - 1),
+                                    0 if neural is None else
+                                    np.digitize(neural, self.weights.neural_edges)]
         else:
             p_cache, seen = self.cache.copy_probs(self.last_scores(hidden, ids), ids[:, 1:],
                                                   len(self.vocab))
-        w = row_weights(self.weights.rows(
-            np.array([part.order for part in parts]), self._confidence(p_cache, seen),
-            p.max(axis=1) if self.weights.neural_edges else None), seen)
+            w = row_weights(self.weights.rows(orders, self._confidence(p_cache, seen), neural),
+                            seen)
         p *= w[:, :1].astype(self.dtype)
         scale = w[:, 1] * np.array([part.total for part in parts])
         p += scale[:, None].astype(self.dtype) * self.unigram

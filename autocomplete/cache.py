@@ -223,6 +223,8 @@ class CachedStepModel:
         # the hidden states are the keys only of a cache that counts; else the state
         # carries none (copying them at every step costs more than the rest of a beam's step)
         self.keeps_hidden = cache.keys == "hidden" and cache.lam > 0
+        # how many of the ids read a step keeps in the state: the cache's window
+        self.keeps_ids = self.window
 
     def initial_state(self, batch: int) -> list[np.ndarray]:
         inner = self.model.initial_state(batch)
@@ -251,13 +253,19 @@ class CachedStepModel:
         *inner, hidden, ids = state
         token_ids = np.asarray(token_ids)
         logp, inner = self.model.step(token_ids, inner)
+        hidden, ids = self.extend(token_ids, inner, hidden, ids)
+        return self.predict(logp, hidden, ids), [*inner, hidden, ids]
+
+    def extend(self, token_ids: np.ndarray, inner: list[np.ndarray], hidden: np.ndarray,
+               ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """The hidden states and ids read, with this step's (`inner`: the model's new state)."""
         if self.keeps_hidden:
             h = np.asarray(inner[self.model.output_state], dtype=np.float32)
             hidden = np.concatenate([hidden, h[:, None, :]], axis=1)
         ids = np.concatenate([ids, token_ids[:, None].astype(np.int64)], axis=1)
-        if self.window and ids.shape[1] > self.window:
-            hidden, ids = hidden[:, -self.window :], ids[:, -self.window :]
-        return self.predict(logp, hidden, ids), [*inner, hidden, ids]
+        if self.keeps_ids and ids.shape[1] > self.keeps_ids:
+            hidden, ids = hidden[:, -self.keeps_ids :], ids[:, -self.keeps_ids :]
+        return hidden, ids
 
     def predict(self, logp: np.ndarray, hidden: np.ndarray, ids: np.ndarray) -> np.ndarray:
         """(n, V) log-probs after n contexts `ids` (n, T), from the model's `logp` (n, V)

@@ -366,8 +366,11 @@ class Completer:
         kept = [self.memo.get(k) for k in keys]
         todo = [i for i, entry in enumerate(kept) if entry is None]
         if todo:
-            rows = np.array(todo)
-            logp, new = self.model.step(last[rows], reorder(state, rows))
+            if len(todo) == len(keys):  # nothing kept: the whole batch, no copy of the state
+                logp, new = self.model.step(last, state)
+            else:
+                rows = np.array(todo)
+                logp, new = self.model.step(last[rows], reorder(state, rows))
             for j, i in enumerate(todo):  # copies: a view would keep the whole batch alive
                 kept[i] = (logp[j : j + 1].copy(), [s[j : j + 1].copy() for s in new])
                 self.memo.put(keys[i], *kept[i])

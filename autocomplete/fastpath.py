@@ -33,7 +33,7 @@ from pathlib import Path
 import numpy as np
 
 from autocomplete.artifacts import ModelDirError, check_model_dir, read_config
-from autocomplete.logprobs import log_softmax
+from autocomplete.logprobs import log_softmax, softmax
 from autocomplete.model_names import GATES, KERAS_CELL_CLASSES
 
 FORMAT_VERSION = 2  # 2: the bottleneck is kept apart ("projection/kernel", "projection/bias")
@@ -360,13 +360,25 @@ class NumpyStepModel:
         self, token_ids: np.ndarray, state: list[np.ndarray]
     ) -> tuple[np.ndarray, list[np.ndarray]]:
         """(batch,) ids -> ((batch, V) float32 log-probs, new state)."""
+        logits, new = self._step_logits(token_ids, state)
+        return log_softmax(logits), new
+
+    def step_probs(
+        self, token_ids: np.ndarray, state: list[np.ndarray]
+    ) -> tuple[np.ndarray, list[np.ndarray]]:
+        """`step` with probabilities for log-probabilities (what a mixture adds up)."""
+        logits, new = self._step_logits(token_ids, state)
+        return softmax(logits), new
+
+    def _step_logits(self, token_ids: np.ndarray, state: list[np.ndarray]
+                     ) -> tuple[np.ndarray, list[np.ndarray]]:
         x = self._input(np.asarray(token_ids, dtype=np.intp))
         new: list[np.ndarray] = []
         for li, (layer, s) in enumerate(zip(self.layers, self._split(state), strict=True)):
             s = layer.step(x if li == 0 else layer.project(x), s)
             new.extend(s)
             x = s[0]
-        return log_softmax(self.logits(x)), new
+        return self.logits(x), new
 
     def prefill(self, token_ids: np.ndarray) -> tuple[np.ndarray, list[np.ndarray]]:
         """Feed a whole prompt (batch 1): logits only for its last token."""

@@ -23,3 +23,11 @@ def log_softmax(logits: np.ndarray) -> np.ndarray:
     """
     z = logits - logits.max(axis=-1, keepdims=True)
     return z - np.log(np.exp(z).sum(axis=-1, keepdims=True))
+
+
+def softmax(logits: np.ndarray) -> np.ndarray:
+    """Probabilities over the last axis, in the dtype of `logits`: `exp(log_softmax)` with
+    one `exp` and no `log` (for a mixture, which adds probabilities)."""
+    p = np.exp(logits - logits.max(axis=-1, keepdims=True))
+    p /= p.sum(axis=-1, keepdims=True)
+    return p

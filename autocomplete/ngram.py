@@ -263,8 +263,12 @@ class KneserNeyLM:
             scale *= level.gamma[j]
         if not ids:
             return SparseNext(total, np.zeros(0, np.int64), np.zeros(0), order)
-        ids, where = np.unique(np.concatenate(ids), return_inverse=True)
-        return SparseNext(total, ids, np.bincount(where, np.concatenate(probs)), order)
+        if len(ids) == 1:  # one level: its ids are distinct
+            return SparseNext(total, ids[0], probs[0], order)
+        # a word seen after several of the context's tails: one entry, the levels' sum
+        summed = np.bincount(np.concatenate(ids), np.concatenate(probs), minlength=v)
+        ids = np.flatnonzero(summed)
+        return SparseNext(total, ids, summed[ids], order)
 
     def context_orders(self, contexts: Sequence[Sequence[int]]) -> np.ndarray:
         """(len(contexts),) how many of each context's last tokens (0 to order - 1) the
