@@ -237,6 +237,7 @@ class Completer:
         self.is_end = np.array([t in SENTENCE_END for t in self.vocab])
         self.is_alnum = np.array([any(ch.isalnum() for ch in t) for t in self.vocab])
         self.apostrophe = self.index.get("'")  # None: no apostrophe token
+        self._word, self._end = self.is_alnum.tolist(), self.is_end.tolist()  # scalar lookups
         if self.vocab[:3] != list(SPECIALS) or V < 4:
             raise ValueError("the model's vocabulary must start with '', '[UNK]', '[start]'")
         self._by_spelling: tuple[list[str], list[int]] | None = None  # built when first needed
@@ -472,21 +473,24 @@ class Completer:
                 break
             top = top[np.argsort(-cand[top], kind="stable")]
             new_hyps, new_rows, new_totals = [], [], []
-            for rank, flat in enumerate(top):
-                row, tok = divmod(int(flat), V)
+            # the candidates as Python numbers: the loop below is scalar work
+            rows, tokens = np.divmod(top, V)
+            for rank, (row, tok, total, lp) in enumerate(zip(
+                    rows.tolist(), tokens.tolist(), cand[top].tolist(),
+                    logp.ravel()[top].tolist(), strict=True)):
                 toks, lps, words = hyps[row]
                 prev = toks[-1] if toks else -1
                 toks = toks + [tok]
-                lps = lps + [float(logp[row, tok])]
-                words += self._is_word(tok, prev)
-                if self.is_end[tok] or words >= max_words or len(toks) >= max_tokens:
+                lps = lps + [lp]
+                words += self._word[tok] and prev != self.apostrophe
+                if self._end[tok] or words >= max_words or len(toks) >= max_tokens:
                     if rank < beam:  # only candidates that would have made the beam
-                        finished.append((self._norm(float(cand[flat]), len(toks)), toks, lps))
+                        finished.append((self._norm(total, len(toks)), toks, lps))
                     continue
                 if len(new_hyps) < beam:
                     new_hyps.append((toks, lps, words))
                     new_rows.append(row)
-                    new_totals.append(float(cand[flat]))
+                    new_totals.append(total)
             if len(finished) >= beam or not new_hyps:
                 break
             hyps, totals = new_hyps, np.array(new_totals)
