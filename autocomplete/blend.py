@@ -39,7 +39,7 @@ import numpy as np
 
 from autocomplete.artifacts import ModelDirError, read_tuned, write_json
 from autocomplete.cache import CachedStepModel, ContinuousCache
-from autocomplete.ngram import KneserNeyLM
+from autocomplete.ngram import KneserNeyLM, SparseNext
 
 BLEND_FILE = "blend.json"  # in a model directory, written by `autocomplete tune`
 NGRAM_FILE = "ngram.npz"
@@ -222,7 +222,7 @@ class BlendStepModel(CachedStepModel):
         table[..., 2] = 0.0
         self._without_cache = table / table.sum(axis=-1, keepdims=True)
         # thread-safe, as `serve` shares the model between threads
-        self.ngram_next = functools.lru_cache(maxsize=NGRAM_CONTEXTS)(ngram.sparse_next)
+        self.ngram_next = functools.lru_cache(maxsize=NGRAM_CONTEXTS)(self._ngram_part)
 
     def blend(self, p_neural: np.ndarray, p_ngram: np.ndarray, orders: np.ndarray,
               p_cache: np.ndarray | None, seen: np.ndarray) -> np.ndarray:
@@ -232,6 +232,11 @@ class BlendStepModel(CachedStepModel):
         neural = p_neural.max(axis=1) if self.weights.neural_edges else None
         return mix(self.weights.rows(orders, self._confidence(p_cache, seen), neural),
                    p_neural, p_ngram, p_cache, seen)
+
+    def _ngram_part(self, context: tuple[int, ...]) -> SparseNext:
+        """The n-gram's `sparse_next` after `context`, its probabilities in the mixture's dtype."""
+        part = self.ngram.sparse_next(context)
+        return SparseNext(part.total, part.ids, part.probs.astype(self.dtype), part.order)
 
     def step(self, token_ids: np.ndarray, state: list[np.ndarray]
              ) -> tuple[np.ndarray, list[np.ndarray]]:
@@ -273,8 +278,8 @@ class BlendStepModel(CachedStepModel):
         p *= w[:, :1].astype(self.dtype)
         scale = w[:, 1] * np.array([part.total for part in parts])
         p += scale[:, None].astype(self.dtype) * self.unigram
-        for row, part, weight in zip(p, parts, w[:, 1], strict=True):
-            row[part.ids] += (weight * part.probs).astype(self.dtype)
+        for row, part, weight in zip(p, parts, w[:, 1].astype(self.dtype), strict=True):
+            row[part.ids] += part.probs * weight
         if seen.any():
             p += p_cache * w[:, 2:].astype(self.dtype)
         with np.errstate(divide="ignore"):  # a token no part gives any mass: -inf

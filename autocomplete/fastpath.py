@@ -354,7 +354,9 @@ class NumpyStepModel:
     def logits(self, h: np.ndarray) -> np.ndarray:
         if self.proj_W is not None:
             h = _dot(h, self.proj_W) + self.proj_b
-        return _dot(h, self.dense_W) + self.dense_b
+        logits = _dot(h, self.dense_W)
+        logits += self.dense_b
+        return logits
 
     def step(
         self, token_ids: np.ndarray, state: list[np.ndarray]

@@ -28,6 +28,7 @@ def log_softmax(logits: np.ndarray) -> np.ndarray:
 def softmax(logits: np.ndarray) -> np.ndarray:
     """Probabilities over the last axis, in the dtype of `logits`: `exp(log_softmax)` with
     one `exp` and no `log` (for a mixture, which adds probabilities)."""
-    p = np.exp(logits - logits.max(axis=-1, keepdims=True))
+    p = logits - logits.max(axis=-1, keepdims=True)
+    np.exp(p, out=p)
     p /= p.sum(axis=-1, keepdims=True)
     return p
