@@ -215,6 +215,16 @@ def test_the_blend_mixes_each_context_with_the_weights_of_its_kind(tiny_model_di
             [context[:t]])[0]
         assert np.allclose(np.exp(logp[0]), expected, atol=1e-6)
     assert blend.ngram_next(tuple(context[-2:])).order == known[-1]  # kept with its order
+    # step by step (the neural model's probabilities, the n-gram's sparse part): the same
+    state, inner_state = blend.initial_state(1), inner.initial_state(1)
+    for t in range(len(context)):
+        logp, state = blend.step(context[t : t + 1], state)
+        inner_logp, inner_state = inner.step(context[t : t + 1], inner_state)
+        a, b, _ = table[known[t], 0]
+        expected = a * np.exp(inner_logp[0].astype(np.float64)) + b * ngram.next_probs(
+            [context[: t + 1]])[0]
+        assert np.allclose(np.exp(logp[0]), expected, atol=1e-6)
+    assert state[-1].shape == (1, ngram.order - 1)  # without a cache: the n-gram's context
 
 
 def test_the_blend_reads_the_neural_models_confidence_from_its_probabilities(tiny_model_dir):
