@@ -212,20 +212,10 @@ class KneserNeyLM:
     def _next_probs_each(self, tails: np.ndarray, dtype: np.dtype) -> np.ndarray:
         """`next_probs` one context at a time: the same sums in the same order, with
         scalar lookups, for the few contexts of a completion step."""
-        n, width = tails.shape
-        v = len(self.vocab)
         unigram = self._unigram.astype(dtype, copy=False)
-        probs = np.empty((n, v), dtype)
+        probs = np.empty((len(tails), len(self.vocab)), dtype)
         for row, tail in zip(probs, tails.tolist(), strict=True):
-            found, total = [], 1.0
-            for k, level in enumerate(self._levels, start=1):
-                code = 0
-                for token in tail[width - k :]:
-                    code = code * v + token
-                j = int(level.codes.searchsorted(code))
-                if j < len(level.codes) and level.codes[j] == code:
-                    found.append((level, j))
-                    total *= level.gamma[j]
+            found, total, _ = self._find(tail)
             np.multiply(unigram, dtype.type(total), out=row)
             scale = 1.0
             for level, j in reversed(found):
@@ -234,17 +224,10 @@ class KneserNeyLM:
                 scale *= level.gamma[j]
         return probs
 
-    @property
-    def unigram(self) -> np.ndarray:
-        """(V,) the last level of the interpolation: what an unseen context gets."""
-        return self._unigram
-
-    def sparse_next(self, context: Sequence[int]) -> SparseNext:
-        """`next_probs` of one context as `total` x the unigram plus `probs` at `ids` (the
-        few words the context was seen with), and `context_orders`' order: a mixture can
-        then add the dense part in one product and the rest at a few ids."""
-        width, v = self.order - 1, len(self.vocab)
-        tail = _tail(context, width)
+    def _find(self, tail: Sequence[int]) -> tuple[list[tuple[_Level, int]], float, int]:
+        """The levels where a tail of order - 1 ids was seen as a context, lowest first, as
+        (level, its index there); the product of their gammas; the highest order seen."""
+        width, v = len(tail), len(self.vocab)
         found, total, order = [], 1.0, 0
         for k, level in enumerate(self._levels, start=1):
             code = 0
@@ -255,6 +238,18 @@ class KneserNeyLM:
                 found.append((level, j))
                 total *= level.gamma[j]
                 order = k
+        return found, total, order
+
+    @property
+    def unigram(self) -> np.ndarray:
+        """(V,) the last level of the interpolation: what an unseen context gets."""
+        return self._unigram
+
+    def sparse_next(self, context: Sequence[int]) -> SparseNext:
+        """`next_probs` of one context as `total` x the unigram plus `probs` at `ids` (the
+        few words the context was seen with), and `context_orders`' order: a mixture can
+        then add the dense part in one product and the rest at a few ids."""
+        found, total, order = self._find(_tail(context, self.order - 1))
         ids, probs, scale = [], [], 1.0
         for level, j in reversed(found):
             start, end = level.starts[j], level.ends[j]
@@ -266,7 +261,8 @@ class KneserNeyLM:
         if len(ids) == 1:  # one level: its ids are distinct
             return SparseNext(total, ids[0], probs[0], order)
         # a word seen after several of the context's tails: one entry, the levels' sum
-        summed = np.bincount(np.concatenate(ids), np.concatenate(probs), minlength=v)
+        summed = np.bincount(np.concatenate(ids), np.concatenate(probs),
+                             minlength=len(self.vocab))
         ids = np.flatnonzero(summed)
         return SparseNext(total, ids, summed[ids], order)
 
