@@ -234,10 +234,10 @@ class Completer:
         never = never_suggested()
         self.banned = np.array([i for i, t in enumerate(self.vocab)
                                 if t in never or i in SPECIAL_IDS])
-        self.is_end = np.array([t in SENTENCE_END for t in self.vocab])
-        self.is_alnum = np.array([any(ch.isalnum() for ch in t) for t in self.vocab])
+        # lists, not arrays: the search reads them one token at a time
+        self.is_end = [t in SENTENCE_END for t in self.vocab]
+        self.is_alnum = [any(ch.isalnum() for ch in t) for t in self.vocab]
         self.apostrophe = self.index.get("'")  # None: no apostrophe token
-        self._word, self._end = self.is_alnum.tolist(), self.is_end.tolist()  # scalar lookups
         if self.vocab[:3] != list(SPECIALS) or V < 4:
             raise ValueError("the model's vocabulary must start with '', '[UNK]', '[start]'")
         self._by_spelling: tuple[list[str], list[int]] | None = None  # built when first needed
@@ -402,7 +402,7 @@ class Completer:
         return logp
 
     def _is_word(self, tok: int, prev: int) -> bool:
-        return bool(self.is_alnum[tok]) and prev != self.apostrophe
+        return self.is_alnum[tok] and prev != self.apostrophe
 
     def _greedy(self, logp, state, max_words, max_tokens, allowed_first=None, words=0,
                 prompt=()):
@@ -482,8 +482,8 @@ class Completer:
                 prev = toks[-1] if toks else -1
                 toks = toks + [tok]
                 lps = lps + [lp]
-                words += self._word[tok] and prev != self.apostrophe
-                if self._end[tok] or words >= max_words or len(toks) >= max_tokens:
+                words += self._is_word(tok, prev)
+                if self.is_end[tok] or words >= max_words or len(toks) >= max_tokens:
                     if rank < beam:  # only candidates that would have made the beam
                         finished.append((self._norm(total, len(toks)), toks, lps))
                     continue

@@ -29,7 +29,6 @@ import pandas as pd  # noqa: E402
 COMBINATIONS = (("train", "train"), ("train", "heldout"), ("heldout", "train"),
                 ("heldout", "heldout"))
 SEED = 7  # not the corpus' seed: new emails even from the training pool
-KINDS = ("reason", "tense", "entity", "cross")
 
 
 def recall_table(lm, frames: str, filler: str, emails: int, raw: bool) -> pd.DataFrame:
@@ -59,6 +58,7 @@ def main() -> None:
 
     from autocomplete.artifacts import read_config
     from autocomplete.corpus.normalize import keeps_numbers
+    from autocomplete.corpus.summary import KINDS
     from autocomplete.evaluate.keras_lm import KerasLM
 
     for path in args.models:

@@ -799,7 +799,7 @@ def generate(n_emails: int = DEFAULT_N_EMAILS, seed: int = DEFAULT_SEED,
     Only the "train" template pool is used. `fillers`, if given, receives every
     filler unit (clause or sentence between a cue and its target) used.
     """
-    return _generate(n_emails, seed, "train", "e", fillers)
+    return _generate(n_emails, seed, "train", "e", fillers, lecture=True)
 
 
 def heldout_probe_emails(n_emails: int = DEFAULT_HELDOUT_EMAILS, seed: int = DEFAULT_SEED,
@@ -817,8 +817,9 @@ def heldout_probe_emails(n_emails: int = DEFAULT_HELDOUT_EMAILS, seed: int = DEF
     return _generate(n_emails, seed, frames, "h", fillers, filler)
 
 
-def _generate(n_emails: int, seed: int, pool: str, prefix: str,
-              fillers: set[str] | None, filler_pool: str | None = None) -> list[dict]:
+def _generate(n_emails: int, seed: int, pool: str, prefix: str, fillers: set[str] | None,
+              filler_pool: str | None = None, lecture: bool = False) -> list[dict]:
+    """Emails of the plan (`lecture`: some short requests are the lecture's sentence)."""
     rng = random.Random(seed)
     plan = _plan(rng, n_emails)
     lecture_combos = [(tw, comma) for tw in TENSES for comma in (False, True)]
@@ -828,7 +829,7 @@ def _generate(n_emails: int, seed: int, pool: str, prefix: str,
     emails = []
     for i, (pattern, bands) in enumerate(plan):
         combo = None
-        if prefix == "e" and pattern.startswith("R") and bands[0] == 1:  # the corpus
+        if lecture and pattern.startswith("R") and bands[0] == 1:
             if n_r1 % 20 == 0:
                 combo = lecture_combos[n_lecture % len(lecture_combos)]
                 n_lecture += 1
