@@ -2,14 +2,18 @@
 
 Held-out-template probes change two things at once: the filler between cue and
 target and the sentences around them (cue phrasings, the project-news and the
-cross-sentence frames). This script generates probe emails with the two taken
-from the training and the held-out pool apart, and prints recall by kind and
-distance band for each of the four combinations:
+cross-sentence frames). This script generates probe emails with their parts
+taken from the training and the held-out pool apart, and prints recall by kind
+and distance band for each combination (cue frames / target frames / filler):
 
-* frames train, filler train: new emails from the corpus' own templates;
-* frames train, filler held out: only the filler is new;
-* frames held out, filler train: only the sentences around cue and target are new;
-* frames held out, filler held out: the report's held-out-template probes.
+* train / train / train: new emails from the corpus' own templates;
+* train / train / held out: only the filler is new;
+* held out / held out / train: only the sentences around cue and target are new;
+* held out / train / train: only the sentences that state a cue are new (the cue
+  phrasings, the project's introduction, the cross-sentence reason);
+* train / held out / train: only the sentences that ask for the target are new
+  (the project-news target sentence, the cross-sentence request);
+* held out / held out / held out: the report's held-out-template probes.
 
     python benchmarks/template_split.py models/lstm models/gru --emails 1500
 """
@@ -26,21 +30,25 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import pandas as pd  # noqa: E402
 
-COMBINATIONS = (("train", "train"), ("train", "heldout"), ("heldout", "train"),
-                ("heldout", "heldout"))
+COMBINATIONS = (  # (cue frames, target frames, filler)
+    ("train", "train", "train"), ("train", "train", "heldout"),
+    ("heldout", "heldout", "train"), ("heldout", "train", "train"),
+    ("train", "heldout", "train"), ("heldout", "heldout", "heldout"),
+)
 SEED = 7  # not the corpus' seed: new emails even from the training pool
 
 
-def recall_table(lm, frames: str, filler: str, emails: int, raw: bool) -> pd.DataFrame:
-    """Recall by kind (rows) and band (columns) of `lm` on probe emails whose frames come
-    from pool `frames` and whose filler from pool `filler` (`raw`: the model was trained
-    on the text with its numbers)."""
+def recall_table(lm, frames: str, filler: str, emails: int, raw: bool,
+                 targets: str | None = None) -> pd.DataFrame:
+    """Recall by kind (rows) and band (columns) of `lm` on probe emails whose cue frames
+    come from pool `frames`, target frames from `targets` (default: `frames`) and filler
+    from `filler` (`raw`: the model was trained on the text with its numbers)."""
     from autocomplete.corpus import generator
     from autocomplete.corpus.normalize import normalize_emails
     from autocomplete.evaluate import probes as pr
 
     df = pd.DataFrame(generator.heldout_probe_emails(emails, SEED, frames=frames,
-                                                     filler=filler))
+                                                     filler=filler, targets=targets))
     if not raw:  # the text as the model was trained on it
         df = normalize_emails(df)[0]
     summary = pr.summarize_recall(pr.recall_at_distance(lm, pr.build_probes(df, lm.vocab)))
@@ -65,17 +73,17 @@ def main() -> None:
         lm = KerasLM(path)
         raw = keeps_numbers(read_config(path))
         rows = []
-        for frames, filler in COMBINATIONS:
-            table = recall_table(lm, frames, filler, args.emails, raw)
+        for order, (frames, targets, filler) in enumerate(COMBINATIONS):
+            table = recall_table(lm, frames, filler, args.emails, raw, targets)
             for kind, recall in table.iterrows():
-                rows.append([kind, frames, filler, *(f"{r:.2f}" for r in recall)])
-        head = ["kind", "frames", "filler", *table.columns]
+                rows.append([kind, frames, targets, filler, *(f"{r:.2f}" for r in recall),
+                             order])
+        head = ["kind", "cue frames", "target frames", "filler", *table.columns]
         print(f"{path}: recall by distance band, {args.emails} probe emails per combination\n")
         print("| " + " | ".join(head) + " |")
         print("|" + "|".join("---" for _ in head) + "|")
-        for row in sorted(rows, key=lambda r: (KINDS.index(r[0]), r[1] != "train",
-                                               r[2] != "train")):
-            print("| " + " | ".join(row) + " |")
+        for row in sorted(rows, key=lambda r: (KINDS.index(r[0]), r[-1])):
+            print("| " + " | ".join(row[:-1]) + " |")
         print()
 
 

@@ -235,6 +235,27 @@ def test_probe_emails_take_frames_and_filler_from_pools_apart() -> None:
     assert not any(g.LECTURE_SENTENCE in e["body"] for e in emails)  # the corpus' only
 
 
+def test_probe_emails_take_cue_and_target_frames_from_pools_apart() -> None:
+    """Cue frames from one pool and target frames from the other: every cross-sentence
+    request and project-news target sentence from its pool, every cue sentence from its."""
+    def pools_used(emails: list[dict], tables: tuple[dict, ...]) -> set[str]:
+        """The pools of the templates that occur whole (a slot: a few words of a sentence)."""
+        text = " ".join(f" {' '.join(tokenize(e['body']))} " for e in emails)
+        def pattern(template: str) -> re.Pattern[str]:
+            parts = re.split(r"\{[A-Za-z_0-9]+\}", template)
+            return re.compile(r"[^.!?]{1,80}?".join(re.escape(" ".join(tokenize(c)))
+                                                    for c in parts))
+        return {pool for table in tables for pool in g.POOLS for t in table[pool]
+                if pattern(t).search(text)}
+
+    for cues, targets in (("train", "heldout"), ("heldout", "train")):
+        emails = g.heldout_probe_emails(200, seed=2, frames=cues, filler="train",
+                                        targets=targets)
+        check_deps(emails)
+        assert pools_used(emails, (g.CROSS_REQUESTS, g.ENTITY_TARGETS)) == {targets}
+        assert pools_used(emails, (g.CROSS_CUES, g.ENTITY_CUES)) == {cues}
+
+
 def _literal_chunks(template: str) -> list[str]:
     """The template's text between slots, as space-joined tokens."""
     return [" ".join(tokenize(c)) for c in re.split(r"\{[A-Za-z_0-9]+\}", template)

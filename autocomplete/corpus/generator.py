@@ -374,9 +374,11 @@ def _fits(bases: Sequence[int], span: tuple[int, int]) -> bool:
 class _EmailBuilder:
     """Builds one email from one template pool; holds its random stream and dependencies."""
 
-    def __init__(self, rng: random.Random, pool: str = "train", filler_pool: str | None = None):
+    def __init__(self, rng: random.Random, pool: str = "train", filler_pool: str | None = None,
+                 target_pool: str | None = None):
         self.rng = rng
-        self.pool = pool
+        self.pool = pool  # cue phrasings and the sentences that introduce a cue
+        self.target_pool = target_pool or pool  # the sentences that ask for a target
         self.fillers = FILLER_POOLS[filler_pool or pool]
         self.deps: list[_Dep] = []
         self.units: list[str] = []  # the filler units used, for the summary
@@ -484,7 +486,7 @@ class _EmailBuilder:
             reason = rng.choices(REASONS[target], weights)[0]
             phrase, key, city = self._reason_phrase(reason)
             cue = rng.choice(CROSS_CUES[self.pool]).replace("{R}", phrase)
-            ask = rng.choice(CROSS_REQUESTS[self.pool])
+            ask = rng.choice(CROSS_REQUESTS[self.target_pool])
             ctoks = tokenize(cue)
             base = ctoks[::-1].index(key) + _ntok(ask) + 1  # tokens after the key, then ask
             if base <= hi:
@@ -516,7 +518,7 @@ class _EmailBuilder:
         cap_name = name.capitalize()
         for _ in range(200):
             cue = _fill(rng, rng.choice(ENTITY_CUES[self.pool]))
-            tgt = _fill(rng, rng.choice(ENTITY_TARGETS[self.pool]))
+            tgt = _fill(rng, rng.choice(ENTITY_TARGETS[self.target_pool]))
             ctoks = tokenize(cue.replace("{P}", cap_name))
             ttoks = tokenize(tgt.replace("{P}", cap_name))
             base = len(ctoks) - ctoks.index(name) + ttoks.index(name)
@@ -635,9 +637,10 @@ def _plan(rng: random.Random, n: int) -> list[tuple[str, list[int]]]:
 
 def _email(rng: random.Random, pattern: str, bands: list[int],
            lecture_combo: tuple[str, bool] | None, pool: str = "train",
-           filler_pool: str | None = None) -> tuple[str, str, str, list[_Dep], list[str]]:
+           filler_pool: str | None = None, target_pool: str | None = None,
+           ) -> tuple[str, str, str, list[_Dep], list[str]]:
     """Compose one email: (topic, subject, body with markers, deps, filler units)."""
-    b = _EmailBuilder(rng, pool, filler_pool)
+    b = _EmailBuilder(rng, pool, filler_pool, target_pool)
     topic = rng.choice(ALL_TOPICS)
     while "E" in pattern and topic.name in PERSONAL_TOPICS:  # project news is business mail
         topic = rng.choice(ALL_TOPICS)
@@ -804,7 +807,7 @@ def generate(n_emails: int = DEFAULT_N_EMAILS, seed: int = DEFAULT_SEED,
 
 def heldout_probe_emails(n_emails: int = DEFAULT_HELDOUT_EMAILS, seed: int = DEFAULT_SEED,
                          fillers: set[str] | None = None, *, frames: str = "heldout",
-                         filler: str = "heldout") -> list[dict]:
+                         filler: str = "heldout", targets: str | None = None) -> list[dict]:
     """Emails like the corpus' (same fields and `deps`), built from the "heldout" pool only.
 
     Their cue phrasings, entity frames and filler parts never occur in the
@@ -812,13 +815,16 @@ def heldout_probe_emails(n_emails: int = DEFAULT_HELDOUT_EMAILS, seed: int = DEF
     Ids are "h00001", ...; the lecture sentence is not among them. `frames` and
     `filler` set the pool of the cue phrasings and frames and that of the filler
     apart, to tell which of the two a model's recall depends on
-    (`benchmarks/template_split.py`).
+    (`benchmarks/template_split.py`); `targets`, if given, sets the pool of the
+    sentences that ask for a target (the project-news target sentences and the
+    cross-sentence requests) apart from the cue's (default: `frames`).
     """
-    return _generate(n_emails, seed, frames, "h", fillers, filler)
+    return _generate(n_emails, seed, frames, "h", fillers, filler, targets=targets)
 
 
 def _generate(n_emails: int, seed: int, pool: str, prefix: str, fillers: set[str] | None,
-              filler_pool: str | None = None, lecture: bool = False) -> list[dict]:
+              filler_pool: str | None = None, lecture: bool = False,
+              targets: str | None = None) -> list[dict]:
     """Emails of the plan (`lecture`: some short requests are the lecture's sentence)."""
     rng = random.Random(seed)
     plan = _plan(rng, n_emails)
@@ -836,7 +842,7 @@ def _generate(n_emails: int, seed: int, pool: str, prefix: str, fillers: set[str
             n_r1 += 1
         for _ in range(20):
             topic, subject, marked, deps, units = _email(rng, pattern, bands, combo, pool,
-                                                         filler_pool)
+                                                         filler_pool, targets)
             body, dep_dicts = _finalize(marked, deps)
             if body not in seen:
                 break
