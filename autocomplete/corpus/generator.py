@@ -372,7 +372,7 @@ def _fits(bases: Sequence[int], span: tuple[int, int]) -> bool:
 
 
 class _EmailBuilder:
-    """Builds one email from one template pool; holds its random stream and dependencies."""
+    """Builds one email from its pools of cue frames, target frames and filler."""
 
     def __init__(self, rng: random.Random, pool: str = "train", filler_pool: str | None = None,
                  target_pool: str | None = None):
