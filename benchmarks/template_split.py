@@ -73,17 +73,17 @@ def main() -> None:
         lm = KerasLM(path)
         raw = keeps_numbers(read_config(path))
         rows = []
-        for order, (frames, targets, filler) in enumerate(COMBINATIONS):
+        for frames, targets, filler in COMBINATIONS:
             table = recall_table(lm, frames, filler, args.emails, raw, targets)
             for kind, recall in table.iterrows():
-                rows.append([kind, frames, targets, filler, *(f"{r:.2f}" for r in recall),
-                             order])
+                rows.append([kind, frames, targets, filler, *(f"{r:.2f}" for r in recall)])
         head = ["kind", "cue frames", "target frames", "filler", *table.columns]
         print(f"{path}: recall by distance band, {args.emails} probe emails per combination\n")
         print("| " + " | ".join(head) + " |")
         print("|" + "|".join("---" for _ in head) + "|")
-        for row in sorted(rows, key=lambda r: (KINDS.index(r[0]), r[-1])):
-            print("| " + " | ".join(row[:-1]) + " |")
+        for row in sorted(rows, key=lambda r: (KINDS.index(r[0]),
+                                               COMBINATIONS.index(tuple(r[1:4])))):
+            print("| " + " | ".join(row) + " |")
         print()
 
 
