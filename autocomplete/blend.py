@@ -217,10 +217,10 @@ class BlendStepModel(CachedStepModel):
             self.keeps_ids = max(self.width, 1)
         self.unigram = ngram.unigram.astype(self.dtype)
         # the weights of a step without the cache (orders x neural bins x 3): those of
-        # confidence 0, the cache's share given to the other two, as `row_weights` does
-        table = weights.neural_table[:, int(np.digitize(0.0, weights.edges))].copy()
-        table[..., 2] = 0.0
-        self._without_cache = table / table.sum(axis=-1, keepdims=True)
+        # confidence 0, the cache's share given to the other two
+        table = weights.neural_table[:, int(np.digitize(0.0, weights.edges))]
+        flat = table.reshape(-1, 3)
+        self._without_cache = row_weights(flat, np.zeros(len(flat), bool)).reshape(table.shape)
         # thread-safe, as `serve` shares the model between threads
         self.ngram_next = functools.lru_cache(maxsize=NGRAM_CONTEXTS)(self._ngram_part)
 
