@@ -65,7 +65,11 @@ Decisions (the CLI and tests rely on them):
   inside a contraction or a hyphenated word) where the expected characters saved,
   P(the words up to there) x (their characters - 1 for the Tab), is largest;
   P is the product of the model's token probabilities. Confidence is then the
-  kept tokens' own.
+  kept tokens' own. Unless a beam width is given, a trimmed completion is
+  searched greedily (`TRIM_BEAM`): what is kept is the completion's likely
+  start, which greedy search makes as likely as it can token by token, where
+  beam search ranks whole sentences; on typed mail greedy saved as many
+  keystrokes at a third of the latency.
 """
 
 from __future__ import annotations
@@ -77,7 +81,7 @@ from typing import Protocol
 import numpy as np
 
 from autocomplete.corpus.normalize import placeholders
-from autocomplete.decoding_defaults import BEAM, MAX_WORDS, METHOD, TEMPERATURE
+from autocomplete.decoding_defaults import BEAM, MAX_WORDS, METHOD, TEMPERATURE, TRIM_BEAM
 from autocomplete.memo import StateMemo
 from autocomplete.tokens import (
     OOV_ID,
@@ -248,7 +252,7 @@ class Completer:
         text: str,
         *,
         method: str = METHOD,
-        beam: int = BEAM,
+        beam: int | None = None,
         max_words: int = MAX_WORDS,
         temperature: float = TEMPERATURE,
         seed: int | None = None,
@@ -261,6 +265,7 @@ class Completer:
 
         Args:
             method: "beam" (best of `beam` hypotheses), "greedy" or "sample".
+            beam: None: `BEAM`, or `TRIM_BEAM` (greedy) with `trim`.
             temperature: sampling only; < 1 is more conservative, > 1 more varied.
             seed: sampling only; the same seed gives the same completion.
             min_confidence: return an empty completion (text "", with the
@@ -277,6 +282,8 @@ class Completer:
             raise ValueError(f"unknown method {method!r}; choose one of {', '.join(METHODS)}")
         if max_words < 1:
             raise ValueError("max_words must be at least 1")
+        if beam is None:
+            beam = TRIM_BEAM if trim else BEAM
         if method == "beam" and beam < 1:
             raise ValueError("beam must be at least 1")
         if method == "sample" and not temperature > 0:

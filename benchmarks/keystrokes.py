@@ -110,7 +110,8 @@ def main() -> None:
     parser.add_argument("--trim", action="store_true",
                         help="show each suggestion cut where its expected characters saved "
                         "are most (`complete --trim`)")
-    parser.add_argument("--beam", type=int, default=None, help="[default: the decoder's]")
+    parser.add_argument("--beam", type=int, default=None,
+                        help="[default: the decoder's, greedy with --trim]")
     parser.add_argument("--max-words", type=int, default=None, help="[default: the decoder's]")
     parser.add_argument("--only", action="append", default=None, metavar="ENGINE",
                         help="type with this engine only (repeatable), e.g. --only blend "
@@ -127,7 +128,7 @@ def main() -> None:
 
     from autocomplete.artifacts import read_config
     from autocomplete.corpus.normalize import keeps_numbers, normalize_emails
-    from autocomplete.decoding_defaults import BEAM, MAX_WORDS
+    from autocomplete.decoding_defaults import BEAM, MAX_WORDS, TRIM_BEAM
     from autocomplete.evaluate.blend_tuning import rebuild_splits
     from autocomplete.evaluate.keystrokes import completer_suggest, keystrokes_saved
 
@@ -158,7 +159,8 @@ def main() -> None:
         test = rebuild_splits(read_config(model_dir), parts=["test"])["test"]
         where = "the built-in corpus' test split"
     texts = [body[:max_chars] for body in test["body"].tolist()[:emails]]
-    options = {"beam": args.beam or BEAM, "max_words": args.max_words or MAX_WORDS,
+    options = {"beam": args.beam or (TRIM_BEAM if args.trim else BEAM),
+               "max_words": args.max_words or MAX_WORDS,
                "min_confidence": args.min_confidence, "trim": args.trim}
     rows = []
     chosen = engines(model_dir)

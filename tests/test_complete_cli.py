@@ -88,10 +88,12 @@ def test_min_confidence_gives_no_suggestion(models):
     assert "below --min-confidence" in result.stderr
 
 
-def test_trim_keeps_a_prefix_of_the_completion(models):
+@pytest.mark.parametrize("beam", [[], ["--beam", "4"]])
+def test_trim_keeps_a_prefix_of_the_completion(models, beam):
     common = [PROMPT, "--cell", "lstm", "--models-dir", str(models), "--json"]
-    whole = json.loads(run(*common).stdout)
-    cut = json.loads(run(*common, "--trim").stdout)
+    # without --beam a trimmed completion is searched greedily (beam 1)
+    whole = json.loads(run(*common, *(beam or ["--beam", "1"])).stdout)
+    cut = json.loads(run(*common, *beam, "--trim").stdout)
     assert 1 <= len(cut["tokens"]) <= len(whole["tokens"])
     assert cut["tokens"] == whole["tokens"][: len(cut["tokens"])]
 

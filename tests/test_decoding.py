@@ -132,6 +132,13 @@ def test_trim_never_cuts_inside_a_word():
     assert out.text == "on't" and out.continues_word
 
 
+def test_trimmed_completion_is_greedy_unless_a_beam_is_given():
+    completer = Completer(MarkovStepModel())
+    assert completer.complete("x").text == "b."  # beam search by default
+    assert completer.complete("x", trim=True).text == "a."  # greedy: "a" is likelier than "b"
+    assert completer.complete("x", trim=True, beam=2).text == "b."
+
+
 def test_long_prompt_keeps_the_most_recent_tokens():
     ids, info = encode_prompt("a b c a b c x", VOCAB, window=4)
     assert ids == [ID[t] for t in "c a b c x".split()][-4:]

@@ -104,9 +104,12 @@ def test_min_confidence_suppresses(client):
     assert d["suppressed"] is True and d["completion"] == "" and d["tokens"] == []
 
 
-def test_trim_gives_a_prefix_of_the_whole_completion(client):
-    whole = client.post(URL, json={"text": "thanks for the", "max_words": 8}).json()
-    cut = client.post(URL, json={"text": "thanks for the", "max_words": 8, "trim": True}).json()
+@pytest.mark.parametrize("beam", [None, 4])
+def test_trim_gives_a_prefix_of_the_whole_completion(client, beam):
+    # without a beam width a trimmed suggestion is searched greedily (beam 1)
+    request = {"text": "thanks for the", "max_words": 8, "beam": beam or 1}
+    whole = client.post(URL, json=request).json()
+    cut = client.post(URL, json={**request, "beam": beam, "trim": True}).json()
     assert 1 <= len(cut["tokens"]) <= len(whole["tokens"])
     assert cut["tokens"] == whole["tokens"][: len(cut["tokens"])]
     assert cut["token_probs"] == pytest.approx(whole["token_probs"][: len(cut["tokens"])])

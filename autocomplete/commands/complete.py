@@ -21,7 +21,12 @@ from pathlib import Path  # noqa: E402
 
 import click  # noqa: E402
 
-from autocomplete.decoding_defaults import BEAM, MAX_WORDS, TEMPERATURE  # noqa: E402
+from autocomplete.decoding_defaults import (  # noqa: E402
+    BEAM,
+    MAX_WORDS,
+    TEMPERATURE,
+    TRIM_BEAM,
+)
 from autocomplete.model_names import CELL_NAMES  # noqa: E402
 
 
@@ -34,8 +39,9 @@ from autocomplete.model_names import CELL_NAMES  # noqa: E402
 @click.option("--models-dir", type=click.Path(file_okay=False, path_type=Path),
               default=Path("models"), show_default=True,
               help="Where the trained models are (one sub-directory per cell).")
-@click.option("--beam", type=click.IntRange(1, 64), default=BEAM, show_default=True,
-              help="Beam width of the beam search (1 = greedy).")
+@click.option("--beam", type=click.IntRange(1, 64), default=None,
+              help=f"Beam width of the beam search (1 = greedy).  [default: {BEAM}; "
+                   f"{TRIM_BEAM} with --trim]")
 @click.option("--greedy", is_flag=True, help="Take the most likely token at each step.")
 @click.option("--sample", is_flag=True, help="Sample tokens (see --temperature and --seed).")
 @click.option("--temperature", type=click.FloatRange(0, min_open=True), default=None,
@@ -67,7 +73,7 @@ from autocomplete.model_names import CELL_NAMES  # noqa: E402
 @click.option("--json", "as_json", is_flag=True,
               help="Print JSON (one object, or a list when completing with every cell).")
 def complete(prompt: str, cell: str | None, model_dir: Path | None, models_dir: Path,
-             beam: int, greedy: bool, sample: bool, temperature: float | None,
+             beam: int | None, greedy: bool, sample: bool, temperature: float | None,
              seed: int | None, max_words: int, min_confidence: float | None, trim: bool,
              use_cache: bool, engine: str | None, subject: str | None, as_json: bool) -> None:
     """Complete the sentence PROMPT with every trained cell, or with one model.

@@ -91,7 +91,7 @@ from autocomplete.artifacts import (
     uses_subjects,
 )
 from autocomplete.decoding import Completer, Completion
-from autocomplete.decoding_defaults import BEAM, MAX_WORDS, REMEMBER_MB
+from autocomplete.decoding_defaults import MAX_WORDS, REMEMBER_MB
 from autocomplete.model_names import DEFAULT_CELL
 from autocomplete.serve.guard import Guard, RateLimiter, check_token
 
@@ -113,7 +113,7 @@ class Limits:
     max_words: int = 30
     max_beam: int = 16
     default_max_words: int = MAX_WORDS
-    default_beam: int = BEAM
+    default_beam: int | None = None  # None: the decoder's (BEAM; TRIM_BEAM with trim)
     # completions running at once (threads); more queue. Around the core count: the
     # search is partly Python (GIL), so more threads only share the cores more thinly
     workers: int = max(2, os.cpu_count() or 2)
@@ -220,7 +220,7 @@ class Params:
     text: str
     cell: str
     max_words: int
-    beam: int
+    beam: int | None  # None: the decoder's default
     min_confidence: float | None
     subject: str | None = None  # None: none sent
     trim: bool = False  # cut where the expected characters saved are most
@@ -234,7 +234,7 @@ def _short(value: str, n: int = 40) -> str:
     return repr(value if len(value) <= n else value[:n] + "...")
 
 
-def _int_field(data: Mapping, name: str, default: int, hi: int) -> int:
+def _int_field(data: Mapping, name: str, default: int | None, hi: int) -> int | None:
     value = data.get(name)
     if value is None:
         return default
