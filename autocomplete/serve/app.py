@@ -20,7 +20,9 @@ word on (partial words, `autocomplete.decoding`): `completion` starts with
 the rest of the word ("ow if you have any questions.") and `continues_word`
 is true, so a client adds it with no space; otherwise a client spaces it as
 any completion. `reason` says why `completion` is empty, when it is (e.g.
-"no word in the vocabulary starts with 'xq'"); null otherwise.
+"no word in the vocabulary starts with 'xq'"); null otherwise. Without a
+`beam`, the search is the decoder's default: a beam of 4, or greedy for a
+`trim`med suggestion (what the page asks for; `decoding_defaults.TRIM_BEAM`).
 
 Access (`autocomplete.serve.guard`): with a token, every path but the page
 and /healthz needs `Authorization: Bearer <token>` (401 without); a rate
