@@ -308,8 +308,9 @@ class Completer:
         max_tokens = 2 * max_words + 8 + bool(fragment)
         prompt = tuple(ids)
         if method == "greedy" or (method == "beam" and beam == 1):
+            watch = _CutWatch(self, fragment, max_tokens) if trim else None
             toks, lps = self._greedy(logp, state, max_words, max_tokens, allowed_first, words,
-                                     prompt)
+                                     prompt, watch)
         elif method == "sample":
             rng = np.random.default_rng(seed)
             toks, lps = self._sample(logp, state, max_words, max_tokens, temperature, rng,
@@ -412,9 +413,10 @@ class Completer:
         return self.is_alnum[tok] and prev != self.apostrophe
 
     def _greedy(self, logp, state, max_words, max_tokens, allowed_first=None, words=0,
-                prompt=()):
+                prompt=(), watch: _CutWatch | None = None):
         """`allowed_first`: boolean (V,) mask of the tokens the first may be (None: any);
-        `words`: the word count to start from; `prompt`: the prompt's ids (the memo's key)."""
+        `words`: the word count to start from; `prompt`: the prompt's ids (the memo's key);
+        `watch`: for a trimmed completion, ends the search where no later cut can be kept."""
         toks: list[int] = []
         lps: list[float] = []
         prev = -1
@@ -427,6 +429,8 @@ class Completer:
             words += self._is_word(tok, prev)
             prev = tok
             if self.is_end[tok] or words >= max_words or len(toks) >= max_tokens:
+                return toks, lps
+            if watch is not None and watch.settled(toks, lps[-1]):
                 return toks, lps
             buf[0] = tok
             logp, state = self._step([prompt + tuple(toks)], buf, state)
@@ -516,13 +520,20 @@ class Completer:
         logp = 0.0
         for k in range(1, len(toks) + 1):
             logp += lps[k - 1]
-            if k < len(toks) and {self.vocab[toks[k - 1]], self.vocab[toks[k]]} & {"'", "-"}:
-                continue  # inside a word: "don ' t", "e - mail"
-            text, _ = self._text([self.vocab[t] for t in toks[:k]], fragment)
-            gain = float(np.exp(logp)) * (len(text) - 1)
+            if k < len(toks) and self._inside_word(toks[k - 1], toks[k]):
+                continue
+            gain = float(np.exp(logp)) * (self._chars(toks[:k], fragment) - 1)
             if gain > best_gain:
                 best, best_gain = k, gain
         return toks[:best], lps[:best]
+
+    def _inside_word(self, tok: int, nxt: int) -> bool:
+        """No cut between these tokens: "don ' t", "e - mail"."""
+        return bool({self.vocab[tok], self.vocab[nxt]} & {"'", "-"})
+
+    def _chars(self, toks: list[int], fragment: str) -> int:
+        """Characters of the suggestion `toks` after a prompt ending in `fragment`."""
+        return len(self._text([self.vocab[t] for t in toks], fragment)[0])
 
     @staticmethod
     def _text(tokens: list[str], fragment: str) -> tuple[str, bool]:
@@ -560,3 +571,34 @@ class Completer:
             reason=reason,
             **info,
         )
+
+
+class _CutWatch:
+    """Follows a greedy search for a trimmed completion and tells when it may stop.
+
+    The trim keeps the cut with the most expected characters saved. A cut
+    after more tokens has at most the probability of the tokens so far, and
+    each token adds at most the longest vocabulary word and a space to the
+    text, so once even that bound is no more than the best cut already
+    settled (one followed by a token that does not continue its word), no
+    later cut can be kept: the search stops there, with the same result.
+    """
+
+    def __init__(self, completer: Completer, fragment: str, max_tokens: int):
+        self.completer, self.fragment, self.max_tokens = completer, fragment, max_tokens
+        self.widest = 1 + max(len(t) for t in completer.vocab)
+        self.best = -1.0  # the best gain among the settled cuts
+        self.logp = 0.0  # log-probability of the tokens so far
+        self.gain = 0.0  # the gain of cutting after them (settled by the next token)
+
+    def settled(self, toks: list[int], lp: float) -> bool:
+        """`toks` has grown by one token of log-probability `lp`: True when the search may
+        stop (no cut after a later token can beat the best one so far)."""
+        c = self.completer
+        if len(toks) > 1 and not c._inside_word(toks[-2], toks[-1]):
+            self.best = max(self.best, self.gain)
+        self.logp += lp
+        p, chars = float(np.exp(self.logp)), c._chars(toks, self.fragment)
+        self.gain = p * (chars - 1)
+        room = (self.max_tokens - len(toks)) * self.widest  # the most later tokens can add
+        return p * (chars - 1 + room) <= self.best

@@ -139,6 +139,32 @@ def test_trimmed_completion_is_greedy_unless_a_beam_is_given():
     assert completer.complete("x", trim=True, beam=2).text == "b."
 
 
+def test_trimmed_greedy_search_stops_early_with_the_same_result(monkeypatch):
+    # random Markov models whose words are likely at first and unsure later: the search
+    # may stop once no later cut can beat the best one, and must trim to the same tokens
+    vocab = ["", "[UNK]", "[start]", "a", "bb", "ccc", "dddd", "'", "t", "-", "e", ",", "."]
+    rng = np.random.default_rng(0)
+    runs = []
+    for trial in range(40):
+        rows = {prev: dict(zip(vocab[3:], rng.dirichlet(np.full(len(vocab) - 3, 0.3)),
+                               strict=True)) for prev in vocab[2:]}
+        model = MarkovStepModel(vocab=vocab, rows=rows)
+        completer = Completer(model)
+        prompt = ["a bb", "ccc d", "a - e", "bb '"][trial % 4]
+        for watch in (True, False):
+            if not watch:
+                monkeypatch.setattr("autocomplete.decoding._CutWatch.settled",
+                                    lambda self, toks, lp: False)
+            model.batches.clear()
+            out = completer.complete(prompt, trim=True, max_words=12, partial_word=True)
+            runs.append((watch, out.tokens, out.token_probs, len(model.batches)))
+            monkeypatch.undo()
+    early, full = runs[0::2], runs[1::2]
+    assert [r[1:3] for r in early] == [r[1:3] for r in full]
+    assert all(e[3] <= f[3] for e, f in zip(early, full, strict=True))
+    assert sum(e[3] for e in early) < sum(f[3] for f in full)  # it did stop early
+
+
 def test_long_prompt_keeps_the_most_recent_tokens():
     ids, info = encode_prompt("a b c a b c x", VOCAB, window=4)
     assert ids == [ID[t] for t in "c a b c x".split()][-4:]
