@@ -243,6 +243,7 @@ class Completer:
         self.is_end = [t in SENTENCE_END for t in self.vocab]
         self.is_alnum = [any(ch.isalnum() for ch in t) for t in self.vocab]
         self.apostrophe = self.index.get("'")  # None: no apostrophe token
+        self.widest = 1 + max(map(len, self.vocab))  # the most characters a token adds
         if self.vocab[:3] != list(SPECIALS) or V < 4:
             raise ValueError("the model's vocabulary must start with '', '[UNK]', '[start]'")
         self._by_spelling: tuple[list[str], list[int]] | None = None  # built when first needed
@@ -587,7 +588,6 @@ class _CutWatch:
 
     def __init__(self, completer: Completer, fragment: str, max_tokens: int):
         self.completer, self.fragment, self.max_tokens = completer, fragment, max_tokens
-        self.widest = 1 + max(len(t) for t in completer.vocab)
         self.best = -1.0  # the best gain among the settled cuts
         self.logp = 0.0  # log-probability of the tokens so far
         self.gain = 0.0  # the gain of cutting after them (settled by the next token)
@@ -601,5 +601,5 @@ class _CutWatch:
         self.logp += lp
         p, chars = float(np.exp(self.logp)), c._chars(toks, self.fragment)
         self.gain = p * (chars - 1)
-        room = (self.max_tokens - len(toks)) * self.widest  # the most later tokens can add
+        room = (self.max_tokens - len(toks)) * c.widest  # the most later tokens can add
         return p * (chars - 1 + room) <= self.best
