@@ -69,7 +69,7 @@ Decisions (the CLI and tests rely on them):
   searched greedily (`TRIM_BEAM`): what is kept is the completion's likely
   start, which greedy search makes as likely as it can token by token, where
   beam search ranks whole sentences; on typed mail greedy saved as many
-  keystrokes at a third of the latency. That greedy search stops as soon as
+  keystrokes at a quarter of the latency. That greedy search stops as soon as
   no later cut can be kept (`_CutWatch`): the same suggestion in fewer steps.
 """
 

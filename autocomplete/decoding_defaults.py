@@ -11,7 +11,7 @@ BEAM = 4  # hypotheses kept by beam search (1 = greedy)
 # a trimmed suggestion (`trim`: what the page asks for while someone types) keeps the
 # likely start of a completion, and greedy search takes the likeliest token at every step;
 # beam search ranks whole sentences by their mean log-probability. Greedy saves as many
-# keystrokes or more at a third of the latency (BENCHMARKS.md, "Keystrokes saved")
+# keystrokes or more at a quarter of the latency (BENCHMARKS.md, "Keystrokes saved")
 TRIM_BEAM = 1
 MAX_WORDS = 12  # a completion stops after this many words if the sentence has not ended
 TEMPERATURE = 1.0  # sampling only: below 1 is safer, above 1 more varied
