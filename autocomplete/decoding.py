@@ -309,6 +309,7 @@ class Completer:
         words = -1 if fragment else 0
         max_tokens = 2 * max_words + 8 + bool(fragment)
         prompt = tuple(ids)
+        watch = None  # a greedy search for a trimmed completion trims as it goes
         if method == "greedy" or (method == "beam" and beam == 1):
             watch = _CutWatch(self, fragment, max_tokens) if trim else None
             toks, lps = self._greedy(logp, state, max_words, max_tokens, allowed_first, words,
@@ -320,7 +321,9 @@ class Completer:
         else:
             toks, lps = self._beam(logp, state, beam, max_words, max_tokens, allowed_first, words,
                                    prompt)
-        if trim:
+        if watch is not None:
+            toks, lps = watch.cut(toks, lps)
+        elif trim:
             toks, lps = self._trim(toks, lps, fragment)
         return self._finish(toks, lps, method, info, min_confidence)
 
@@ -430,9 +433,10 @@ class Completer:
             lps.append(float(logp[0, tok]))
             words += self._is_word(tok, prev)
             prev = tok
-            if self.is_end[tok] or words >= max_words or len(toks) >= max_tokens:
-                return toks, lps
-            if watch is not None and watch.settled(toks, lps[-1]):
+            if watch is not None:
+                watch.add(toks, lps[-1])
+            if (self.is_end[tok] or words >= max_words or len(toks) >= max_tokens
+                    or (watch is not None and watch.done())):
                 return toks, lps
             buf[0] = tok
             logp, state = self._step([prompt + tuple(toks)], buf, state)
@@ -518,16 +522,10 @@ class Completer:
     def _trim(self, toks: list[int], lps: list[float], fragment: str
               ) -> tuple[list[int], list[float]]:
         """The prefix of `toks` (not cut inside a word) with the most expected characters saved."""
-        best, best_gain = len(toks), -1.0
-        logp = 0.0
+        watch = _CutWatch(self, fragment, len(toks))
         for k in range(1, len(toks) + 1):
-            logp += lps[k - 1]
-            if k < len(toks) and self._inside_word(toks[k - 1], toks[k]):
-                continue
-            gain = float(np.exp(logp)) * (self._chars(toks[:k], fragment) - 1)
-            if gain > best_gain:
-                best, best_gain = k, gain
-        return toks[:best], lps[:best]
+            watch.add(toks[:k], lps[k - 1])
+        return watch.cut(toks, lps)
 
     def _inside_word(self, tok: int, nxt: int) -> bool:
         """No cut between these tokens: "don ' t", "e - mail"."""
@@ -576,30 +574,43 @@ class Completer:
 
 
 class _CutWatch:
-    """Follows a greedy search for a trimmed completion and tells when it may stop.
+    """The trim's choice of cut, followed token by token as a search grows a completion.
 
-    The trim keeps the cut with the most expected characters saved. A cut
+    `cut` keeps the prefix, never cut inside a word, with the most expected
+    characters saved: P(its tokens) x (its characters - 1 for the Tab); the
+    first such prefix on a tie, the whole completion when none gains. A cut
+    is settled when the token after it shows it is not inside a word. A cut
     after more tokens has at most the probability of the tokens so far, and
-    each token adds at most the longest vocabulary word and a space to the
-    text, so once even that bound is no more than the best cut already
-    settled (one followed by a token that does not continue its word), no
-    later cut can be kept: the search stops there, with the same result.
+    each token adds at most the longest vocabulary word and a space, so once
+    even that bound is no more than the best settled cut, `done`: no later
+    cut can be kept, and a search may stop there with the same result.
     """
 
     def __init__(self, completer: Completer, fragment: str, max_tokens: int):
         self.completer, self.fragment, self.max_tokens = completer, fragment, max_tokens
-        self.best = -1.0  # the best gain among the settled cuts
+        self.best, self.best_len = -1.0, 0  # the best settled cut: its gain and length
         self.logp = 0.0  # log-probability of the tokens so far
         self.gain = 0.0  # the gain of cutting after them (settled by the next token)
+        self.bound = 0.0  # the most any cut after them can gain
+        self.tokens = 0
 
-    def settled(self, toks: list[int], lp: float) -> bool:
-        """`toks` has grown by one token of log-probability `lp`: True when the search may
-        stop (no cut after a later token can beat the best one so far)."""
+    def add(self, toks: list[int], lp: float) -> None:
+        """`toks` has grown by one token, of log-probability `lp`."""
         c = self.completer
-        if len(toks) > 1 and not c._inside_word(toks[-2], toks[-1]):
-            self.best = max(self.best, self.gain)
+        if len(toks) > 1 and not c._inside_word(toks[-2], toks[-1]) and self.gain > self.best:
+            self.best, self.best_len = self.gain, len(toks) - 1
         self.logp += lp
         p, chars = float(np.exp(self.logp)), c._chars(toks, self.fragment)
         self.gain = p * (chars - 1)
         room = (self.max_tokens - len(toks)) * c.widest  # the most later tokens can add
-        return p * (chars - 1 + room) <= self.best
+        self.bound = p * (chars - 1 + room)
+        self.tokens = len(toks)
+
+    def done(self) -> bool:
+        """No cut after a later token can beat the best settled one."""
+        return self.bound <= self.best
+
+    def cut(self, toks: list[int], lps: list[float]) -> tuple[list[int], list[float]]:
+        """`toks` and `lps` (all added) cut where the most characters are expected saved."""
+        keep = self.best_len if self.best_len and self.best >= self.gain else self.tokens
+        return toks[:keep], lps[:keep]

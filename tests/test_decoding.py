@@ -153,8 +153,8 @@ def test_trimmed_greedy_search_stops_early_with_the_same_result(monkeypatch):
         prompt = ["a bb", "ccc d", "a - e", "bb '"][trial % 4]
         for watch in (True, False):
             if not watch:
-                monkeypatch.setattr("autocomplete.decoding._CutWatch.settled",
-                                    lambda self, toks, lp: False)
+                monkeypatch.setattr("autocomplete.decoding._CutWatch.done",
+                                    lambda self: False)
             model.batches.clear()
             out = completer.complete(prompt, trim=True, max_words=12, partial_word=True)
             runs.append((watch, out.tokens, out.token_probs, len(model.batches)))
