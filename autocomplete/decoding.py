@@ -309,9 +309,10 @@ class Completer:
         words = -1 if fragment else 0
         max_tokens = 2 * max_words + 8 + bool(fragment)
         prompt = tuple(ids)
-        watch = None  # a greedy search for a trimmed completion trims as it goes
-        if method == "greedy" or (method == "beam" and beam == 1):
-            watch = _CutWatch(self, fragment, max_tokens) if trim else None
+        greedy = method == "greedy" or (method == "beam" and beam == 1)
+        # a greedy search for a trimmed completion trims as it goes
+        watch = _CutWatch(self, fragment, max_tokens) if trim and greedy else None
+        if greedy:
             toks, lps = self._greedy(logp, state, max_words, max_tokens, allowed_first, words,
                                      prompt, watch)
         elif method == "sample":
@@ -592,7 +593,6 @@ class _CutWatch:
         self.logp = 0.0  # log-probability of the tokens so far
         self.gain = 0.0  # the gain of cutting after them (settled by the next token)
         self.bound = 0.0  # the most any cut after them can gain
-        self.tokens = 0
 
     def add(self, toks: list[int], lp: float) -> None:
         """`toks` has grown by one token, of log-probability `lp`."""
@@ -604,7 +604,6 @@ class _CutWatch:
         self.gain = p * (chars - 1)
         room = (self.max_tokens - len(toks)) * c.widest  # the most later tokens can add
         self.bound = p * (chars - 1 + room)
-        self.tokens = len(toks)
 
     def done(self) -> bool:
         """No cut after a later token can beat the best settled one."""
@@ -612,5 +611,5 @@ class _CutWatch:
 
     def cut(self, toks: list[int], lps: list[float]) -> tuple[list[int], list[float]]:
         """`toks` and `lps` (all added) cut where the most characters are expected saved."""
-        keep = self.best_len if self.best_len and self.best >= self.gain else self.tokens
+        keep = self.best_len if self.best_len and self.best >= self.gain else len(toks)
         return toks[:keep], lps[:keep]
