@@ -97,7 +97,7 @@ def cache_tuning_items(
         x = np.zeros((len(chunk), max(len(s) - 1 for s in chunk)), dtype=np.int32)
         for row, s in enumerate(chunk):
             x[row, : len(s) - 1] = s[:-1]
-        hidden = np.asarray(lm.features(x, training=False), dtype=np.float32)
+        hidden = lm.hidden_states(x)
         logits = np.asarray(lm.output_layer(hidden), dtype=np.float64)
         for row, s in enumerate(chunk):
             yield log_softmax(logits[row, : len(s) - 1]), hidden[row, : len(s) - 1], s

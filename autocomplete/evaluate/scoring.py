@@ -105,9 +105,9 @@ def neural_perplexity_and_accuracy(
         for row, (i, w) in enumerate(zip(batch, widths, strict=True)):
             x[row, :w] = seqs[i][:w]
         if not mixes:
-            logits = keras.ops.convert_to_numpy(lm.model(x, training=False)).astype(np.float64)
+            logits = np.asarray(lm.model.predict_on_batch(x), dtype=np.float64)
         else:  # the cache needs the hidden states that give the logits
-            hidden = keras.ops.convert_to_numpy(lm.features(x, training=False))
+            hidden = lm.hidden_states(x)
             logits = keras.ops.convert_to_numpy(lm.output_layer(hidden)).astype(np.float64)
         rows = np.concatenate([logits[r, :w] for r, w in enumerate(widths)])
         targets = np.concatenate([seqs[i][1 : w + 1] for i, w in zip(batch, widths, strict=True)])
