@@ -159,14 +159,36 @@ def load_keras_model(path: str | os.PathLike):
         ) from e
 
 
+class OutputDirError(ValueError):
+    """An output path that a model may not replace (a file, or a folder of something else)."""
+
+
+def check_replaceable(out: str | os.PathLike) -> None:
+    """Raise `OutputDirError` unless a new model may take `out`'s place.
+
+    It may when `out` does not exist, is an empty folder, or holds a model
+    (one of its files): a folder of anything else, the user's mail for
+    instance, is never replaced.
+    """
+    out = Path(out)
+    if not out.exists() and not out.is_symlink():
+        return
+    if not out.is_dir():
+        raise OutputDirError(f"{out} exists and is not a folder; choose another --out")
+    if any(out.iterdir()) and not any((out / name).is_file() for name in REQUIRED):
+        raise OutputDirError(f"{out} exists and does not hold a model, so training would "
+                             "replace what it holds; choose another --out")
+
+
 def publish(staging: Path, out: Path) -> Path:
     """Atomically move a finished staging directory to `out`, replacing any old model.
 
     The directory is made private (0o700) before the rename, whatever created
     it, so the published model is readable by its owner only from its first
-    moment at `out`.
+    moment at `out`. `out` must be free for it (`check_replaceable`).
     """
     staging, out = Path(staging), Path(out)
+    check_replaceable(out)
     for name in REQUIRED:
         if not (staging / name).is_file():
             raise ModelDirError(f"refusing to publish {staging}: {name} is missing")

@@ -420,8 +420,9 @@ def train(
     if not chief:
         verbose = 0
     keras.utils.set_random_seed(cfg.seed)
-    data = load_data(cfg, emails)
     out = cfg.out_dir()
+    artifacts.check_replaceable(out)  # before the work, not after it
+    data = load_data(cfg, emails)
     stage = distribute.stage_dir(out, strategy)
     if stage.exists() and not resume:
         shutil.rmtree(stage)

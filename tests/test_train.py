@@ -165,6 +165,33 @@ def test_failed_retrain_keeps_old_model(tmp_path):
     artifacts.check_model_dir(out)
 
 
+def test_training_never_replaces_a_folder_that_holds_no_model(tmp_path):
+    """--out on the user's mail (or a folder of models) is refused before any work; an
+    empty folder and an old model may be replaced."""
+    from click.testing import CliRunner
+
+    from autocomplete.commands.train import train as train_command
+
+    mail = tmp_path / "mail"
+    mail.mkdir()
+    (mail / "1.eml").write_text("Subject: hi\n\nhello")
+    with pytest.raises(artifacts.OutputDirError, match="does not hold a model"):
+        train(tiny_config(tmp_path, out=str(mail)), verbose=0, emails=tiny_emails())
+    result = CliRunner().invoke(train_command, ["--out", str(mail)])
+    assert result.exit_code == 1 and "Traceback" not in result.output
+    assert f"Error: {mail} exists and does not hold a model" in result.output
+    assert [p.name for p in mail.iterdir()] == ["1.eml"]
+    assert not artifacts.staging_dir(mail).exists()
+    with pytest.raises(artifacts.OutputDirError, match="is not a folder"):
+        artifacts.check_replaceable(mail / "1.eml")
+
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    out = train(tiny_config(tmp_path, out=str(empty), epochs=1), verbose=0, emails=tiny_emails())
+    artifacts.check_model_dir(out)
+    artifacts.check_replaceable(out)  # a model: the next run may replace it
+
+
 def test_learning_rate_defaults_per_cell_and_is_recorded(tmp_path):
     from autocomplete.train import DEFAULT_LEARNING_RATES
 
