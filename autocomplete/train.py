@@ -15,6 +15,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
+import os
 import platform
 import shutil
 import time
@@ -504,6 +505,8 @@ def train(
     model.save(stage / "model.keras")
     artifacts.write_vocab(stage / "vocab.txt", vocab)
     config = dataclasses.asdict(cfg) | {
+        # absolute: `tune` and `report` rebuild the split from any working directory
+        **{k: os.path.abspath(v) for k in ("corpus", "data") if (v := getattr(cfg, k))},
         "out": str(out),
         "vocab_size": len(vocab),
         "precision_used": precision,

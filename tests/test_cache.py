@@ -167,6 +167,14 @@ def test_tune_cache_writes_what_complete_cache_reads(tiny_model_dir):
     config = json.loads((model_dir / "config.json").read_text())
     wrong = runner.invoke(cli, ["tune-cache", str(model_dir), "--emails", "4"])
     assert wrong.exit_code != 0 and "not the corpus" in wrong.output  # no fingerprint
+    absent = runner.invoke(cli, ["tune-cache", str(model_dir), "--corpus",
+                                 str(model_dir / "nowhere.mbox")])
+    assert absent.exit_code == 1 and "Traceback" not in absent.output
+    assert absent.output.startswith("Error: ") and "nowhere.mbox" in absent.output
+    (model_dir / "config.json").write_text(json.dumps(config | {"data": "/prepared/mail"}))
+    prepared = runner.invoke(cli, ["tune", str(model_dir)])
+    assert prepared.exit_code == 1
+    assert "trained on the prepared corpus /prepared/mail: give --corpus" in prepared.output
 
     config.update(corpus=None, corpus_sha256=corpus_fingerprint(load_builtin()), seed=0)
     (model_dir / "config.json").write_text(json.dumps(config))

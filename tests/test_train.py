@@ -192,6 +192,14 @@ def test_training_never_replaces_a_folder_that_holds_no_model(tmp_path):
     artifacts.check_replaceable(out)  # a model: the next run may replace it
 
 
+def test_the_corpus_path_is_recorded_absolute(tmp_path, monkeypatch):
+    """`tune` and `report` rebuild the split from the recorded path, from any directory."""
+    monkeypatch.chdir(tmp_path)
+    tiny_emails(40).rename(columns={"body": "message"})[["message"]].to_csv("mail.csv")
+    out = train(tiny_config(tmp_path, corpus="mail.csv", epochs=1), verbose=0)
+    assert artifacts.read_config(out)["corpus"] == str(tmp_path / "mail.csv")
+
+
 def test_learning_rate_defaults_per_cell_and_is_recorded(tmp_path):
     from autocomplete.train import DEFAULT_LEARNING_RATES
 

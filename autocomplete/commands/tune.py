@@ -42,9 +42,8 @@ def tune(model_dir: Path, corpus: str | None, include: tuple[str, ...], emails: 
         lm = KerasLM(model_dir)
         splits = rebuild_splits(config, corpus, include, ["train", "validation"],
                                 label=str(model_dir))
-    except artifacts.ModelDirError as e:
-        raise click.ClickException(str(e)) from e
-    except ValueError as e:
+    # a broken model, or a corpus that is not there or not the one trained on
+    except (artifacts.ModelDirError, ValueError, OSError) as e:
         raise click.ClickException(str(e)) from e
     subjects = artifacts.uses_subjects(config)  # the texts as the model read them
     vectorizer = textprep.make_vectorizer(lm.vocab)

@@ -61,9 +61,8 @@ def tune_cache(model_dir: Path, corpus: str | None, include: tuple[str, ...],
         lm = KerasLM(model_dir)
         val = rebuild_splits(config, corpus, include, ["validation"],
                              label=str(model_dir))["validation"]
-    except artifacts.ModelDirError as e:
-        raise click.ClickException(str(e)) from e
-    except ValueError as e:
+    # a broken model, or a corpus that is not there or not the one trained on
+    except (artifacts.ModelDirError, ValueError, OSError) as e:
         raise click.ClickException(str(e)) from e
     texts = textprep.model_texts(val.iloc[:emails], artifacts.uses_subjects(config))
     seqs = textprep.encode(textprep.make_vectorizer(lm.vocab), texts)

@@ -52,6 +52,9 @@ def rebuild_splits(config: dict, corpus: str | None = None, include: Sequence[st
     from autocomplete.corpus.normalize import keeps_numbers, normalize_emails
 
     corpus = corpus or config.get("corpus")
+    if corpus is None and config.get("data"):
+        raise ValueError(f"{label} was trained on the prepared corpus {config['data']}: give "
+                         "--corpus (and --include) as given to `autocomplete prepare`")
     if corpus is None:
         from autocomplete.corpus.builtin import load_builtin
 
