@@ -428,6 +428,7 @@ def train(
     if stage.exists() and not resume:
         shutil.rmtree(stage)
     artifacts.make_private_dir(stage)  # it holds the user's language
+    _check_resumable(stage, cfg, data.corpus_sha256)
     vocab = data.vocab
     val_w, test_w = data.windows["validation"], data.windows["test"]
 
@@ -521,10 +522,37 @@ def train(
     artifacts.write_json(stage / "metrics.json", metrics)
     _export_fast_path(stage, model)
     shutil.rmtree(stage / "backup", ignore_errors=True)
+    (stage / "run.json").unlink(missing_ok=True)  # config.json says it all now
     if not chief:  # it wrote what the chief wrote (saving may need every worker), then drops it
         shutil.rmtree(stage, ignore_errors=True)
         return None
     return artifacts.publish(stage, out)
+
+
+# What an interrupted run's weights and windows depend on: --resume needs the same.
+RUN_SETTINGS = ("cell", "units", "layers", "embedding_dim", "projection", "window", "stride",
+                "max_tokens", "text_column", "keep_numbers", "subject", "batch_size", "seed",
+                "split_seed", "optimizer", "precision")
+
+
+def _check_resumable(stage: Path, cfg: TrainConfig, corpus_sha256: str) -> None:
+    """Record the run's settings in `stage`; ValueError if an interrupted run there had others.
+
+    Keras would otherwise fail to load the backup with a message that prints
+    whole weight arrays.
+    """
+    now = {k: getattr(cfg, k) for k in RUN_SETTINGS} | {"corpus_sha256": corpus_sha256}
+    marker = stage / "run.json"
+    if marker.is_file():
+        before = json.loads(marker.read_text())
+        changed = [k for k in now if before.get(k) != now[k]]
+        if changed:
+            what = ", ".join(
+                "the corpus" if k == "corpus_sha256" else f"--{k.replace('_', '-')} "
+                f"{before.get(k)} (now {now[k]})" for k in changed)
+            raise ValueError(f"the interrupted run in {stage} had other settings: {what}; "
+                             "resume it with them, or leave out --resume to start over")
+    artifacts.write_json(marker, now)
 
 
 class NonFiniteTrainingError(ValueError):

@@ -149,8 +149,16 @@ def test_interrupted_run_leaves_no_model_and_resumes(tmp_path):
     assert not out.exists(), "a half-trained model must not appear where complete looks"
     assert (artifacts.staging_dir(out) / "backup").exists()
 
+    # other settings, or other mail: one clear sentence, and the interrupted run kept
+    with pytest.raises(ValueError, match=r"other settings: --units 8 \(now 16\); resume it"):
+        train(tiny_config(tmp_path, epochs=3, units=16), resume=True, verbose=0, emails=emails)
+    with pytest.raises(ValueError, match="other settings: the corpus;"):
+        train(cfg, resume=True, verbose=0, emails=tiny_emails(seed=1))
+    assert (artifacts.staging_dir(out) / "backup").exists()
+
     watch = Interrupt(at_epoch=-1)
     train(cfg, resume=True, verbose=0, emails=emails, callbacks=[watch])
+    assert not (out / "run.json").exists()
     assert watch.seen == [2], "resume continues after the last finished epoch"
     assert pd.read_csv(out / "history.csv")["epoch"].tolist() == [0, 1, 2]
 
