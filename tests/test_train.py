@@ -417,3 +417,13 @@ def test_a_time_cap_that_ends_a_run_says_so_last(tmp_path):
     assert "--time-budget cap ended training" in last and "planned updates" in last
     metrics = json.loads((tmp_path / "m" / "metrics.json").read_text())
     assert metrics["stopped_by_time_budget"] and metrics["updates"] < metrics["updates_planned"]
+
+
+def test_emails_too_short_for_a_gradient_flow_train_without_one(tmp_path, capsys):
+    words = "alpha bravo charlie delta echo foxtrot golf hotel india juliet kilo lima".split()
+    one_word = pd.DataFrame({"id": words, "subject": "", "body": words, "deps": [[]] * 12})
+    out = train(tiny_config(tmp_path, epochs=1, grad_stats=True), verbose=0, emails=one_word)
+    assert "gradient flow not recorded: the held-out emails are under two words" in \
+        capsys.readouterr().out
+    artifacts.check_model_dir(out)
+    assert (out / "grad_stats.csv").is_file() and not (out / "grad_flow.csv").exists()
