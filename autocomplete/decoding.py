@@ -81,6 +81,7 @@ from typing import Protocol
 
 import numpy as np
 
+from autocomplete.corpus.cleaning import normalize_chars
 from autocomplete.corpus.normalize import placeholders
 from autocomplete.decoding_defaults import BEAM, MAX_WORDS, METHOD, TEMPERATURE, TRIM_BEAM
 from autocomplete.memo import StateMemo
@@ -143,6 +144,9 @@ def encode_prompt(
 ) -> tuple[list[int], dict]:
     """Token ids the model reads for `text`: [start] + ids, cut to the last `window`.
 
+    The text's characters are first normalized as the training mail's were
+    (`corpus.cleaning.normalize_chars`).
+
     Returns (ids, info) with info keys prompt_tokens (every token of the
     text), kept_tokens, unknown_words (among the kept tokens), truncated and
     fragment. With `partial_word`, a word still being typed at the end of
@@ -157,6 +161,9 @@ def encode_prompt(
         [2, 3, 4, 1]
     """
     index = vocab if isinstance(vocab, dict) else {t: i for i, t in enumerate(vocab)}
+    # the characters as training's cleaning wrote the mail: a phone's curly apostrophe or a
+    # decomposed umlaut is then the word the model knows
+    text = normalize_chars(text)
     if partial_word:
         tokens, fragment = split_fragment(text)
     else:
@@ -164,7 +171,7 @@ def encode_prompt(
     if not tokens and not fragment:
         raise ValueError("the prompt is empty: give some text to complete")
     if subject is not None:
-        tokens = subject_prefix(subject) + tokens
+        tokens = subject_prefix(normalize_chars(subject)) + tokens
     ids = [START_ID] + [index.get(t, OOV_ID) for t in tokens]
     truncated = window is not None and len(ids) > window
     if truncated:

@@ -89,6 +89,19 @@ def test_encode_prompt_leaves_the_fragment_out():
     assert ids[-1] == 1 and info["unknown_words"] == 1 and info["fragment"] == ""
 
 
+def test_prompts_are_read_with_the_characters_training_mail_has():
+    """Curly quotes (phones, word processors), decomposed letters and zero-width spaces are
+    normalized as the training mail was, in the text, the fragment and the subject."""
+    vocab = ["", "[UNK]", "[start]", "i", "'", "m", "sorry", "grüße", "köln", "---"]
+    typed, plain = encode_prompt("I\u2019m sorry", vocab), encode_prompt("I'm sorry", vocab)
+    assert typed == plain and plain[1]["unknown_words"] == 0
+    assert encode_prompt("k\u00f6ln\u200b", vocab) == encode_prompt("köln", vocab)
+    ids, info = encode_prompt("sorry Gru\u0308", vocab, partial_word=True)
+    assert info["fragment"] == "grü"
+    ids, _ = encode_prompt("sorry", vocab, subject="I\u2019m", partial_word=True)
+    assert ids[1:4] == [3, 4, 5]
+
+
 @pytest.mark.parametrize("method", METHODS)
 def test_fragment_is_finished_with_the_rest_of_the_word(method):
     out = complete("Please let me kn", method)
