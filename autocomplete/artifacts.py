@@ -85,9 +85,13 @@ def check_model_dir(path: str | os.PathLike, cell: str | None = None) -> Path:
 
 def read_config(path: str | os.PathLike) -> dict:
     try:
-        return json.loads((Path(path) / "config.json").read_text())
+        config = json.loads((Path(path) / "config.json").read_text())
     except (OSError, ValueError) as e:
         raise ModelDirError(f"cannot read {Path(path) / 'config.json'}: {e}") from e
+    if not isinstance(config, dict):
+        raise ModelDirError(f"{Path(path) / 'config.json'} is not a model's settings "
+                            "(a JSON object)")
+    return config
 
 
 def split_seed(config: dict) -> int:

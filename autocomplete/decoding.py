@@ -75,6 +75,7 @@ Decisions (the CLI and tests rely on them):
 
 from __future__ import annotations
 
+import math
 from bisect import bisect_left
 from dataclasses import asdict, dataclass
 from typing import Protocol
@@ -295,8 +296,8 @@ class Completer:
             beam = TRIM_BEAM if trim else BEAM
         if method == "beam" and beam < 1:
             raise ValueError("beam must be at least 1")
-        if method == "sample" and not temperature > 0:
-            raise ValueError("temperature must be positive")
+        if method == "sample" and not 0 < temperature < math.inf:
+            raise ValueError("temperature must be a positive number")
         if subject is not None and not self.subjects:
             raise ValueError("the model was trained without subjects (train --subject): "
                              "leave the subject out")

@@ -175,6 +175,20 @@ def test_conflicting_options(models):
     one_line_error(run(PROMPT, "--temperature", "0.5"), 2, "only with --sample")
 
 
+def test_sampling_options_out_of_range(models):
+    one_line_error(run(PROMPT, "--sample", "--temperature", "inf"), 2,
+                   "Invalid value for '--temperature'")
+    one_line_error(run(PROMPT, "--sample", "--seed", "-5"), 2, "Invalid value for '--seed'")
+
+
+def test_a_config_that_is_not_an_object(models, tmp_path):
+    odd = tmp_path / "gru"
+    shutil.copytree(models / "gru", odd)
+    (odd / "config.json").write_text("[]")
+    one_line_error(run(PROMPT, "--model", str(odd)), 1, "is not a model's settings")
+    one_line_error(run(PROMPT, "--models-dir", str(tmp_path)), 1, "no trained models in")
+
+
 def test_keras_fallback_without_export(models, tmp_path):
     plain = tmp_path / "gru"
     shutil.copytree(models / "gru", plain)

@@ -252,6 +252,11 @@ def test_csv_schema_and_gradients_command(tmp_path):
     assert "probe has only 38 lags" in result.output
     assert (out / "grad_norms.png").stat().st_size > 0
     assert (out / "grad_flow.png").stat().st_size > 0
+    for bad, says in ((["--lag", "0"], "Invalid value for '--lag'"),
+                      (["--out", str(out / "grad_norms.png")], "cannot write to")):
+        result = CliRunner().invoke(gradients, [str(lstm), *bad])
+        assert result.exit_code in (1, 2) and says in result.output
+        assert "Traceback" not in result.output
 
 
 def test_gradients_command_explains_missing_statistics(tmp_path):

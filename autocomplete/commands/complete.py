@@ -44,10 +44,10 @@ from autocomplete.model_names import CELL_NAMES  # noqa: E402
                    f"{TRIM_BEAM} with --trim]")
 @click.option("--greedy", is_flag=True, help="Take the most likely token at each step.")
 @click.option("--sample", is_flag=True, help="Sample tokens (see --temperature and --seed).")
-@click.option("--temperature", type=click.FloatRange(0, min_open=True), default=None,
+@click.option("--temperature", type=click.FloatRange(0, 100, min_open=True), default=None,
               help="With --sample: below 1 is safer, above 1 more varied.  "
                    f"[default: {TEMPERATURE}]")
-@click.option("--seed", type=int, default=None,
+@click.option("--seed", type=click.IntRange(min=0), default=None,
               help="With --sample: the same seed gives the same completion.")
 @click.option("--max-words", type=click.IntRange(1, 100), default=MAX_WORDS,
               show_default=True,

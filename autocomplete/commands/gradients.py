@@ -19,7 +19,7 @@ DEFAULT_OUT = Path("reports/gradients")
 @click.argument("model_dirs", nargs=-1, type=click.Path(path_type=Path))
 @click.option("--out", type=click.Path(path_type=Path), default=DEFAULT_OUT, show_default=True,
               help="Directory for the plots and the summary CSV.")
-@click.option("--lag", type=int, default=50, show_default=True,
+@click.option("--lag", type=click.IntRange(min=1), default=50, show_default=True,
               help="Lag of the gradient-flow ratio (flow at LAG / flow at lag 1).")
 def gradients(model_dirs: tuple[Path, ...], out: Path, lag: int) -> None:
     """Gradient norms, clipping and gradient flow of trained models.
@@ -66,10 +66,13 @@ def gradients(model_dirs: tuple[Path, ...], out: Path, lag: int) -> None:
         note = "" if used == lag else f"  (probe has only {used} lags: lag {used} / lag 1)"
         click.echo(f"  {label:<{width}}  {g.lag_ratio(flow, lag):.3g}{note}")
 
-    out.mkdir(parents=True, exist_ok=True)
-    summary.to_csv(out / "gradient_summary.csv", index=False)
-    written = [g.plot_grad_norms(dirs, out / "grad_norms.png")]
-    if any(not f.empty for f in flows.values()):
-        written.append(g.plot_grad_flow(dirs, out / "grad_flow.png"))
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        summary.to_csv(out / "gradient_summary.csv", index=False)
+        written = [g.plot_grad_norms(dirs, out / "grad_norms.png")]
+        if any(not f.empty for f in flows.values()):
+            written.append(g.plot_grad_flow(dirs, out / "grad_flow.png"))
+    except OSError as e:  # --out a file, or not writable
+        raise click.ClickException(f"cannot write to {out}: {e.strerror or e}") from e
     click.echo("")
     click.echo("wrote " + ", ".join(str(p) for p in [out / "gradient_summary.csv", *written]))
