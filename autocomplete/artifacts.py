@@ -29,7 +29,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TypeVar
 
-from autocomplete.model_names import DEFAULT_CELL, cell_sort_key
+from autocomplete.model_names import CELL_NAMES, DEFAULT_CELL, cell_sort_key
 
 MODELS_DIR = Path("models")
 REQUIRED = ("model.keras", "vocab.txt", "config.json")
@@ -66,7 +66,8 @@ def make_private_dir(path: str | os.PathLike) -> Path:
 
 
 def train_hint(cell: str | None) -> str:
-    return f"autocomplete train --cell {cell or DEFAULT_CELL}"
+    """The command that trains a model of `cell` (the default cell for None or a non-cell)."""
+    return f"autocomplete train --cell {cell if cell in CELL_NAMES else DEFAULT_CELL}"
 
 
 def check_model_dir(path: str | os.PathLike, cell: str | None = None) -> Path:
@@ -76,6 +77,11 @@ def check_model_dir(path: str | os.PathLike, cell: str | None = None) -> Path:
         raise ModelDirError(f"no trained model in {path}: run `{train_hint(cell)}` first")
     missing = [name for name in REQUIRED if not (path / name).is_file()]
     if missing:
+        if cell is None and "config.json" not in missing:  # the cell it was trained as
+            try:
+                cell = json.loads((path / "config.json").read_text()).get("cell")
+            except (OSError, ValueError, AttributeError):
+                pass
         raise ModelDirError(
             f"{path} is not a complete model directory (missing {', '.join(missing)}): "
             f"run `{train_hint(cell)} --out {path}` again"

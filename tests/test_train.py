@@ -427,3 +427,12 @@ def test_emails_too_short_for_a_gradient_flow_train_without_one(tmp_path, capsys
         capsys.readouterr().out
     artifacts.check_model_dir(out)
     assert (out / "grad_stats.csv").is_file() and not (out / "grad_flow.csv").exists()
+
+
+def test_hints_name_the_cell_a_broken_model_was_trained_as(tmp_path):
+    d = tmp_path / "my-model"
+    d.mkdir()
+    (d / "config.json").write_text(json.dumps({"cell": "gru"}))
+    with pytest.raises(artifacts.ModelDirError, match=f"train --cell gru --out {d} again"):
+        artifacts.check_model_dir(d)
+    assert artifacts.train_hint("my-model") == "autocomplete train --cell lstm"  # not a cell
