@@ -433,6 +433,6 @@ def test_hints_name_the_cell_a_broken_model_was_trained_as(tmp_path):
     d = tmp_path / "my-model"
     d.mkdir()
     (d / "config.json").write_text(json.dumps({"cell": "gru"}))
-    with pytest.raises(artifacts.ModelDirError, match=f"train --cell gru --out {d} again"):
+    with pytest.raises(artifacts.ModelDirError, match=f"train --cell gru --out {d}. again"):
         artifacts.check_model_dir(d)
     assert artifacts.train_hint("my-model") == "autocomplete train --cell lstm"  # not a cell
