@@ -248,3 +248,12 @@ def test_shards_with_subjects_and_train_data_takes_them(prepared, tmp_path):
     errors = [line for line in result.output.splitlines() if line.startswith("Error")]
     assert len(errors) == 1 and "Traceback" not in result.output
     assert not (tmp_path / "n").exists()
+
+
+def test_prepare_summary_writes_large_medians_in_full():
+    from autocomplete.commands.prepare import corpus_stats
+
+    rows = dict(corpus_stats(["one two three"] * 2 + ["word " * 2_000_001]))
+    assert rows["median words per email"] == "3"
+    assert dict(corpus_stats(["a " * 2_000_001]))["median words per email"] == "2,000,001"
+    assert dict(corpus_stats(["a b", "a b c"]))["median words per email"] == "2.5"

@@ -32,7 +32,7 @@ def corpus_stats(bodies: list[str]) -> list[tuple[str, str]]:
         words.append(sum(1 for t in tokens if t[0].isalnum()))
     median = statistics.median(words) if words else 0
     return [("words", f"{sum(words):,}"), ("distinct tokens", f"{len(vocab):,}"),
-            ("median words per email", f"{median:g}")]
+            ("median words per email", f"{median:,.1f}".removesuffix(".0"))]
 
 
 def _example(row: pd.Series, width: int) -> str:
