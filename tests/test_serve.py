@@ -225,6 +225,11 @@ def test_invalid_json_is_400(client, raw):
     assert r.json()["error"]
 
 
+def test_nan_is_named_not_called_bad_utf8(client):
+    r = post(client, b'{"text": "hi", "beam": NaN}')
+    assert r.status_code == 400 and "NaN is not a JSON value" in r.json()["error"]
+
+
 def test_null_body_is_422(client):
     r = post(client, b"null")
     assert r.status_code == 422 and "object" in r.json()["error"]

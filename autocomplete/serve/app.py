@@ -247,8 +247,12 @@ def _int_field(data: Mapping, name: str, default: int | None, hi: int) -> int | 
     return value
 
 
+class _NotJson(ValueError):
+    """NaN or Infinity, which Python's json reads but JSON does not have."""
+
+
 def _no_constants(name: str) -> None:
-    raise ValueError(f"{name} is not valid JSON")
+    raise _NotJson(f"the request body is not valid JSON: {name} is not a JSON value")
 
 
 def parse_request(body: bytes, cells: Sequence[str], limits: Limits,
@@ -262,7 +266,9 @@ def parse_request(body: bytes, cells: Sequence[str], limits: Limits,
     except json.JSONDecodeError as e:
         raise ApiError(400, f"the request body is not valid JSON: {e.msg} at character {e.pos}"
                        ) from None
-    except (ValueError, RecursionError):  # bad UTF-8, NaN/Infinity, absurd nesting or digits
+    except _NotJson as e:
+        raise ApiError(400, str(e)) from None
+    except (ValueError, RecursionError):  # bad UTF-8, absurd nesting or digits
         raise ApiError(400, "the request body is not valid UTF-8 JSON") from None
     if not isinstance(data, dict):
         raise ApiError(422, f"the body must be a JSON object such as {example}, "
