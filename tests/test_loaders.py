@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import base64
+import csv
+import gzip
 import io
+import json
 import os
 import tarfile
 import types
@@ -121,6 +124,28 @@ def test_maildir_with_enron_names(tmp_path):
     assert len(df) == 2 and summary.files == 2
 
 
+def test_maildir_tmp_is_not_read(tmp_path):
+    members = {
+        "md/cur/1712345678.M1P2.host:2,S": rfc822(*MESSAGES[0]).encode(),
+        "md/new/1712345679.M2P2.host": rfc822(*MESSAGES[2]).encode(),
+        "md/tmp/1712345680.M3P2.host": rfc822("Half", "A delivery still being wri").encode(),
+        "notes/tmp/keep.eml": rfc822("Kept", "Not in a maildir, so this is read.").encode(),
+    }
+    root = tmp_path / "mail"
+    for name, data in members.items():
+        (root / name).parent.mkdir(parents=True, exist_ok=True)
+        (root / name).write_bytes(data)
+    expected = {"md/cur/1712345678.M1P2.host:2,S", "md/new/1712345679.M2P2.host",
+                "notes/tmp/keep.eml"}
+    df, summary = load(root)
+    assert set(df["id"]) == expected and summary.files == 3
+    # a zip lists every member up front; this tar has cur/ and new/ before tmp/, as sorted tars do
+    for archive in (make_zip(tmp_path / "mail.zip", members),
+                    make_tar(tmp_path / "mail.tgz", members)):
+        df, summary = load(archive)
+        assert set(df["id"]) == expected and summary.files == 3
+
+
 def test_folder_of_eml(tmp_path):
     for i, (s, b) in enumerate(MESSAGES):
         (tmp_path / f"m{i}.eml").write_bytes(rfc822(s, b).replace("\n", "\r\n").encode())
@@ -150,8 +175,6 @@ def test_enron_spam_txt_with_crlf(tmp_path):
 
 
 def test_csv_with_message_column_of_raw_mail(tmp_path):
-    import csv
-
     path = tmp_path / "emails.csv"
     with open(path, "w", newline="") as f:
         w = csv.writer(f)
@@ -180,6 +203,89 @@ def test_csv_with_a_text_column(tmp_path):
         load(tmp_path / "other.csv")
 
 
+def test_csv_encoding_is_detected(tmp_path):
+    text = "It’s the “best” deal – only 5 € a month, s’il vous plaît."
+    path = tmp_path / "excel.csv"  # Excel's "CSV" outside UTF-8 is cp1252
+    path.write_bytes(f'Subject,Body\nCafé,"{text}"\n'.encode("cp1252")
+                     + b"Odd,Byte \x81 that cp1252 leaves undefined.\n")
+    raw = [(m.subject, m.body, m.problem) for m in iter_messages(path)]
+    assert raw == [("Café", text, None), ("Odd", "Byte \x81 that cp1252 leaves undefined.", None)]
+    df, summary = load(path)
+    assert summary.kept == 2 and df["subject"][0] == "Café" and "5 € a month" in df["body"][0]
+    # UTF-8, with a BOM or with a character cut by the end of the 64 KiB sample, stays UTF-8
+    (tmp_path / "bom.csv").write_bytes("\ufeffText\nnaïve café\n".encode())
+    assert [m.body for m in iter_messages(tmp_path / "bom.csv")] == ["naïve café"]
+    head = b"text\n" + b"a" * (64 * 1024 - 6)
+    (tmp_path / "long.csv").write_bytes(head + "€ and more\n".encode())
+    assert [m.body[-10:] for m in iter_messages(tmp_path / "long.csv")] == ["€ and more"]
+
+
+@pytest.mark.parametrize("delimiter", [";", "\t", "|"])
+def test_csv_delimiter_is_detected(tmp_path, delimiter):
+    path = tmp_path / "semicolon.csv"
+    with open(path, "w", newline="") as f:
+        w = csv.writer(f, delimiter=delimiter)
+        w.writerow(["id", "subject", "message"])
+        w.writerow(["7", "Lunch", "Can we meet at 12, or at 1; your call | Ann?"])
+        w.writerow(["8", "Report", "The report is attached."])
+    df, _ = load(path)
+    assert bodies(df) == ["Can we meet at 12, or at 1; your call | Ann?", "The report is attached."]
+    assert df["id"].tolist() == ["semicolon.csv#7", "semicolon.csv#8"]
+    assert df["subject"].tolist() == ["Lunch", "Report"]
+    # delimiters inside a quoted header name do not count
+    (tmp_path / "comma.csv").write_text('"notes; a|b",text\nx,Hello there.\n')
+    assert bodies(load(tmp_path / "comma.csv")[0]) == ["Hello there."]
+
+
+JSONL_LINES = [
+    json.dumps({"id": 7, "subject": "Lunch", "text": "Can we move lunch to Tuesday?"}),
+    "",
+    json.dumps({"message": rfc822("Budget", "The budget meeting moved to Friday.")}),
+    "not json at all",
+    json.dumps(["a", "list"]),
+    json.dumps({"id": "x", "text": 42}),
+    json.dumps({"file": "a/b.eml", "Body": "Crème brûlée for dessert."},
+               ensure_ascii=False),
+]
+
+
+def test_jsonl(tmp_path):
+    data = "\n".join(JSONL_LINES).encode() + b"\n"
+    (tmp_path / "mail.jsonl").write_bytes(data)
+    (tmp_path / "mail.jsonl.gz").write_bytes(gzip.compress(data))
+    for name in ("mail.jsonl", "mail.jsonl.gz"):
+        df, summary = load(tmp_path / name)
+        assert summary.format == ("gzip jsonl" if name.endswith(".gz") else "jsonl")
+        assert bodies(df) == ["Can we move lunch to Tuesday?",
+                              "The budget meeting moved to Friday.",
+                              "Crème brûlée for dessert."]
+        assert df["subject"].tolist() == ["Lunch", "Budget", ""]
+        assert df["id"].tolist() == [f"{name}#7", f"{name}#3", f"{name}#a/b.eml"]
+        assert summary.messages == 6 and summary.dropped == {MALFORMED: 3}
+    # in a folder (where .json index files stay skipped) and in an archive
+    folder = tmp_path / "export"
+    folder.mkdir()
+    (folder / "mail.ndjson").write_bytes(data)
+    (folder / "index.json").write_text(json.dumps({"text": "An index, not mail."}))
+    df, summary = load(folder)
+    assert len(df) == 3 and summary.members == {"jsonl": 1}
+    df, _ = load(make_zip(tmp_path / "mail.zip", {"a/mail.jsonl": data}))
+    assert df["id"].tolist() == ["a/mail.jsonl#7", "a/mail.jsonl#3", "a/mail.jsonl#a/b.eml"]
+
+
+def test_jsonl_text_column(tmp_path):
+    path = tmp_path / "notes.jsonl"
+    path.write_text('{"subject": "Hi", "body": "The body.", "note": "The note."}\n'
+                    '{"subject": "Bye", "body": "Another body."}\n')
+    df, summary = load(path, text_column="NOTE")
+    assert bodies(df) == ["The note."] and summary.dropped == {MALFORMED: 1}
+    with pytest.raises(ValueError, match="no column 'missing'; columns: subject, body, note"):
+        load(path, text_column="missing")
+    (tmp_path / "keys.jsonl").write_text('{"a": 1, "b": "two"}\n')
+    with pytest.raises(ValueError, match="no text column among a, b"):
+        load(tmp_path / "keys.jsonl")
+
+
 def test_plain_text_blocks(tmp_path):
     path = tmp_path / "mail.txt"
     path.write_text("First email,\nsecond line.\n\n\nSecond email.\n  \nThird email.\n")
@@ -190,8 +296,6 @@ def test_plain_text_blocks(tmp_path):
 
 
 def test_gzipped_mbox(tmp_path):
-    import gzip
-
     mbox = "".join("From x@y Mon Jun  3 10:00:00 2024\n" + rfc822(s, b) for s, b in MESSAGES)
     (tmp_path / "all.mbox.gz").write_bytes(gzip.compress(mbox.encode()))
     df, summary = load(tmp_path / "all.mbox.gz")

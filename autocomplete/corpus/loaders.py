@@ -1,4 +1,4 @@
-"""Load real mail -- mbox, maildir, folders of .eml/.txt, CSV, plain text, archives -- as text.
+"""Load real mail -- mbox, maildir, folders of .eml/.txt, CSV, JSONL, text, archives -- as text.
 
 Users train on their own mail, which comes in many shapes. `load_corpus(path)` detects the
 shape from the path and returns one cleaned row per kept email; `iter_messages(path)` streams
@@ -8,19 +8,26 @@ corpus (a 1 GB mbox or a 400 MB Kaggle CSV never sits in memory).
 Formats, by path:
 
 * a directory: every file below it (sorted, numbers in names compared as numbers; hidden
-  files and mail-client index files skipped) is dispatched by the rules for a file, except
-  that a plain text file is one email -- this covers maildir (`cur/`, `new/`), the Enron
-  layout (`inbox/12.`), folders of `.eml` / Apple Mail `.emlx` and the Enron-Spam `.txt`
-  files;
+  files, mail-client index files and a maildir's `tmp/` -- a `tmp/` beside `cur/` or `new/`,
+  holding deliveries still being written -- skipped) is dispatched by the rules for a file,
+  except that a plain text file is one email -- this covers maildir (`cur/`, `new/`), the
+  Enron layout (`inbox/12.`), folders of `.eml` / Apple Mail `.emlx` and the Enron-Spam
+  `.txt` files;
 * `.zip`, `.tar`, `.tar.gz`, `.tgz` (and `.tar.bz2`, `.tar.xz`): members are read in
   place, never unpacked to disk, and dispatched like the files of a directory; `include`
-  globs select members (`["enron1/*", "enron2/*"]`);
+  globs select members (`["enron1/*", "enron2/*"]`); a maildir's `tmp/` is skipped in a zip,
+  and in a tar (read in one pass) when its `cur/` or `new/` came first, as in sorted tars;
 * `.csv`: one email per row, from `text_column` or the first of message/text/body/content;
   a cell holding a raw RFC 822 message (the Enron Kaggle `emails.csv`) is parsed as one;
+  the encoding (UTF-8, else cp1252 as Excel writes) and the delimiter (`,` `;` tab or `|`,
+  counted in the header line) are decided from the first 64 KiB;
+* `.jsonl`, `.ndjson`: one email per line holding a JSON object, whose keys are chosen like
+  CSV columns (text, subject, id); it is an error if the first object has no text key, as for
+  a CSV header; later lines that are not objects or hold no text string are malformed;
 * an mbox (first line `From `, or `.mbox`/`.mbx`): split on `From ` lines by a streaming
   reader (`mailbox.mbox` needs a real file and reads a whole message per key; the reader
   here also works inside archives);
-* `.gz` of any single file: decompressed on the fly;
+* `.gz` of any single file: decompressed on the fly (`.jsonl.gz`, `.mbox.gz`, ...);
 * any other file: an RFC 822 message (`.eml`, maildir files), an Enron-Spam file (first line
   `Subject: ...`, then the body) or, for a top-level plain text file, one email per block of
   lines, blocks being separated by one or more blank lines.
@@ -34,7 +41,9 @@ and counted in the `CleaningSummary`, never raised.
 
 from __future__ import annotations
 
+import codecs
 import csv
+import dataclasses
 import email
 import email.errors
 import email.header
@@ -42,6 +51,7 @@ import email.policy
 import fnmatch
 import gzip
 import io
+import json
 import os
 import re
 import sys
@@ -69,12 +79,16 @@ from autocomplete.corpus.cleaning import (
 
 MAX_MESSAGE_BYTES = 32 * 1024 * 1024  # a larger single message is attachments, not prose
 NESTED_ARCHIVE_BYTES = 256 * 1024 * 1024  # nested zips need seeking: read into memory up to this
+SAMPLE_BYTES = 64 * 1024  # a CSV's encoding and delimiter are decided from this many first bytes
 TEXT_COLUMNS = ("message", "text", "body", "content")
 ID_COLUMNS = ("id", "file", "message_id", "message-id", "filename")
 _TAR_SUFFIXES = (".tar", ".tar.gz", ".tgz", ".tar.bz2", ".tbz2", ".tbz", ".tar.xz", ".txz")
 _SKIP_SUFFIXES = (".msf", ".json", ".sqlite", ".db", ".dat", ".idx", ".plist", ".toc",
                   ".ds_store", ".index", ".lock")
 _MBOX_SUFFIXES = (".mbox", ".mbx", ".mbs")
+_JSONL_SUFFIXES = (".jsonl", ".ndjson")
+_CSV_DELIMITERS = (",", ";", "\t", "|")  # in order of preference when counts tie
+_LATIN1_FALLBACK = "autocomplete.latin1"  # the codecs error handler registered below
 _FROM_LINE_RE = re.compile(  # "From sender Sat Jun 20 12:00:00 2020": asctime after the sender
     rb"^From \S+\s.*\b(?:Mon|Tue|Wed|Thu|Fri|Sat|Sun),?\s.{0,20}?\b\d{1,2}:\d\d")
 _HEADER_FIELD_RE = re.compile(rb"^([A-Za-z0-9][A-Za-z0-9_-]{0,60}):[ \t]?")
@@ -166,9 +180,9 @@ def iter_messages(path: str | os.PathLike[str], *, text_column: str | None = Non
     p = Path(path)
     summary = summary if summary is not None else CleaningSummary()
     summary.format = detect_format(p)
-    if text_column is not None and not (summary.format.endswith("csv") or p.is_dir()
+    if text_column is not None and not (summary.format.endswith(("csv", "jsonl")) or p.is_dir()
                                         or "archive" in summary.format):
-        raise ValueError(f"a text column applies to CSV files, not to {summary.format}")
+        raise ValueError(f"a text column applies to CSV and JSONL files, not to {summary.format}")
     ctx = _Context(summary, text_column, list(include) if include else None)
     return _iter_top(p, ctx)
 
@@ -181,7 +195,7 @@ def _iter_top(p: Path, ctx: _Context) -> Iterator[RawMessage]:
     if name.lower().endswith(".zip"):
         yield from _iter_zip(lambda: zipfile.ZipFile(p), name, "", ctx)
         return
-    with open(p, "rb") as f:
+    with open(p, "rb", buffering=SAMPLE_BYTES) as f:  # so that _peek can see SAMPLE_BYTES
         yield from _iter_stream(f, name, name, ctx, top=True)
 
 
@@ -258,6 +272,53 @@ def decode_bytes(data: bytes, charset: str | None = None) -> tuple[str | None, s
 _ASCII_ALIASES = {"us-ascii", "ascii", "ansi_x3.4-1968", "iso646-us", "646", "us"}
 _LATIN_ALIASES = _ASCII_ALIASES | {"iso-8859-1", "iso8859-1", "latin-1", "latin1",
                                    "l1", "cp819", "iso_8859-1", "windows-1252", "cp1252"}
+
+
+def _latin1_fallback(err: UnicodeError) -> tuple[str, int]:
+    """Codec error handler: bytes cp1252 leaves undefined (0x81 0x8D 0x8F 0x90 0x9D) as latin-1.
+
+    Every byte is defined in latin-1, so cp1252 decoding with this handler cannot fail.
+    """
+    if not isinstance(err, UnicodeDecodeError):
+        raise err
+    return err.object[err.start:err.end].decode("latin-1"), err.end
+
+
+codecs.register_error(_LATIN1_FALLBACK, _latin1_fallback)
+
+
+def _text_encoding(sample: bytes, complete: bool) -> tuple[str, str]:
+    """(encoding, errors) to decode a text stream whose first bytes are `sample`.
+
+    UTF-8 (a BOM skipped) when the sample decodes as UTF-8 -- a character cut by the end of
+    the sample allowed unless `complete` (the sample is the whole stream) -- and later bad
+    bytes become U+FFFD; otherwise cp1252 (what Excel writes outside UTF-8), which with the
+    latin-1 fallback decodes any byte.
+    """
+    if sample.startswith(codecs.BOM_UTF8):
+        return "utf-8-sig", "replace"
+    try:
+        codecs.getincrementaldecoder("utf-8")().decode(sample, final=complete)
+    except UnicodeDecodeError:
+        return "cp1252", _LATIN1_FALLBACK
+    return "utf-8-sig", "replace"
+
+
+def _csv_delimiter(text: str) -> str:
+    """The most frequent of `,` `;` tab `|` outside quotes in the first line; `,` if none."""
+    counts = dict.fromkeys(_CSV_DELIMITERS, 0)
+    quoted = False
+    for ch in text:
+        if ch == '"':
+            quoted = not quoted
+        elif quoted:
+            continue
+        elif ch in "\r\n":
+            break
+        elif ch in counts:
+            counts[ch] += 1
+    best = max(_CSV_DELIMITERS, key=counts.__getitem__)  # the first of equal counts
+    return best if counts[best] else ","
 
 
 def _looks_binary(data: bytes) -> bool:
@@ -445,6 +506,8 @@ def _file_kind(name: str, head: bytes, top: bool) -> str:
         return "tar archive"
     if name.endswith(".csv"):
         return "csv"
+    if name.endswith(_JSONL_SUFFIXES):
+        return "jsonl"
     stripped = head.lstrip(b"\xef\xbb\xbf")
     if stripped.startswith(b"From ") or name.endswith(_MBOX_SUFFIXES):
         return "mbox"
@@ -488,7 +551,11 @@ class _Reader(io.RawIOBase):
 
 
 def _peek(f: IO[bytes], n: int = 8192) -> tuple[bytes, IO[bytes]]:
-    """First bytes of a stream without consuming them, and the stream to read on from."""
+    """First bytes of a stream without consuming them, and the stream to read on from.
+
+    Archive members get a buffer of at least `n` bytes; a file must be opened with one (see
+    `_iter_top`), else fewer than `n` bytes may come back before its end.
+    """
     if not (isinstance(f, io.BufferedReader) and isinstance(f.raw, io.FileIO)):
         f = io.BufferedReader(_Reader(f), buffer_size=max(n, 65536))
     return f.peek(n)[:n], f
@@ -519,6 +586,8 @@ def _iter_stream(f: IO[bytes], name: str, source: str, ctx: _Context,
     ctx.member(kind)
     if kind == "csv":
         yield from _iter_csv(f, source, ctx)
+    elif kind == "jsonl":
+        yield from _iter_jsonl(f, source, ctx)
     elif kind == "mbox":
         yield from _iter_mbox(f, source)
     elif kind == "binary":
@@ -541,9 +610,29 @@ def _read_capped(f: IO[bytes]) -> bytes | None:
     return None if len(data) > MAX_MESSAGE_BYTES else data
 
 
+def _parents(name: str) -> Iterator[str]:
+    """The folders above an archive member: `a`, `a/b` for `a/b/c` (and for the folder `a/b/`)."""
+    parts = name.split("/")
+    for i in range(1, len(parts)):
+        yield "/".join(parts[:i])
+
+
+def _in_maildir_tmp(name: str, folders: set[str]) -> bool:
+    """Whether member `name` is below a `tmp/` that has a sibling `cur/` or `new/` in `folders`."""
+    parts = name.split("/")
+    for i in range(len(parts) - 1):
+        if parts[i] == "tmp":
+            parent = "/".join(parts[:i] + [""])
+            if parent + "cur" in folders or parent + "new" in folders:
+                return True
+    return False
+
+
 def _iter_folder(root: Path, ctx: _Context) -> Iterator[RawMessage]:
     for dirpath, dirnames, filenames in os.walk(root):
         dirnames[:] = sorted((d for d in dirnames if not d.startswith(".")), key=_natural_key)
+        if "tmp" in dirnames and ("cur" in dirnames or "new" in dirnames):
+            dirnames.remove("tmp")  # a maildir's deliveries still being written
         for fname in sorted(filenames, key=_natural_key):
             full = Path(dirpath) / fname
             rel = full.relative_to(root).as_posix()
@@ -553,7 +642,7 @@ def _iter_folder(root: Path, ctx: _Context) -> Iterator[RawMessage]:
                 yield from _iter_zip(lambda full=full: zipfile.ZipFile(full), rel, rel + ":", ctx)
                 continue
             try:
-                f = open(full, "rb")
+                f = open(full, "rb", buffering=SAMPLE_BYTES)  # see _peek
             except OSError:
                 ctx.summary.files += 1
                 yield RawMessage(rel, rel, problem=UNREADABLE)
@@ -566,7 +655,8 @@ def _iter_tar(f: IO[bytes], source: str, prefix: str,
               ctx: _Context) -> Iterator[RawMessage]:
     """Members of a tar archive, read in one streaming pass ('r|*'): nothing touches disk.
 
-    Member ids are `prefix + member name` (the prefix names a nested archive).
+    Member ids are `prefix + member name` (the prefix names a nested archive). A maildir's
+    `tmp/` is skipped when its `cur/` or `new/` came earlier, as in a tar of sorted names.
     """
     try:
         tar = tarfile.open(fileobj=f, mode="r|*")
@@ -574,6 +664,7 @@ def _iter_tar(f: IO[bytes], source: str, prefix: str,
         ctx.summary.files += 1
         yield RawMessage(source, source, problem=UNREADABLE)
         return
+    folders: set[str] = set()
     with tar:
         while True:
             try:
@@ -585,7 +676,9 @@ def _iter_tar(f: IO[bytes], source: str, prefix: str,
             if member is None:
                 return
             tar.members = []  # tarfile keeps every TarInfo; drop them to stay bounded
-            if not member.isfile() or _skipped_name(member.name):
+            folders.update(_parents(member.name + "/" if member.isdir() else member.name))
+            if not member.isfile() or _skipped_name(member.name) \
+                    or _in_maildir_tmp(member.name, folders):
                 continue
             name = prefix + member.name
             if not ctx.wanted(member.name):
@@ -601,7 +694,10 @@ def _iter_tar(f: IO[bytes], source: str, prefix: str,
 
 def _iter_zip(opener: Callable[[], zipfile.ZipFile], source: str, prefix: str,
               ctx: _Context) -> Iterator[RawMessage]:
-    """Members of a zip archive, each decompressed as a stream, never extracted."""
+    """Members of a zip archive, each decompressed as a stream, never extracted.
+
+    A maildir's `tmp/` (a `tmp/` with a sibling `cur/` or `new/`) is skipped.
+    """
     try:
         zf = opener()
     except (zipfile.BadZipFile, OSError, EOFError):
@@ -609,8 +705,11 @@ def _iter_zip(opener: Callable[[], zipfile.ZipFile], source: str, prefix: str,
         yield RawMessage(source, source, problem=UNREADABLE)
         return
     with zf:
-        for info in zf.infolist():
-            if info.is_dir() or _skipped_name(info.filename) or not ctx.wanted(info.filename):
+        infos = zf.infolist()
+        folders = {d for info in infos for d in _parents(info.filename)}
+        for info in infos:
+            if info.is_dir() or _skipped_name(info.filename) or not ctx.wanted(info.filename) \
+                    or _in_maildir_tmp(info.filename, folders):
                 continue
             name = prefix + info.filename
             try:
@@ -711,29 +810,66 @@ def _raise_csv_limit() -> None:
             limit //= 10
 
 
-def _iter_csv(f: IO[bytes], source: str, ctx: _Context) -> Iterator[RawMessage]:
-    """Rows of a CSV, streamed with the csv module; raw RFC 822 cells are parsed as mail."""
-    _raise_csv_limit()
-    text = io.TextIOWrapper(f, encoding="utf-8-sig", errors="replace", newline="")
-    reader = csv.reader(text)
-    try:
-        header = next(reader)
-    except (StopIteration, csv.Error):
-        return
-    lower = [h.strip().lower() for h in header]
-    if ctx.text_column is not None:
-        if ctx.text_column.strip().lower() not in lower:
-            raise ValueError(f"{source}: no column {ctx.text_column!r}; columns: "
-                             + ", ".join(header))
-        col = lower.index(ctx.text_column.strip().lower())
+def _pick_columns(names: list[str], source: str,
+                  text_column: str | None) -> tuple[int, int | None, int | None]:
+    """Indices of the text, subject and id columns among `names` (a CSV header or JSON keys).
+
+    Names match case-insensitively; the text is `text_column` or the first of TEXT_COLUMNS,
+    the id the first of ID_COLUMNS. Raises ValueError naming the columns if there is no text.
+    """
+    lower = [n.strip().lower() for n in names]
+    if text_column is not None:
+        if text_column.strip().lower() not in lower:
+            raise ValueError(f"{source}: no column {text_column!r}; columns: "
+                             + ", ".join(names))
+        col = lower.index(text_column.strip().lower())
     else:
         found = [c for c in TEXT_COLUMNS if c in lower]
         if not found:
-            raise ValueError(f"{source}: no text column among {', '.join(header)}; "
+            raise ValueError(f"{source}: no text column among {', '.join(names)}; "
                              "choose one with --text-column")
         col = lower.index(found[0])
     subj_col = lower.index("subject") if "subject" in lower else None
     id_col = next((lower.index(c) for c in ID_COLUMNS if c in lower), None)
+    return col, subj_col, id_col
+
+
+def _cell_message(cell: str, mid: str, source: str, subject: str) -> RawMessage:
+    """One email from a CSV cell or JSON string; raw RFC 822 is parsed as mail.
+
+    `subject` (the row's) is used when the cell has none of its own.
+    """
+    if "\ufffd" in cell and cell.count("\ufffd") > max(3, len(cell) // 100):
+        return RawMessage(mid, source, problem=BAD_ENCODING)
+    try:
+        data = cell.encode("utf-8")
+    except UnicodeEncodeError:  # a lone surrogate, which a JSON \ud800 escape can make
+        data = cell.encode("utf-8", errors="replace")
+        cell = data.decode("utf-8")
+    msg = _single_message(data, mid, source) if _is_rfc822(data) \
+        else RawMessage(mid, source, "", cell)
+    if subject and not msg.subject:
+        msg = dataclasses.replace(msg, subject=subject)
+    return msg
+
+
+def _iter_csv(f: IO[bytes], source: str, ctx: _Context) -> Iterator[RawMessage]:
+    """Rows of a CSV, streamed with the csv module; raw RFC 822 cells are parsed as mail.
+
+    The encoding and the delimiter are decided from the first SAMPLE_BYTES (see
+    `_text_encoding` and `_csv_delimiter`).
+    """
+    _raise_csv_limit()
+    sample, f = _peek(f, SAMPLE_BYTES)
+    encoding, errors = _text_encoding(sample, complete=len(sample) < SAMPLE_BYTES)
+    delimiter = _csv_delimiter(sample.decode(encoding, errors))
+    text = io.TextIOWrapper(f, encoding=encoding, errors=errors, newline="")
+    reader = csv.reader(text, delimiter=delimiter)
+    try:
+        header = next(reader)
+    except (StopIteration, csv.Error):
+        return
+    col, subj_col, id_col = _pick_columns(header, source, ctx.text_column)
     row_no = 0
     while True:
         try:
@@ -751,15 +887,52 @@ def _iter_csv(f: IO[bytes], source: str, ctx: _Context) -> Iterator[RawMessage]:
         if col >= len(row):
             yield RawMessage(mid, source, problem=MALFORMED)
             continue
-        cell = row[col]
-        if "\ufffd" in cell and cell.count("\ufffd") > max(3, len(cell) // 100):
-            yield RawMessage(mid, source, problem=BAD_ENCODING)
+        subject = row[subj_col] if subj_col is not None and subj_col < len(row) else ""
+        yield _cell_message(row[col], mid, source, subject)
+
+
+def _iter_jsonl(f: IO[bytes], source: str, ctx: _Context) -> Iterator[RawMessage]:
+    """Objects of a JSON Lines file, one email each, read line by line.
+
+    Fields are chosen like CSV columns, per object; the first object stands for the header:
+    if it has no text field, ValueError names its keys. Later lines that are not objects, or
+    lack a text field, or whose text is not a string, are MALFORMED; blank lines are skipped.
+    Ids are `#` plus the object's id field or else the line number.
+    """
+    first = True
+    for line_no, line in enumerate(f, 1):
+        if line_no == 1:
+            line = line.removeprefix(codecs.BOM_UTF8)
+        if not line.strip():
             continue
-        data = cell.encode("utf-8")
-        if _is_rfc822(data):
-            msg = _single_message(data, mid, source)
-        else:
-            msg = RawMessage(mid, source, "", cell)
-        if subj_col is not None and subj_col < len(row) and not msg.subject:
-            msg = RawMessage(msg.id, msg.source, row[subj_col], msg.body, msg.problem)
-        yield msg
+        mid = f"{source}#{line_no}"
+        text, problem = decode_bytes(line)  # JSON is UTF-8; cp1252 exports still decode
+        if text is None:
+            yield RawMessage(mid, source, problem=problem)
+            continue
+        try:
+            obj = json.loads(text)
+        except (ValueError, RecursionError):
+            obj = None
+        if not isinstance(obj, dict):
+            yield RawMessage(mid, source, problem=MALFORMED)
+            continue
+        keys = list(obj)
+        try:
+            col, subj_col, id_col = _pick_columns(keys, source, ctx.text_column)
+        except ValueError:
+            if first:
+                raise
+            yield RawMessage(mid, source, problem=MALFORMED)
+            continue
+        first = False
+        ident = obj[keys[id_col]] if id_col is not None else None
+        if isinstance(ident, (str, int, float)) and not isinstance(ident, bool) \
+                and str(ident).strip():
+            mid = f"{source}#{str(ident).strip()}"
+        cell = obj[keys[col]]
+        if not isinstance(cell, str):
+            yield RawMessage(mid, source, problem=MALFORMED)
+            continue
+        subject = obj[keys[subj_col]] if subj_col is not None else ""
+        yield _cell_message(cell, mid, source, subject if isinstance(subject, str) else "")
