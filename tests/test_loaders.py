@@ -547,6 +547,8 @@ def test_prepare_errors_are_one_liners(tmp_path):
     (tmp_path / "t.csv").write_text("a,b\n1,2\n")
     result = CliRunner().invoke(prepare, [str(tmp_path / "t.csv"), "--no-progress"])
     assert result.exit_code == 1 and "--text-column" in result.output
+    csv_path = tmp_path / "t.csv"
+    assert result.output.startswith(f"Error: {csv_path}: no text column")  # named once
     (tmp_path / "empty").mkdir()
     result = CliRunner().invoke(prepare, [str(tmp_path / "empty"), "--no-progress"])
     assert result.exit_code == 1 and "no email found" in result.output

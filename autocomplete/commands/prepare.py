@@ -12,6 +12,7 @@ from __future__ import annotations
 import functools
 import statistics
 import time
+from pathlib import Path
 
 import click
 import pandas as pd
@@ -102,8 +103,10 @@ def prepare(path: str, text_column: str | None, min_words: int, show: int,
     except FileNotFoundError as err:
         raise click.ClickException(str(err)) from err
     except (ValueError, OSError) as err:
-        raise click.ClickException(f"{path}: {err}" if path not in str(err) else str(err)) \
-            from err
+        msg, name = str(err), Path(path).name
+        if msg.startswith(name + ":"):  # the loader names a top-level file by its name
+            msg = msg[len(name) + 1 :].lstrip()
+        raise click.ClickException(msg if path in msg else f"{path}: {msg}") from err
     if summary.messages == 0:
         raise click.ClickException(f"{path}: no email found ({summary.format_label()})")
     replaced, raw = [], df
