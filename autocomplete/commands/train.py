@@ -100,8 +100,9 @@ def train(**opts) -> None:
     on the same machine; it prints its estimated duration after its first updates. The directory
     (default models/<cell>/) gets model.keras, vocab.txt, config.json,
     history.csv, metrics.json and the gradient statistics. It appears only
-    when training has finished with finite weights; an interrupted run
-    continues with --resume.
+    when training has finished with finite weights, and replaces only an old
+    model or an empty folder (never a folder of anything else); an
+    interrupted run continues with --resume.
 
     With --data DIR (from `autocomplete prepare CORPUS --out DIR`) the
     training windows stream from DIR's shards. Under a multi-worker strategy
