@@ -233,7 +233,8 @@ def load_emails(corpus: str | None, text_column: str | None = None) -> pd.DataFr
     df, summary = load_corpus(corpus, text_column=text_column)
     print(summary)
     if len(df) < 10:
-        raise ValueError(f"{corpus}: only {len(df)} usable emails after cleaning; need 10 or more")
+        raise ValueError(f"{corpus}: only {len(df)} usable emails after cleaning; need 10 or "
+                         "more (the summary above says why the others were dropped)")
     return df
 
 
