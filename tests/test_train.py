@@ -436,3 +436,13 @@ def test_hints_name_the_cell_a_broken_model_was_trained_as(tmp_path):
     with pytest.raises(artifacts.ModelDirError, match=f"train --cell gru --out {d}. again"):
         artifacts.check_model_dir(d)
     assert artifacts.train_hint("my-model") == "autocomplete train --cell lstm"  # not a cell
+
+
+def test_too_few_usable_emails_is_an_error_that_says_where_to_look(tmp_path, capsys):
+    from autocomplete.train import load_emails
+
+    tiny_emails(3).rename(columns={"body": "message"})[["message"]].to_csv(tmp_path / "m.csv")
+    with pytest.raises(ValueError, match=r"only \d usable emails after cleaning; need 10 or more "
+                                         r"\(the summary above says why"):
+        load_emails(str(tmp_path / "m.csv"))
+    assert "kept" in capsys.readouterr().out  # the summary came first
