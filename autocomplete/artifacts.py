@@ -79,8 +79,8 @@ def check_model_dir(path: str | os.PathLike, cell: str | None = None) -> Path:
     if missing:
         if cell is None and "config.json" not in missing:  # the cell it was trained as
             try:
-                cell = json.loads((path / "config.json").read_text()).get("cell")
-            except (OSError, ValueError, AttributeError):
+                cell = read_config(path).get("cell")
+            except ModelDirError:
                 pass
         raise ModelDirError(
             f"{path} is not a complete model directory (missing {', '.join(missing)}): "
