@@ -24,7 +24,9 @@ import pandas as pd
 
 from autocomplete.tokens import (
     OOV,
+    OOV_ID,
     PAD,
+    SPECIAL_IDS,
     START,
     START_ID,
     SUBJECT_SEPARATOR,
@@ -281,3 +283,27 @@ def make_dataset(
                          shuffle=shuffle)
     ds = ds.apply(tf.data.experimental.assert_cardinality(-(-count // batch_size)))
     return ds.prefetch(tf.data.AUTOTUNE)
+
+
+def drop_words(ds, rate: float, seed: int = 0):
+    """Word dropout on training batches: each input id (never a special one) becomes
+    `[UNK]` with probability `rate`; the targets stay.
+
+    A model then cannot lean on the exact words between a cue and its target, and
+    learns to carry the cue through words it does not know. The draws are
+    stateless, from `seed` and the batch's position in `ds` (apply it after
+    `repeat`, so that every batch of a run has its own), so the same run drops
+    the same words. `ds` yields (inputs, targets, weights); rate 0 returns it as is.
+    """
+    if not rate:
+        return ds
+    import tensorflow as tf
+
+    def drop(step, batch):
+        x, y, w = batch
+        u = tf.random.stateless_uniform(tf.shape(x), seed=tf.stack([tf.constant(seed, tf.int64),
+                                                                    step]))
+        keep = (u >= rate) | (x <= max(SPECIAL_IDS))
+        return tf.where(keep, x, tf.cast(OOV_ID, x.dtype)), y, w
+
+    return ds.enumerate().map(drop)

@@ -155,6 +155,12 @@ class TrainConfig:
                        "(0 turns it off; small: a guard against exploding weights).", min=0)
     dropout: float = option(0.0, "Dropout on the inputs of the recurrent layers and of the "
                             "output layer.", min=0, max=1, max_open=True)
+    word_dropout: float = option(
+        0.0, "Share of the input words of the training windows replaced by [UNK] (the "
+        "targets kept), so that the model learns to carry a cue through words it does not "
+        "know. Off by default: on the built-in corpus 0.1 made the GRU keep the reason further "
+        "through new filler and lose the project name in new sentences, and kept the LSTM "
+        "from finding the tense within its default work.", min=0, max=1, max_open=True)
     activation: str = option(
         "tanh", "Recurrent activation; relu on simple_rnn is the exploding-gradient recipe "
         "(on lstm/gru it also gives up cuDNN).", choices=("tanh", "relu"))
@@ -411,6 +417,7 @@ def train(
     from autocomplete.callbacks.time_budget import TimeBudget
     from autocomplete.evaluate.scoring import evaluate_packed_windows
     from autocomplete.model import as_float32, build_model, compile_model, resolve_precision
+    from autocomplete.textprep import drop_words
 
     replicas = strategy.num_replicas_in_sync
     if cfg.batch_size % replicas:
@@ -453,8 +460,8 @@ def train(
                                                for a in data.train_sample])
     rounds, steps = plan_rounds(cfg, data.train_windows)
     # repeated: a round may end inside a pass, and the next one goes on from there
-    train_ds = distribute.shard_by_data(
-        data.train_dataset(cfg.batch_size, cfg.seed).repeat())
+    train_ds = distribute.shard_by_data(drop_words(
+        data.train_dataset(cfg.batch_size, cfg.seed).repeat(), cfg.word_dropout, cfg.seed))
 
     budget = TimeBudget(cfg.time_budget)
     stopper = keras.callbacks.EarlyStopping(

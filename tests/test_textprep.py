@@ -132,3 +132,32 @@ def test_a_cut_batch_has_the_loss_and_gradients_of_the_whole_batch():
     assert cut == pytest.approx(whole, rel=1e-6)
     for a, b in zip(whole_grads, cut_grads, strict=True):
         np.testing.assert_allclose(tf.convert_to_tensor(a), tf.convert_to_tensor(b), atol=1e-7)
+
+
+def test_word_dropout_replaces_inputs_only_never_specials_and_repeats_by_seed():
+    import tensorflow as tf
+
+    from autocomplete.tokens import OOV_ID, SPECIAL_IDS
+
+    rng = np.random.default_rng(0)
+    x = rng.integers(0, 40, size=(6, 4, 50)).astype("int32")
+    y = rng.integers(3, 40, size=x.shape).astype("int32")
+    w = np.ones(x.shape, "float32")
+    ds = tf.data.Dataset.from_tensor_slices((x, y, w)).repeat()
+
+    def batches(rate, seed):
+        return [tuple(t.numpy() for t in b) for b in textprep.drop_words(ds, rate, seed).take(12)]
+
+    dropped = batches(0.3, 1)
+    xs, x_out = np.concatenate([x, x]), np.stack([b[0] for b in dropped])
+    changed = x_out != xs
+    assert (x_out[changed] == OOV_ID).all()
+    assert (xs[changed] > max(SPECIAL_IDS)).all()  # pad, [UNK] and [start] are never dropped
+    assert 0.2 < changed.sum() / (xs > max(SPECIAL_IDS)).sum() < 0.4
+    assert all((b[1] == t).all() and (b[2] == 1).all()
+               for b, t in zip(dropped, [*y, *y], strict=True))
+    # the second pass over the same windows drops other words: each batch has its own draw
+    assert (dropped[0][0] != dropped[6][0]).any()
+    assert all((a[0] == b[0]).all() for a, b in zip(dropped, batches(0.3, 1), strict=True))
+    assert any((a[0] != b[0]).any() for a, b in zip(dropped, batches(0.3, 2), strict=True))
+    assert textprep.drop_words(ds, 0.0, 1) is ds

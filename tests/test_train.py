@@ -129,6 +129,21 @@ def test_lr_decay_and_dropout_reach_the_run(tmp_path):
                                rtol=1e-4, atol=1e-5)
 
 
+def test_word_dropout_is_off_by_default_and_reaches_the_training_batches(tmp_path,
+                                                                          monkeypatch):
+    from autocomplete import textprep
+
+    assert all(TrainConfig(cell=cell).word_dropout == 0.0 for cell in ("lstm", "gru"))
+    with pytest.raises(ValueError, match="finite"):
+        TrainConfig(word_dropout=float("nan"))
+    seen, real = [], textprep.drop_words
+    monkeypatch.setattr(textprep, "drop_words",
+                        lambda ds, rate, seed: seen.append((rate, seed)) or real(ds, rate, seed))
+    out = train(tiny_config(tmp_path, word_dropout=0.3, seed=4), verbose=0,
+                emails=tiny_emails())
+    assert seen == [(0.3, 4)] and artifacts.read_config(out)["word_dropout"] == 0.3
+
+
 def test_save_load_round_trip(tmp_path):
     out = train(tiny_config(tmp_path, cell="gru", epochs=1), verbose=0, emails=tiny_emails())
     vocab = artifacts.read_vocab(out)
