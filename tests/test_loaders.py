@@ -237,6 +237,42 @@ def test_csv_delimiter_is_detected(tmp_path, delimiter):
     assert bodies(load(tmp_path / "comma.csv")[0]) == ["Hello there."]
 
 
+
+def test_tsv_is_read_as_csv(tmp_path):
+    path = tmp_path / "mail.tsv"
+    path.write_text("subject\tbody\nLunch\tCan we meet at 12, or at 1?\n"
+                    "Report\tThe report is attached.\n")
+    df, summary = load(path)
+    assert summary.format == "csv"
+    assert bodies(df) == ["Can we meet at 12, or at 1?", "The report is attached."]
+    assert df["subject"].tolist() == ["Lunch", "Report"]
+
+
+@pytest.mark.parametrize("encoding", ["utf-16", "utf-16-le", "utf-16-be"])
+def test_utf16_files_are_read_as_text(tmp_path, encoding):
+    """Windows tools save "Unicode text" as UTF-16 with a byte-order mark."""
+    def write(path: Path, text: str) -> None:
+        bom = "" if encoding == "utf-16" else "\ufeff"  # the plain codec writes its own
+        path.write_bytes((bom + text).encode(encoding))
+
+    blocks = "Crème brûlée for dessert on Friday.\n\nThe report is attached.\n"
+    write(tmp_path / "notes.txt", blocks)
+    assert detect_format(tmp_path / "notes.txt") == "plain text"
+    assert bodies(load(tmp_path / "notes.txt")[0]) == ["Crème brûlée for dessert on Friday.",
+                                                       "The report is attached."]
+    (tmp_path / "notes.txt.gz").write_bytes(gzip.compress((tmp_path / "notes.txt").read_bytes()))
+    assert detect_format(tmp_path / "notes.txt.gz") == "gzip plain text"
+    assert len(load(tmp_path / "notes.txt.gz")[0]) == 2
+    write(tmp_path / "mail.csv", "text\n\"naïve, café\"\n")
+    assert bodies(load(tmp_path / "mail.csv")[0]) == ["naïve, café"]
+    folder = tmp_path / "inbox"
+    folder.mkdir()
+    write(folder / "1.eml", rfc822("Budget", "The budget meeting moved to Friday."))
+    df, summary = load(folder)
+    assert bodies(df) == ["The budget meeting moved to Friday."]
+    assert df["subject"].tolist() == ["Budget"]
+
+
 JSONL_LINES = [
     json.dumps({"id": 7, "subject": "Lunch", "text": "Can we move lunch to Tuesday?"}),
     "",

@@ -17,7 +17,8 @@ Formats, by path:
   place, never unpacked to disk, and dispatched like the files of a directory; `include`
   globs select members (`["enron1/*", "enron2/*"]`); a maildir's `tmp/` is skipped in a zip,
   and in a tar (read in one pass) when its `cur/` or `new/` came first, as in sorted tars;
-* `.csv`: one email per row, from `text_column` or the first of message/text/body/content;
+* `.csv`, `.tsv`: one email per row, from `text_column` or the first of
+  message/text/body/content;
   a cell holding a raw RFC 822 message (the Enron Kaggle `emails.csv`) is parsed as one;
   the encoding (UTF-8, else cp1252 as Excel writes) and the delimiter (`,` `;` tab or `|`,
   counted in the header line) are decided from the first 64 KiB;
@@ -31,6 +32,9 @@ Formats, by path:
 * any other file: an RFC 822 message (`.eml`, maildir files), an Enron-Spam file (first line
   `Subject: ...`, then the body) or, for a top-level plain text file, one email per block of
   lines, blocks being separated by one or more blank lines.
+
+A file or member that starts with a UTF-16 byte-order mark (what Windows tools write as
+"Unicode text") is read as UTF-8 first, then dispatched by the same rules.
 
 Messages are parsed with `email` (policy.compat32, several times faster than policy.default,
 whose header objects we do not need): the first inline text/plain part is preferred,
@@ -87,6 +91,7 @@ _SKIP_SUFFIXES = (".msf", ".json", ".sqlite", ".db", ".dat", ".idx", ".plist", "
                   ".ds_store", ".index", ".lock")
 _MBOX_SUFFIXES = (".mbox", ".mbx", ".mbs")
 _JSONL_SUFFIXES = (".jsonl", ".ndjson")
+_CSV_SUFFIXES = (".csv", ".tsv")
 _CSV_DELIMITERS = (",", ";", "\t", "|")  # in order of preference when counts tie
 _LATIN1_FALLBACK = "autocomplete.latin1"  # the codecs error handler registered below
 _FROM_LINE_RE = re.compile(  # "From sender Sat Jun 20 12:00:00 2020": asctime after the sender
@@ -161,8 +166,8 @@ def detect_format(path: str | os.PathLike[str]) -> str:
             head = f.read(8192)
     except OSError as err:
         raise ValueError(f"cannot read {p}: {err}") from err
-    kind = _file_kind(name[:-3], _gunzip_head(p), top=True) if name.endswith(".gz") \
-        else _file_kind(name, head, top=True)
+    kind = _file_kind(name[:-3], _utf8_head(_gunzip_head(p)), top=True) \
+        if name.endswith(".gz") else _file_kind(name, _utf8_head(head), top=True)
     if kind == "binary":
         raise ValueError(f"{p}: unknown format (not mail, CSV, text or an archive of them)")
     return "gzip " + kind if name.endswith(".gz") else kind
@@ -504,7 +509,7 @@ def _file_kind(name: str, head: bytes, top: bool) -> str:
         return "zip archive"
     if name.endswith(_TAR_SUFFIXES):
         return "tar archive"
-    if name.endswith(".csv"):
+    if name.endswith(_CSV_SUFFIXES):
         return "csv"
     if name.endswith(_JSONL_SUFFIXES):
         return "jsonl"
@@ -550,6 +555,42 @@ class _Reader(io.RawIOBase):
         return len(data)
 
 
+def _is_utf16(head: bytes) -> bool:
+    """A UTF-16 byte-order mark (and not UTF-32's, which starts with UTF-16LE's)."""
+    return head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)) and not head.startswith(
+        codecs.BOM_UTF32_LE)
+
+
+def _utf8_head(head: bytes) -> bytes:
+    """The first bytes of a file as the readers see them: UTF-16 text re-encoded as UTF-8."""
+    if not _is_utf16(head):
+        return head
+    return codecs.getincrementaldecoder("utf-16")("replace").decode(head).encode()
+
+
+class _Utf8FromUtf16(io.RawIOBase):
+    """A UTF-16 stream (BOM first) read as UTF-8 bytes, decoded as it is read."""
+
+    def __init__(self, f: IO[bytes]) -> None:
+        self._f = f
+        self._decoder = codecs.getincrementaldecoder("utf-16")("replace")
+        self._pending = b""
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, b: bytearray | memoryview) -> int:  # type: ignore[override]
+        while not self._pending:
+            chunk = self._f.read(65536)
+            self._pending = self._decoder.decode(chunk, final=not chunk).encode()
+            if not chunk:
+                break
+        n = min(len(b), len(self._pending))
+        b[:n] = self._pending[:n]
+        self._pending = self._pending[n:]
+        return n
+
+
 def _peek(f: IO[bytes], n: int = 8192) -> tuple[bytes, IO[bytes]]:
     """First bytes of a stream without consuming them, and the stream to read on from.
 
@@ -578,6 +619,8 @@ def _iter_stream(f: IO[bytes], name: str, source: str, ctx: _Context,
                 yield from _iter_stream(g, name[:-3], source, ctx, top)
             return
         head, f = _peek(f)
+        if _is_utf16(head):
+            head, f = _peek(_Utf8FromUtf16(f))
     except (OSError, EOFError, tarfile.TarError, zipfile.BadZipFile):
         ctx.summary.files += 1
         yield RawMessage(source, source, problem=UNREADABLE)
