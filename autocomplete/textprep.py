@@ -18,6 +18,7 @@ batches hold windows of similar length, cut to their longest
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Sequence
 
 import numpy as np
 import pandas as pd
@@ -285,9 +286,10 @@ def make_dataset(
     return ds.prefetch(tf.data.AUTOTUNE)
 
 
-def drop_words(ds, rate: float, seed: int = 0):
-    """Word dropout on training batches: each input id (never a special one) becomes
-    `[UNK]` with probability `rate`; the targets stay.
+def drop_words(ds, rate: float, seed: int = 0, keep: Sequence[int] = ()):
+    """Word dropout on training batches: each input id (never a special one, nor one of
+    `keep`, such as the subject separator's) becomes `[UNK]` with probability `rate`; the
+    targets stay.
 
     A model then cannot lean on the exact words between a cue and its target, and
     learns to carry the cue through words it does not know. The draws are
@@ -303,7 +305,9 @@ def drop_words(ds, rate: float, seed: int = 0):
         x, y, w = batch
         u = tf.random.stateless_uniform(tf.shape(x), seed=tf.stack([tf.constant(seed, tf.int64),
                                                                     step]))
-        keep = (u >= rate) | (x <= max(SPECIAL_IDS))
-        return tf.where(keep, x, tf.cast(OOV_ID, x.dtype)), y, w
+        kept = (u >= rate) | (x <= max(SPECIAL_IDS))
+        for i in keep:
+            kept |= x == i
+        return tf.where(kept, x, tf.cast(OOV_ID, x.dtype)), y, w
 
     return ds.enumerate().map(drop)

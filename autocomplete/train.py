@@ -28,7 +28,7 @@ import pandas as pd
 from autocomplete import artifacts
 from autocomplete.distribute import STRATEGIES
 from autocomplete.model_names import CELL_NAMES, GATE_INITS, PRECISIONS
-from autocomplete.tokens import PAD_ID
+from autocomplete.tokens import PAD_ID, SUBJECT_SEPARATOR
 
 # The default run: a fixed amount of work, the same on any machine. Each setting was
 # chosen by the update from which three seeds of a GPU sweep ranked the lecture's
@@ -460,8 +460,10 @@ def train(
                                                for a in data.train_sample])
     rounds, steps = plan_rounds(cfg, data.train_windows)
     # repeated: a round may end inside a pass, and the next one goes on from there
+    separator = [vocab.index(SUBJECT_SEPARATOR)] if SUBJECT_SEPARATOR in vocab else []
     train_ds = distribute.shard_by_data(drop_words(
-        data.train_dataset(cfg.batch_size, cfg.seed).repeat(), cfg.word_dropout, cfg.seed))
+        data.train_dataset(cfg.batch_size, cfg.seed).repeat(), cfg.word_dropout, cfg.seed,
+        keep=separator))
 
     budget = TimeBudget(cfg.time_budget)
     stopper = keras.callbacks.EarlyStopping(

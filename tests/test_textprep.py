@@ -161,3 +161,7 @@ def test_word_dropout_replaces_inputs_only_never_specials_and_repeats_by_seed():
     assert all((a[0] == b[0]).all() for a, b in zip(dropped, batches(0.3, 1), strict=True))
     assert any((a[0] != b[0]).any() for a, b in zip(dropped, batches(0.3, 2), strict=True))
     assert textprep.drop_words(ds, 0.0, 1) is ds
+    # ids in `keep` (the subject separator's) stay too
+    kept = np.stack([b[0] for b in textprep.drop_words(ds, 0.3, 1, keep=(7, 9)).take(12)])
+    assert ((kept == xs) | ~np.isin(xs, (7, 9))).all()
+    assert (kept[~np.isin(xs, (7, 9))] == x_out[~np.isin(xs, (7, 9))]).all()

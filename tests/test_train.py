@@ -138,10 +138,16 @@ def test_word_dropout_is_off_by_default_and_reaches_the_training_batches(tmp_pat
         TrainConfig(word_dropout=float("nan"))
     seen, real = [], textprep.drop_words
     monkeypatch.setattr(textprep, "drop_words",
-                        lambda ds, rate, seed: seen.append((rate, seed)) or real(ds, rate, seed))
+                        lambda ds, rate, seed, keep: seen.append((rate, seed, keep))
+                        or real(ds, rate, seed, keep))
     out = train(tiny_config(tmp_path, word_dropout=0.3, seed=4), verbose=0,
                 emails=tiny_emails())
-    assert seen == [(0.3, 4)] and artifacts.read_config(out)["word_dropout"] == 0.3
+    assert seen == [(0.3, 4, [])] and artifacts.read_config(out)["word_dropout"] == 0.3
+    # with subjects, the separator between subject and body is never dropped
+    train(tiny_config(tmp_path / "subject", word_dropout=0.3, subject=True), verbose=0,
+          emails=tiny_emails())
+    vocab = artifacts.read_vocab(tmp_path / "subject" / "model")
+    assert seen[-1][2] == [vocab.index("xxbody")]
 
 
 def test_save_load_round_trip(tmp_path):

@@ -80,8 +80,8 @@ def prepare(path: str, text_column: str | None, min_words: int, show: int,
     """Load and clean the mail at PATH and summarise it; with --out, write it as shards.
 
     PATH: an mbox, a maildir or folder of messages (.eml, Enron `1.`, Enron-Spam .txt), a CSV
-    or TSV, a JSON Lines file, a plain text file (one email per blank-line-separated block), or a .zip/.tar.gz/.tgz of
-    any of these.
+    or TSV, a JSON Lines file, a plain text file (one email per blank-line-separated block),
+    or a .zip/.tar.gz/.tgz of any of these.
 
     With --out DIR, DIR gets the split by email, the vocabulary and the windows of
     `train --corpus PATH` with the same --window, --stride, --max-tokens, --seed,
