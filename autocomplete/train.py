@@ -543,7 +543,7 @@ def train(
 # What an interrupted run's weights and windows depend on: --resume needs the same.
 RUN_SETTINGS = ("cell", "units", "layers", "embedding_dim", "projection", "window", "stride",
                 "max_tokens", "text_column", "keep_numbers", "subject", "batch_size", "seed",
-                "split_seed", "optimizer", "precision")
+                "split_seed", "optimizer", "precision", "dropout", "word_dropout")
 
 
 def _check_resumable(stage: Path, cfg: TrainConfig, corpus_sha256: str) -> None:
@@ -556,7 +556,8 @@ def _check_resumable(stage: Path, cfg: TrainConfig, corpus_sha256: str) -> None:
     marker = stage / "run.json"
     if marker.is_file():
         before = json.loads(marker.read_text())
-        changed = [k for k in now if before.get(k) != now[k]]
+        # a setting the marker lacks (written before it was checked) is taken as it is now
+        changed = [k for k in now if before.get(k, now[k]) != now[k]]
         if changed:
             what = ", ".join(
                 "the corpus" if k == "corpus_sha256" else f"--{k.replace('_', '-')} "

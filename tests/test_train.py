@@ -173,6 +173,9 @@ def test_interrupted_run_leaves_no_model_and_resumes(tmp_path):
     # other settings, or other mail: one clear sentence, and the interrupted run kept
     with pytest.raises(ValueError, match=r"other settings: --units 8 \(now 16\); resume it"):
         train(tiny_config(tmp_path, epochs=3, units=16), resume=True, verbose=0, emails=emails)
+    with pytest.raises(ValueError, match=r"other settings: --word-dropout 0.0 \(now 0.2\);"):
+        train(tiny_config(tmp_path, epochs=3, word_dropout=0.2), resume=True, verbose=0,
+              emails=emails)
     with pytest.raises(ValueError, match="other settings: the corpus;"):
         train(cfg, resume=True, verbose=0, emails=tiny_emails(seed=1))
     assert (artifacts.staging_dir(out) / "backup").exists()
