@@ -237,7 +237,6 @@ def test_csv_delimiter_is_detected(tmp_path, delimiter):
     assert bodies(load(tmp_path / "comma.csv")[0]) == ["Hello there."]
 
 
-
 def test_tsv_is_read_as_csv(tmp_path):
     path = tmp_path / "mail.tsv"
     path.write_text("subject\tbody\nLunch\tCan we meet at 12, or at 1?\n"
