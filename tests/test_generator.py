@@ -281,6 +281,40 @@ def test_heldout_pool_never_in_the_corpus(corpus: list[dict], heldout: list[dict
     assert not {u for u in units if u[-1] in ".!"} & sentences
 
 
+def test_heldout_pool_words_are_known(corpus: list[dict]) -> None:
+    """Every word of the held-out pool is an ordinary word of the corpus (in at least five
+    of its emails, so in any training split's vocabulary): held-out probes are new
+    sentences of known words, and recall on them measures memory, not unknown words."""
+    emails_with: Counter[str] = Counter()
+    for e in corpus:
+        emails_with.update(set(tokenize(e["body"])))
+    templates = [t for part in g.load_templates("fillers")["heldout"].values() for t in part]
+    templates += [t for table in (g.REQUEST_CONNECTIVES, g.CROSS_CUES, g.CROSS_REQUESTS,
+                                  g.ENTITY_CUES, g.ENTITY_TARGETS) for t in table["heldout"]]
+    for template in templates:
+        for word in tokenize(re.sub(r"\{[A-Za-z_0-9]+\}", " ", template)):
+            assert emails_with[word] >= 5, (template, word)
+
+
+def test_block_without_room_is_drawn_again(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A dependency block longer than the room reserved for it redraws its email instead
+    of failing the generation; the emails that come out are whole and their deps right."""
+    redraws = 0
+    email = g._email
+
+    def counting(*args, **kwargs):
+        nonlocal redraws
+        built = email(*args, **kwargs)
+        redraws += built is None
+        return built
+
+    monkeypatch.setattr(g, "_BLOCK_OVERHEAD", 28)  # too little room for some blocks
+    monkeypatch.setattr(g, "_email", counting)
+    emails = g.heldout_probe_emails(300, seed=1)
+    assert redraws > 0 and len(emails) == 300
+    check_deps(emails)
+
+
 def test_no_tensorflow_import() -> None:
     code = (
         "import sys, autocomplete.corpus.generator, autocomplete.corpus.builtin;"
