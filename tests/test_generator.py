@@ -262,14 +262,20 @@ def _literal_chunks(template: str) -> list[str]:
             if tokenize(c)]
 
 
+def _heldout_templates() -> list[str]:
+    """Every held-out filler part, cue phrasing and frame, slots left in."""
+    templates = [t for part in g.load_templates("fillers")["heldout"].values() for t in part]
+    return templates + [t for table in (g.REQUEST_CONNECTIVES, g.CROSS_CUES, g.CROSS_REQUESTS,
+                                        g.ENTITY_CUES, g.ENTITY_TARGETS)
+                        for t in table["heldout"]]
+
+
 def test_heldout_pool_never_in_the_corpus(corpus: list[dict], heldout: list[dict]) -> None:
     """No held-out filler part or cue phrasing occurs in any email of the shipped corpus
     (training, validation and test split alike), so no held-out filler does either."""
     text = " | ".join(" ".join(tokenize(e["body"])) for e in corpus)
     text = f" {text} "
-    templates = [t for part in g.load_templates("fillers")["heldout"].values() for t in part]
-    templates += [t for table in (g.REQUEST_CONNECTIVES, g.CROSS_CUES, g.CROSS_REQUESTS,
-                                  g.ENTITY_CUES, g.ENTITY_TARGETS) for t in table["heldout"]]
+    templates = _heldout_templates()
     for template in templates:
         # the longest literal part: for a phrasing, the words around the reason phrase
         chunk = max(_literal_chunks(template), key=lambda c: len(c.split()))
@@ -288,9 +294,7 @@ def test_heldout_pool_words_are_known(corpus: list[dict]) -> None:
     emails_with: Counter[str] = Counter()
     for e in corpus:
         emails_with.update(set(tokenize(e["body"])))
-    templates = [t for part in g.load_templates("fillers")["heldout"].values() for t in part]
-    templates += [t for table in (g.REQUEST_CONNECTIVES, g.CROSS_CUES, g.CROSS_REQUESTS,
-                                  g.ENTITY_CUES, g.ENTITY_TARGETS) for t in table["heldout"]]
+    templates = _heldout_templates()
     for template in templates:
         for word in tokenize(re.sub(r"\{[A-Za-z_0-9]+\}", " ", template)):
             assert emails_with[word] >= 5, (template, word)

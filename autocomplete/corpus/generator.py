@@ -753,7 +753,6 @@ def _email(rng: random.Random, pattern: str, bands: list[int],
 
 _BLOCK_OVERHEAD = 45  # tokens of a block outside its cue-target span (more: drawn again)
 
-
 _REQUEST_TOPIC = {"loan": "finance", "sick": "hr", "flight": "travel", "vacation": "hr"}
 
 
