@@ -527,6 +527,32 @@ def test_bad_files_are_counted_not_raised(tmp_path):
         assert f"dropped: {reason}" in table
 
 
+def _damaged_gzip(text: str) -> bytes:
+    """A gzip file whose deflate data is damaged: reading it raises zlib.error, not OSError."""
+    data = bytearray(gzip.compress(text.encode() * 20))
+    for i in range(12, 40):
+        data[i] ^= 0xFF
+    return bytes(data)
+
+
+def test_damaged_compressed_data_is_counted_not_raised(tmp_path):
+    good = rfc822("ok", "This one is fine.")
+    folder = tmp_path / "mail"
+    folder.mkdir()
+    (folder / "good.eml").write_text(good)
+    (folder / "bad.mbox.gz").write_bytes(_damaged_gzip("From a@b Mon Jan  1 00:00:00 2001\n"
+                                                       + good))
+    df, summary = load(folder)
+    assert bodies(df) == ["This one is fine."] and summary.dropped[UNREADABLE] == 1
+
+    archive = tmp_path / "mail.zip"
+    with zipfile.ZipFile(archive, "w") as zf:
+        zf.writestr("good.eml", good.replace("fine", "fine too"))
+        zf.writestr("inner/bad.txt.gz", _damaged_gzip("Some text of an email. "))
+    df, summary = load(archive)
+    assert bodies(df) == ["This one is fine too."] and summary.dropped[UNREADABLE] == 1
+
+
 def test_duplicates_across_files(tmp_path):
     (tmp_path / "a.eml").write_text(rfc822("x", "Please call me back today."))
     (tmp_path / "b.eml").write_text(rfc822("y", "please call me   back\ntoday ."))

@@ -56,11 +56,13 @@ import fnmatch
 import gzip
 import io
 import json
+import lzma
 import os
 import re
 import sys
 import tarfile
 import zipfile
+import zlib
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from email.message import Message
@@ -91,6 +93,10 @@ _SKIP_SUFFIXES = (".msf", ".json", ".sqlite", ".db", ".dat", ".idx", ".plist", "
                   ".ds_store", ".index", ".lock")
 _MBOX_SUFFIXES = (".mbox", ".mbx", ".mbs")
 _JSONL_SUFFIXES = (".jsonl", ".ndjson")
+# What reading a damaged file or archive raises; the file is then counted unreadable, never
+# a crash (zlib and lzma raise their own errors, not OSError, on damaged compressed data).
+_READ_ERRORS = (OSError, EOFError, zlib.error, lzma.LZMAError, tarfile.TarError,
+                zipfile.BadZipFile)
 _CSV_SUFFIXES = (".csv", ".tsv")
 _CSV_DELIMITERS = (",", ";", "\t", "|")  # in order of preference when counts tie
 _LATIN1_FALLBACK = "autocomplete.latin1"  # the codecs error handler registered below
@@ -529,7 +535,7 @@ def _gunzip_head(p: Path) -> bytes:
     try:
         with gzip.open(p, "rb") as f:
             return f.read(8192)
-    except (OSError, EOFError):
+    except _READ_ERRORS:
         return b""
 
 
@@ -621,12 +627,21 @@ def _iter_stream(f: IO[bytes], name: str, source: str, ctx: _Context,
         head, f = _peek(f)
         if _is_utf16(head):
             head, f = _peek(_Utf8FromUtf16(f))
-    except (OSError, EOFError, tarfile.TarError, zipfile.BadZipFile):
+    except _READ_ERRORS:
         ctx.summary.files += 1
         yield RawMessage(source, source, problem=UNREADABLE)
         return
     kind = _file_kind(lname, head, top)
     ctx.member(kind)
+    try:
+        yield from _iter_kind(f, kind, lname, source, ctx)
+    except _READ_ERRORS:  # damaged compressed data surfaces only as it is read
+        yield RawMessage(source, source, problem=UNREADABLE)
+
+
+def _iter_kind(f: IO[bytes], kind: str, lname: str, source: str,
+               ctx: _Context) -> Iterator[RawMessage]:
+    """Messages of a stream whose kind (`_file_kind`) is known."""
     if kind == "csv":
         yield from _iter_csv(f, source, ctx)
     elif kind == "jsonl":
@@ -703,7 +718,7 @@ def _iter_tar(f: IO[bytes], source: str, prefix: str,
     """
     try:
         tar = tarfile.open(fileobj=f, mode="r|*")
-    except (tarfile.TarError, OSError, EOFError):
+    except _READ_ERRORS:
         ctx.summary.files += 1
         yield RawMessage(source, source, problem=UNREADABLE)
         return
@@ -712,7 +727,7 @@ def _iter_tar(f: IO[bytes], source: str, prefix: str,
         while True:
             try:
                 member = tar.next()
-            except (tarfile.TarError, OSError, EOFError):
+            except _READ_ERRORS:
                 ctx.summary.files += 1
                 yield RawMessage(source, source, problem=UNREADABLE)
                 return
@@ -731,7 +746,7 @@ def _iter_tar(f: IO[bytes], source: str, prefix: str,
                 if mf is None:
                     continue
                 yield from _iter_stream(mf, member.name.rsplit("/", 1)[-1], name, ctx)
-            except (tarfile.TarError, OSError, EOFError, zipfile.BadZipFile):
+            except _READ_ERRORS:
                 yield RawMessage(name, name, problem=UNREADABLE)
 
 
@@ -743,7 +758,7 @@ def _iter_zip(opener: Callable[[], zipfile.ZipFile], source: str, prefix: str,
     """
     try:
         zf = opener()
-    except (zipfile.BadZipFile, OSError, EOFError):
+    except _READ_ERRORS:
         ctx.summary.files += 1
         yield RawMessage(source, source, problem=UNREADABLE)
         return
@@ -758,7 +773,7 @@ def _iter_zip(opener: Callable[[], zipfile.ZipFile], source: str, prefix: str,
             try:
                 with zf.open(info) as mf:
                     yield from _iter_stream(mf, info.filename.rsplit("/", 1)[-1], name, ctx)
-            except (zipfile.BadZipFile, OSError, EOFError, RuntimeError, NotImplementedError):
+            except (*_READ_ERRORS, RuntimeError, NotImplementedError):
                 yield RawMessage(name, name, problem=UNREADABLE)
 
 
@@ -815,7 +830,7 @@ def _iter_mbox(f: IO[bytes], source: str) -> Iterator[RawMessage]:
             size += len(line)
             if size > MAX_MESSAGE_BYTES:
                 oversized, lines = True, []
-    except (OSError, EOFError, tarfile.TarError, zipfile.BadZipFile):
+    except _READ_ERRORS:
         yield RawMessage(f"{source}#{index}", source, problem=UNREADABLE)
         return
     if started:
