@@ -224,6 +224,24 @@ def test_training_never_replaces_a_folder_that_holds_no_model(tmp_path):
     artifacts.check_replaceable(out)  # a model: the next run may replace it
 
 
+@pytest.mark.parametrize("command, args", [
+    ("train", ["--out", ""]), ("train", ["--corpus", " "]), ("complete", ["--model", "", "Hi"]),
+    ("report", ["--models-dir", ""]), ("prepare", [""]), ("gradients", [""]),
+])
+def test_an_empty_path_is_refused_not_read_as_the_default(command, args, tmp_path,
+                                                           monkeypatch):
+    """`--out "$DIR"` with DIR unset must not train into (and replace) models/<cell>."""
+    import importlib
+
+    from click.testing import CliRunner
+
+    monkeypatch.chdir(tmp_path)
+    module = importlib.import_module(f"autocomplete.commands.{command}")
+    result = CliRunner().invoke(getattr(module, command), args)
+    assert result.exit_code == 2 and "is empty; give a path." in result.output
+    assert list(tmp_path.iterdir()) == []
+
+
 def test_the_corpus_path_is_recorded_absolute(tmp_path, monkeypatch):
     """`tune` and `report` rebuild the split from the recorded path, from any directory."""
     monkeypatch.chdir(tmp_path)

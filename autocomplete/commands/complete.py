@@ -21,6 +21,7 @@ from pathlib import Path  # noqa: E402
 
 import click  # noqa: E402
 
+from autocomplete.commands.params import GivenPath  # noqa: E402
 from autocomplete.decoding_defaults import (  # noqa: E402
     BEAM,
     MAX_WORDS,
@@ -34,9 +35,9 @@ from autocomplete.model_names import CELL_NAMES  # noqa: E402
 @click.argument("prompt")
 @click.option("--cell", type=click.Choice(CELL_NAMES), default=None,
               help="Complete with this cell's model only (models-dir/<cell>) and print one line.")
-@click.option("--model", "model_dir", type=click.Path(file_okay=False, path_type=Path),
+@click.option("--model", "model_dir", type=GivenPath(file_okay=False, path_type=Path),
               default=None, help="Complete with the model in this directory and print one line.")
-@click.option("--models-dir", type=click.Path(file_okay=False, path_type=Path),
+@click.option("--models-dir", type=GivenPath(file_okay=False, path_type=Path),
               default=Path("models"), show_default=True,
               help="Where the trained models are (one sub-directory per cell).")
 @click.option("--beam", type=click.IntRange(1, 64), default=None,

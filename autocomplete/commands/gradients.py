@@ -12,12 +12,14 @@ from pathlib import Path
 
 import click
 
+from autocomplete.commands.params import GivenPath
+
 DEFAULT_OUT = Path("reports/gradients")
 
 
 @click.command("gradients")
-@click.argument("model_dirs", nargs=-1, type=click.Path(path_type=Path))
-@click.option("--out", type=click.Path(path_type=Path), default=DEFAULT_OUT, show_default=True,
+@click.argument("model_dirs", nargs=-1, type=GivenPath(path_type=Path))
+@click.option("--out", type=GivenPath(path_type=Path), default=DEFAULT_OUT, show_default=True,
               help="Directory for the plots and the summary CSV.")
 @click.option("--lag", type=click.IntRange(min=1), default=50, show_default=True,
               help="Lag of the gradient-flow ratio (flow at LAG / flow at lag 1).")

@@ -17,6 +17,7 @@ from pathlib import Path
 import click
 import pandas as pd
 
+from autocomplete.commands.params import GivenPath
 from autocomplete.commands.train import config_options
 from autocomplete.shards import DEFAULT_ROWS_PER_SHARD
 from autocomplete.tokens import tokenize
@@ -45,7 +46,7 @@ def _example(row: pd.Series, width: int) -> str:
 
 
 @click.command("prepare")
-@click.argument("path", type=click.Path(path_type=str))
+@click.argument("path", type=GivenPath(path_type=str))
 @click.option("--text-column", default=None, help="CSV corpora: the column holding the text.")
 @click.option("--min-words", type=click.IntRange(0), default=0, show_default=True,
               help="Drop cleaned emails shorter than this many words.")
@@ -64,7 +65,7 @@ def _example(row: pd.Series, width: int) -> str:
               help="With --out: write each email as `train --subject` reads it: its subject, "
                    "the separator word xxbody, then its body.")
 @click.option("--progress/--no-progress", default=True, help="Progress bar on stderr.")
-@click.option("--out", type=click.Path(file_okay=False, path_type=str), default=None,
+@click.option("--out", type=GivenPath(file_okay=False, path_type=str), default=None,
               help="Also write the split, vocabulary and windows here as TFRecord shards, "
               "for `train --data DIR`.")
 @functools.partial(config_options, names=("window", "stride", "max_tokens"))

@@ -20,6 +20,7 @@ from pathlib import Path  # noqa: E402
 
 import click  # noqa: E402
 
+from autocomplete.commands.params import GivenPath  # noqa: E402
 from autocomplete.model_names import CELL_NAMES  # noqa: E402
 
 SHARED = ("corpus", "text_column", "seed", "max_tokens")  # what fixes the split and vocabulary
@@ -89,10 +90,10 @@ def _train_missing(missing: list[str], models_dir: Path, budget: float | None, s
 
 
 @click.command("report")
-@click.option("--models-dir", type=click.Path(file_okay=False, path_type=Path),
+@click.option("--models-dir", type=GivenPath(file_okay=False, path_type=Path),
               default=Path("models"), show_default=True,
               help="Where the trained models are (one sub-directory per cell).")
-@click.option("--out", type=click.Path(file_okay=False, path_type=Path),
+@click.option("--out", type=GivenPath(file_okay=False, path_type=Path),
               default=Path("reports"), show_default=True,
               help="Directory for compare.md, compare.html and the PNG plots.")
 @click.option("--train", "train_missing", is_flag=True,

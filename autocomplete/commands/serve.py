@@ -18,6 +18,7 @@ from pathlib import Path  # noqa: E402
 
 import click  # noqa: E402
 
+from autocomplete.commands.params import GivenPath  # noqa: E402
 from autocomplete.decoding_defaults import REMEMBER_MB  # noqa: E402
 from autocomplete.model_names import CELL_NAMES  # noqa: E402
 
@@ -32,9 +33,9 @@ TOKEN_ENV = "AUTOCOMPLETE_TOKEN"  # the environment keeps the token out of `ps`
               help="Port to listen on (0: any free port).")
 @click.option("--cell", type=click.Choice(CELL_NAMES), default=None,
               help="Serve only this cell's model (models-dir/<cell>). Default: every trained cell.")
-@click.option("--model", "model_dir", type=click.Path(file_okay=False, path_type=Path),
+@click.option("--model", "model_dir", type=GivenPath(file_okay=False, path_type=Path),
               default=None, help="Serve only the model in this directory.")
-@click.option("--models-dir", type=click.Path(file_okay=False, path_type=Path),
+@click.option("--models-dir", type=GivenPath(file_okay=False, path_type=Path),
               default=Path("models"), show_default=True,
               help="Where the trained models are (one sub-directory per cell).")
 @click.option("--min-confidence", type=click.FloatRange(0, 1), default=None,

@@ -7,22 +7,11 @@ the two never disagree; only --no-clip, --resume and --quiet are the command's o
 from __future__ import annotations
 
 import dataclasses
-import math
 import sys
 
 import click
 
-
-class FiniteFloat(click.FloatRange):
-    """A float option in a range that also refuses nan and inf with a one-line error."""
-
-    name = "float"
-
-    def convert(self, value, param, ctx):
-        number = super().convert(value, param, ctx)
-        if number is not None and not math.isfinite(number):
-            self.fail(f"{value!r} is not a finite number.", param, ctx)
-        return number
+from autocomplete.commands.params import FiniteFloat, GivenPath
 
 
 def _click_type(field: dataclasses.Field):
@@ -31,7 +20,7 @@ def _click_type(field: dataclasses.Field):
     if "choices" in meta:
         return click.Choice(meta["choices"])
     if "path" in meta:
-        return click.Path(exists=meta["path"] == "exists", file_okay=meta["path"] != "dir")
+        return GivenPath(exists=meta["path"] == "exists", file_okay=meta["path"] != "dir")
     bounds = {k: meta[k] for k in ("min", "max", "min_open", "max_open") if k in meta}
     if annotation.startswith("int"):
         return click.IntRange(**bounds) if bounds else int

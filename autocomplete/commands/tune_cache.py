@@ -13,9 +13,11 @@ from pathlib import Path
 
 import click
 
+from autocomplete.commands.params import GivenPath
+
 # MODEL_DIR and where its validation emails come from: shared with `autocomplete tune`
 _SPLIT_PARAMS = (
-    click.argument("model_dir", type=click.Path(exists=True, file_okay=False, path_type=Path)),
+    click.argument("model_dir", type=GivenPath(exists=True, file_okay=False, path_type=Path)),
     click.option("--corpus", default=None,
                  help="The corpus the model was trained on.  [default: the one in its "
                  "config.json]"),
