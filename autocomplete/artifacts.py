@@ -169,6 +169,16 @@ def load_keras_model(path: str | os.PathLike):
         ) from e
 
 
+def check_vocab_matches(vocab: list[str], model, model_dir: str | os.PathLike) -> None:
+    """ModelDirError unless `vocab` has one token per word vector of `model`."""
+    rows = model.get_layer("embedding").input_dim
+    if len(vocab) != rows:
+        raise ModelDirError(
+            f"{Path(model_dir) / 'vocab.txt'} has {len(vocab):,} tokens and model.keras "
+            f"{rows:,} word vectors: they are not from the same run; retrain with "
+            f"`autocomplete train --out {model_dir}`")
+
+
 class OutputDirError(ValueError):
     """An output path that a model may not replace (a file, or a folder of something else)."""
 

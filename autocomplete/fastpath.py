@@ -173,12 +173,13 @@ def export_inference(model_dir: str | os.PathLike, model=None) -> Path:
         FastPathUnsupported: a layer the numpy engine does not implement; the
             model still works through the Keras step model.
     """
-    from autocomplete.artifacts import load_keras_model, read_vocab
+    from autocomplete.artifacts import check_vocab_matches, load_keras_model, read_vocab
 
     model_dir = Path(model_dir)
     if model is None:
         model = load_keras_model(model_dir)
     vocab = read_vocab(model_dir)
+    check_vocab_matches(vocab, model, model_dir)
     window = read_config(model_dir).get("window") if (model_dir / "config.json").exists() else None
     arrays = export_arrays(model, vocab, window)
     out = model_dir / NPZ_NAME

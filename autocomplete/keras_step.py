@@ -18,7 +18,12 @@ from pathlib import Path  # noqa: E402
 
 import numpy as np  # noqa: E402
 
-from autocomplete.artifacts import load_keras_model, read_config, read_vocab  # noqa: E402
+from autocomplete.artifacts import (  # noqa: E402
+    check_vocab_matches,
+    load_keras_model,
+    read_config,
+    read_vocab,
+)
 
 
 def _quiet_tf():
@@ -71,6 +76,7 @@ class KerasStepModel:
             model_dir = Path(model_dir)
             model = load_keras_model(model_dir)
             vocab = read_vocab(model_dir)
+            check_vocab_matches(vocab, model, model_dir)
             window = read_config(model_dir).get("window")
         self.model = model
         self.vocab = list(vocab) if vocab is not None else None

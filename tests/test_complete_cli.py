@@ -161,6 +161,22 @@ def test_corrupt_model(models, tmp_path):
     one_line_error(run(PROMPT, "--model", str(bad)), 1, "cannot be loaded")
 
 
+def test_a_vocabulary_from_another_run(models, tmp_path):
+    """A vocab.txt that does not fit model.keras is named in one line, whichever engine reads
+    it (the Keras step model, or the export of the fast path)."""
+    from autocomplete.artifacts import ModelDirError
+    from autocomplete.fastpath import export_inference
+
+    bad = tmp_path / "lstm"
+    shutil.copytree(models / "lstm", bad)
+    vocab = (bad / "vocab.txt").read_text().split("\n")
+    (bad / "vocab.txt").write_text("\n".join(vocab[:40]) + "\n")
+    (bad / "inference.npz").unlink()
+    one_line_error(run(PROMPT, "--model", str(bad)), 1, "vocab.txt has 40 tokens")
+    with pytest.raises(ModelDirError, match="not from the same run"):
+        export_inference(bad)
+
+
 def test_unknown_cell(models):
     one_line_error(run(PROMPT, "--cell", "transformer", "--models-dir", str(models)), 2,
                    "Invalid value for '--cell'")
