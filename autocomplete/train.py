@@ -414,6 +414,7 @@ def train(
     from autocomplete.callbacks.held_out import HeldOutScore
     from autocomplete.callbacks.lr_decay import LinearDecay
     from autocomplete.callbacks.progress import UpdateProgress
+    from autocomplete.callbacks.round_backup import RoundBackup
     from autocomplete.callbacks.time_budget import TimeBudget
     from autocomplete.evaluate.scoring import evaluate_packed_windows
     from autocomplete.model import as_float32, build_model, compile_model, resolve_precision
@@ -470,10 +471,11 @@ def train(
         monitor="val_xent", mode="min", patience=cfg.patience, restore_best_weights=True
     )
     progress = UpdateProgress(print_fn=_print_now if verbose else _silent)
+    backup = RoundBackup(str(stage / "backup"), steps, history=str(stage / "history.csv"))
     callbacks = [
         # first: early stopping, the CSV log and the others read the logs it writes
         HeldOutScore(lambda m: evaluate_packed_windows(m, val_w)),
-        keras.callbacks.BackupAndRestore(str(stage / "backup"), delete_checkpoint=True),
+        backup,
         progress,
         budget,
         *([LinearDecay(cfg.lr_decay, cfg.time_budget)] if cfg.lr_decay else []),
@@ -481,6 +483,7 @@ def train(
         stopper,
         keras.callbacks.CSVLogger(str(stage / "history.csv"), append=resume),
         *(callbacks or []),
+        backup.saver(),  # last: a saved round has its log written
     ]
     grad_cb = None
     if cfg.grad_stats:

@@ -187,6 +187,44 @@ def test_interrupted_run_leaves_no_model_and_resumes(tmp_path):
     assert pd.read_csv(out / "history.csv")["epoch"].tolist() == [0, 1, 2]
 
 
+class InterruptAtEnd(keras.callbacks.Callback):
+    """Simulates Ctrl-C at the end of an epoch, after the CSV log, before the backup."""
+
+    def __init__(self, at_epoch):
+        super().__init__()
+        self.at_epoch = at_epoch
+
+    def on_epoch_end(self, epoch, logs=None):
+        if epoch == self.at_epoch:
+            raise KeyboardInterrupt
+
+
+def test_a_resumed_run_does_its_planned_work_whenever_it_was_stopped(tmp_path):
+    """A round logged but not backed up runs again, once in the log; a backup whose round
+    count lags its weights (Ctrl-C between Keras's two writes) resumes by the update count."""
+    emails = tiny_emails()
+    cfg = tiny_config(tmp_path, epochs=3)
+    with pytest.raises(KeyboardInterrupt):
+        train(cfg, verbose=0, emails=emails, callbacks=[InterruptAtEnd(1)])
+    stage = artifacts.staging_dir(cfg.out_dir())
+    assert pd.read_csv(stage / "history.csv")["epoch"].tolist() == [0, 1]
+    out = train(cfg, resume=True, verbose=0, emails=emails)
+    history = pd.read_csv(out / "history.csv")
+    per_round = history["updates"].iloc[0]
+    assert history["epoch"].tolist() == [0, 1, 2]
+    assert history["updates"].tolist() == [per_round, 2 * per_round, 3 * per_round]
+
+    cfg = tiny_config(tmp_path, epochs=3, out=str(tmp_path / "lagging"))
+    with pytest.raises(KeyboardInterrupt):
+        train(cfg, verbose=0, emails=emails, callbacks=[Interrupt(at_epoch=2)])
+    stage = artifacts.staging_dir(cfg.out_dir())
+    (stage / "backup" / "training_metadata.json").write_text('{"epoch": 1, "batch": 0}')
+    watch = Interrupt(at_epoch=-1)
+    out = train(cfg, resume=True, verbose=0, emails=emails, callbacks=[watch])
+    assert watch.seen == [2], "the weights had finished two rounds: only the third runs"
+    assert json.loads((out / "metrics.json").read_text())["updates"] == 3 * per_round
+
+
 def test_failed_retrain_keeps_old_model(tmp_path):
     cfg = tiny_config(tmp_path, epochs=1)
     out = train(cfg, verbose=0, emails=tiny_emails())
