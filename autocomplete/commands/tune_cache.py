@@ -22,8 +22,8 @@ _SPLIT_PARAMS = (
                  help="The corpus the model was trained on.  [default: the one in its "
                  "config.json]"),
     click.option("--include", multiple=True, metavar="GLOB",
-                 help="Only these paths inside a folder or archive (repeatable), as at "
-                 "training."),
+                 help="Only these paths inside a folder or archive (repeatable), as given to "
+                 "`autocomplete prepare --include` for the model's training data."),
 )
 
 
