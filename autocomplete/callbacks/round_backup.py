@@ -34,7 +34,8 @@ class RoundBackup(keras.callbacks.BackupAndRestore):
         super()._load_model()
         if not Path(self._weights_path).exists():
             return
-        done = int(self.model.optimizer.iterations) // self.updates_per_round
+        updates = int(keras.ops.convert_to_numpy(self.model.optimizer.iterations))
+        done = updates // self.updates_per_round
         # a round cut short by --time-budget counts as done in the saved round count
         self.model._initial_epoch = max(getattr(self.model, "_initial_epoch", 0) or 0, done)
         if self.history is not None and self.history.exists():
