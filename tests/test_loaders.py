@@ -552,6 +552,12 @@ def test_damaged_compressed_data_is_counted_not_raised(tmp_path):
     df, summary = load(archive)
     assert bodies(df) == ["This one is fine too."] and summary.dropped[UNREADABLE] == 1
 
+    result = CliRunner().invoke(prepare, [str(folder / "bad.mbox.gz")])
+    assert result.exit_code == 1 and "Traceback" not in result.output
+    assert "dropped: unreadable" in result.output
+    assert result.output.strip().endswith("no usable email: every message was dropped "
+                                          "(the reasons above)")
+
 
 def test_duplicates_across_files(tmp_path):
     (tmp_path / "a.eml").write_text(rfc822("x", "Please call me back today."))

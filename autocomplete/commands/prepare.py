@@ -117,6 +117,9 @@ def prepare(path: str, text_column: str | None, min_words: int, show: int,
     seconds = time.perf_counter() - start
     extra = replaced + corpus_stats(df["body"].tolist()) + [("seconds", f"{seconds:.1f}")]
     click.echo(summary.table(extra))
+    if not len(df):
+        raise click.ClickException(f"{path}: no usable email: every message was dropped "
+                                   "(the reasons above)")
     if out is not None:
         # as written: the shards record its fingerprint and make the placeholders themselves
         _write(raw, out, path, window=window, stride=stride, max_tokens=max_tokens, seed=seed,
