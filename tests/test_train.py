@@ -225,6 +225,28 @@ def test_a_resumed_run_does_its_planned_work_whenever_it_was_stopped(tmp_path):
     assert json.loads((out / "metrics.json").read_text())["updates"] == 3 * per_round
 
 
+def test_ctrl_c_names_the_whole_command_to_resume(monkeypatch, tmp_path):
+    """The hint repeats every option given (the corpus, the work, the switches), so that
+    running it as printed resumes the same run."""
+    from click.testing import CliRunner
+
+    import autocomplete.train as train_module
+    from autocomplete.commands.train import train as train_command
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(train_module, "train", interrupted)
+    corpus = tmp_path / "my mail.csv"
+    corpus.write_text("text\nhello\n")
+    result = CliRunner().invoke(train_command, [
+        "--cell", "gru", "--corpus", str(corpus), "--updates", "30", "--no-grad-stats",
+        "--out", str(tmp_path / "m")])
+    assert result.exit_code == 130
+    assert (f"continue with `autocomplete train --cell gru --corpus '{corpus}' "
+            f"--out {tmp_path / 'm'} --updates 30 --no-grad-stats --resume`") in result.output
+
+
 def test_failed_retrain_keeps_old_model(tmp_path):
     cfg = tiny_config(tmp_path, epochs=1)
     out = train(cfg, verbose=0, emails=tiny_emails())

@@ -75,6 +75,24 @@ def _settings_from_data(opts: dict) -> None:
             opts[name] = settings[name]
 
 
+def _resume_command() -> str:
+    """The command line of this run as given (options left at their defaults left out),
+    with --resume."""
+    import shlex
+
+    ctx = click.get_current_context()
+    words = ["autocomplete", "train"]
+    for param in ctx.command.params:
+        source = ctx.get_parameter_source(param.name)
+        if source in (None, click.core.ParameterSource.DEFAULT) or param.name == "resume":
+            continue
+        if param.is_flag:  # each switch here has one name, and it was given
+            words.append(param.opts[0])
+        else:
+            words += [param.opts[0], str(ctx.params[param.name])]
+    return shlex.join([*words, "--resume"])
+
+
 @click.command("train")
 @config_options
 @click.option("--no-clip", is_flag=True, help="Turn gradient clipping off (to watch it explode).")
@@ -125,10 +143,7 @@ def train(**opts) -> None:
     try:
         out = run_training(cfg, resume=resume, verbose=verbose)
     except KeyboardInterrupt:
-        click.echo(
-            f"\ninterrupted: continue with `autocomplete train --cell {cfg.cell}"
-            f"{' --out ' + cfg.out if cfg.out else ''} --resume` (same options)", err=True,
-        )
+        click.echo(f"\ninterrupted: continue with `{_resume_command()}`", err=True)
         sys.exit(130)
     except (ValueError, OSError) as e:
         raise click.ClickException(str(e)) from e
