@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import json
 import os
+import shlex
 import shutil
 from collections.abc import Callable
 from pathlib import Path
@@ -70,12 +71,23 @@ def train_hint(cell: str | None) -> str:
     return f"autocomplete train --cell {cell if cell in CELL_NAMES else DEFAULT_CELL}"
 
 
+def _train_into(path: Path, cell: str | None) -> str:
+    """The command that trains a model of `cell` into `path`."""
+    hint = train_hint(cell)
+    if Path(os.path.abspath(path)) == Path(os.path.abspath(default_model_dir(hint.split()[-1]))):
+        return hint
+    return f"{hint} --out {shlex.quote(str(path))}"
+
+
 def check_model_dir(path: str | os.PathLike, cell: str | None = None) -> Path:
     """Return `path` if it is a complete model directory, else raise ModelDirError."""
     path = Path(path)
     if not path.is_dir():
-        raise ModelDirError(f"no trained model in {path}: run `{train_hint(cell)}` first")
+        raise ModelDirError(f"no trained model in {path}: run `{_train_into(path, cell)}` first")
     missing = [name for name in REQUIRED if not (path / name).is_file()]
+    if len(missing) == len(REQUIRED) and any(path.iterdir()):  # a folder of something else
+        raise ModelDirError(f"{path} is not a model directory (it has no "
+                            f"{', '.join(REQUIRED)})")
     if missing:
         if cell is None and "config.json" not in missing:  # the cell it was trained as
             try:
@@ -84,7 +96,7 @@ def check_model_dir(path: str | os.PathLike, cell: str | None = None) -> Path:
                 pass
         raise ModelDirError(
             f"{path} is not a complete model directory (missing {', '.join(missing)}): "
-            f"run `{train_hint(cell)} --out {path}` again"
+            f"run `{_train_into(path, cell)}` again"
         )
     return path
 

@@ -147,10 +147,19 @@ def test_blank_prompt(models, prompt):
     one_line_error(run(prompt, "--models-dir", str(models)), 2, "prompt is empty")
 
 
-def test_missing_model_dir_names_the_train_command(tmp_path):
+def test_missing_model_dir_names_the_train_command(tmp_path, monkeypatch):
+    """The hint trains into the folder asked for (`--out` unless it is models/<cell>); a
+    folder of something else is named as such, since train would refuse to write there."""
     result = run(PROMPT, "--cell", "gru", "--models-dir", str(tmp_path))
-    one_line_error(result, 1, "run `autocomplete train --cell gru` first")
+    one_line_error(result, 1, f"run `autocomplete train --cell gru --out {tmp_path / 'gru'}` "
+                   "first")
     assert f"no trained model in {tmp_path / 'gru'}" in result.output
+    monkeypatch.chdir(tmp_path)
+    one_line_error(run(PROMPT, "--cell", "gru"), 1, "run `autocomplete train --cell gru` first")
+    (tmp_path / "mail").mkdir()
+    (tmp_path / "mail" / "1.eml").write_text("Subject: hi\n\nhello")
+    one_line_error(run(PROMPT, "--model", str(tmp_path / "mail")), 1,
+                   "is not a model directory (it has no model.keras, vocab.txt, config.json)")
 
 
 def test_corrupt_model(models, tmp_path):
