@@ -230,6 +230,11 @@ def test_nan_is_named_not_called_bad_utf8(client):
     assert r.status_code == 400 and "NaN is not a JSON value" in r.json()["error"]
 
 
+def test_deep_nesting_is_named_not_called_bad_utf8(client):
+    r = post(client, b"[" * 8000 + b"]" * 8000)
+    assert r.status_code == 400 and "nests arrays or objects too deeply" in r.json()["error"]
+
+
 def test_null_body_is_422(client):
     r = post(client, b"null")
     assert r.status_code == 422 and "object" in r.json()["error"]

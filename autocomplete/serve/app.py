@@ -268,7 +268,9 @@ def parse_request(body: bytes, cells: Sequence[str], limits: Limits,
                        ) from None
     except _NotJson as e:
         raise ApiError(400, str(e)) from None
-    except (ValueError, RecursionError):  # bad UTF-8, absurd nesting or digits
+    except RecursionError:
+        raise ApiError(400, "the request body nests arrays or objects too deeply") from None
+    except ValueError:  # bad UTF-8, or a number of absurdly many digits
         raise ApiError(400, "the request body is not valid UTF-8 JSON") from None
     if not isinstance(data, dict):
         raise ApiError(422, f"the body must be a JSON object such as {example}, "
