@@ -16,6 +16,7 @@ import pytest
 from autocomplete.corpus import fillers as fl
 from autocomplete.corpus import generator as g
 from autocomplete.corpus import summary
+from autocomplete.corpus import template_data as td
 from autocomplete.corpus.builtin import BUILTIN_PATH, load_builtin
 from autocomplete.tokens import detokenize, tokenize
 
@@ -32,7 +33,7 @@ KEY_TOKENS = {r.key for rs in g.REASONS.values() for r in rs if r.key != "{city}
 ALL_TARGETS = set(g.REASON_TARGETS) | set(TENSE_TARGET.values()) | set(g.PROJECTS)
 # tokens no filler may hold: time words, targets, reason keys (flight cities too), projects
 NOT_NEUTRAL = set(TENSE_TARGET) | ALL_TARGETS | KEY_TOKENS | {"need", "take"}
-CITY_NAMES = [" ".join(tokenize(c)) for c in g.CITIES]
+CITY_NAMES = [" ".join(tokenize(c)) for c in td.CITIES]
 
 
 def _neutral(text: str) -> bool:
@@ -181,7 +182,7 @@ def test_filler_parts_are_neutral(pool: str) -> None:
     rng, fp = random.Random(0), g.FILLER_POOLS[pool]
     for make in (fl.clause, fl.sentence, fl.short_clause, fl.short_sentence):
         for _ in range(500):
-            text = g._fill(rng, make(rng, fp))
+            text = td.fill(rng, make(rng, fp))
             assert _neutral(text), text
             assert detokenize(tokenize(text)) == " ".join(text.lower().split())
 
@@ -434,7 +435,7 @@ def test_templates_load_from_package_data() -> None:
     assert g.FILLER_POOLS["train"].parts["objects"] == tuple(
         g.load_templates("fillers")["train"]["objects"])
     assert g.ENTITY_CUES["heldout"] == tuple(g.load_templates("entity")["cues"]["heldout"])
-    assert g.FIRST_NAMES == g.SLOT_VALUES["first"] and g.SLOTS["first"]
+    assert g.FIRST_NAMES == td.SLOT_VALUES["first"] and td.SLOTS["first"]
     assert [t.name for t in g.ALL_TOPICS] == [t["name"] for t in g.load_templates("topics")]
     assert g.REASONS["loan"][0] == g.Reason(g.LECTURE_REASON, "job", 4)
     tomllib = pytest.importorskip("tomllib")
@@ -460,8 +461,8 @@ def test_template_slots_are_known() -> None:
         if name == "fillers":  # the forms name parts ({subject}); the parts name slots
             data = {pool: data[pool] for pool in g.POOLS}
         for text in strings(data):
-            for m in g._SLOT_RE.finditer(text):
-                assert m.group(1) in g.SLOTS, (name, text)
+            for m in td.SLOT_RE.finditer(text):
+                assert m.group(1) in td.SLOTS, (name, text)
 
 
 def test_generator_module_is_logic_only() -> None:
