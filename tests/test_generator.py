@@ -170,6 +170,23 @@ def test_fillers_are_composed_and_many(small: list[dict]) -> None:
     assert fl.distinct_units(pool, pool.sentence_forms) > 100_000
 
 
+def test_borrowed_filler_is_neutral_topic_text(small: list[dict]) -> None:
+    """With `borrow`, some filler units are the corpus's own topic sentences, none naming a
+    time word, target, reason key, project, month or city; the dependencies hold as before."""
+    units: set[str] = set()
+    emails = g.generate(300, seed=1, fillers=units, borrow=0.3)
+    check_deps(emails)
+    assert emails != small and g.generate(300, seed=1) == small
+    patterns = [re.compile(re.sub(r"\\\{[a-z_]+\d*\\\}", ".+", re.escape(d.rstrip(".!?"))),
+                           re.IGNORECASE) for t in g.ALL_TOPICS for d in t.details]
+    borrowed = [u for u in units if any(p.fullmatch(u.rstrip(".!?,")) for p in patterns)]
+    assert len(borrowed) > 100, len(borrowed)
+    excluded = set(g.load_templates("fillers")["borrow_excluded_words"])
+    months = {m.lower() for m in td.MONTHS}
+    for unit in borrowed:
+        assert _neutral(unit) and not set(tokenize(unit)) & (excluded | months), unit
+
+
 @pytest.mark.parametrize("pool", g.POOLS)
 def test_filler_parts_are_neutral(pool: str) -> None:
     """No filler part or composed unit names a time word, target, reason key, city or project."""

@@ -9,7 +9,9 @@ probes (`generator.heldout_probe_emails`), so recall on those probes measures
 memory of the cue rather than memory of the templates around it.
 
 Parts never name a time word, a reason, a target, a city or a project, so the
-filler is neutral: only the cue predicts the target.
+filler is neutral: only the cue predicts the target. A corpus may also borrow
+some of its filler units from its own topic sentences (`borrowed`), neutral ones
+only, so that between cue and target a cell meets the rest of the corpus's text.
 """
 
 from __future__ import annotations
@@ -72,6 +74,33 @@ def short_sentence(rng: random.Random, pool: FillerPool) -> str:
     if rng.random() < 0.25:
         return rng.choice(pool.parts["shorts"])
     return _expand(rng, pool, rng.choice(pool.short_forms))
+
+
+def borrowed(
+    rng: random.Random,
+    sentences: Sequence[Sequence[str]],
+    fill: Callable[[str], str],
+    neutral: Callable[[str], bool],
+    clause: bool,
+    names: frozenset[str],
+) -> str | None:
+    """A sentence from elsewhere in the corpus to stand as a filler unit, or None.
+
+    Draws a group of `sentences` (a topic's details), one of its templates, and
+    fills its slots, until `neutral` accepts the text (50 draws at most). As a
+    clause its first letter is lowered (unless it starts an acronym or a name
+    in `names`) and its end becomes ",".
+    """
+    for _ in range(50):
+        text = fill(rng.choice(rng.choice(sentences)))
+        if not neutral(text):
+            continue
+        if clause:
+            if not text[:2].isupper() and text.split()[0] not in names:
+                text = text[0].lower() + text[1:]
+            text = text.rstrip(".!?") + ","
+        return text
+    return None
 
 
 def fit(

@@ -38,17 +38,19 @@ import json
 import random
 import re
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from autocomplete.corpus import fillers as fl
 from autocomplete.corpus.summary import BANDS, KINDS, format_summary, summarize
 from autocomplete.corpus.template_data import (
+    CITIES,
     COMPANIES,
     DEPARTMENTS,
     FIRST_NAMES,
     HONORIFICS,
+    MONTHS,
     SURNAMES,
     TITLES,
     load_templates,
@@ -187,8 +189,26 @@ ALL_TOPICS: tuple[Topic, ...] = tuple(
           tuple(t["asks"]))
     for t in load_templates("topics")
 )
+_NAMES = frozenset(FIRST_NAMES)
 PERSONAL_TOPICS: tuple[str, ...] = ("personal", "school", "home", "community", "leisure")
 TOPIC_BY_NAME: dict[str, Topic] = {t.name: t for t in ALL_TOPICS}
+
+# Topic sentences a corpus may borrow as filler (`generate(borrow=...)`): only those that
+# name no time word (templates/fillers.json, "borrow_excluded_words"), target, reason key,
+# project, month or city, so the borrowed filler is as neutral as the composed one.
+_BORROWABLE: tuple[tuple[str, ...], ...] = tuple(t.details for t in ALL_TOPICS)
+_NOT_BORROWABLE = frozenset(
+    [*load_templates("fillers")["borrow_excluded_words"], *TENSES, *REASON_TARGETS, "take",
+     *(target for _, target in TENSES.values()), *PROJECTS, *(m.lower() for m in MONTHS),
+     *(r.key for rs in REASONS.values() for r in rs if r.key != "{city}")])
+_CITY_PHRASES = tuple(f" {' '.join(tokenize(c))} " for c in CITIES) + tuple(
+    f" {c.lower()} " for c in FLIGHT_CITIES)
+
+
+def _borrowable(text: str) -> bool:
+    toks = tokenize(text)
+    spaced = f" {' '.join(toks)} "
+    return not set(toks) & _NOT_BORROWABLE and not any(c in spaced for c in _CITY_PHRASES)
 
 
 # ---------------------------------------------------------------------------
@@ -276,8 +296,9 @@ class _EmailBuilder:
     """Builds one email from its pools of cue frames, target frames and filler."""
 
     def __init__(self, rng: random.Random, pool: str = "train", filler_pool: str | None = None,
-                 target_pool: str | None = None):
+                 target_pool: str | None = None, borrow: float = 0.0):
         self.rng = rng
+        self.borrow = borrow  # the chance that a long filler unit is a borrowed topic sentence
         self.pool = pool  # cue phrasings and the sentences that introduce a cue
         self.target_pool = target_pool or pool  # the sentences that ask for a target
         self.fillers = FILLER_POOLS[filler_pool or pool]
@@ -294,12 +315,23 @@ class _EmailBuilder:
     def _filler(self, lo_len: int, hi_len: int, sentences: bool) -> list[str]:
         """Composed filler units (sentences, or clauses inside a sentence) of lo-hi tokens."""
         rng, pool = self.rng, self.fillers
+
+        def unit(make: Callable[[], str]) -> str:
+            if self.borrow and rng.random() < self.borrow:
+                text = fl.borrowed(rng, _BORROWABLE, lambda t: _fill(rng, t), _borrowable,
+                                   not sentences, _NAMES)
+                if text:
+                    return text
+            return make()
+
         if sentences:
-            units = fl.fit(rng, lo_len, hi_len, lambda: self.fill(fl.sentence(rng, pool)),
-                           lambda: self.fill(fl.short_sentence(rng, pool)), _ntok)
+            units = fl.fit(rng, lo_len, hi_len, lambda: unit(
+                lambda: self.fill(fl.sentence(rng, pool))),
+                lambda: self.fill(fl.short_sentence(rng, pool)), _ntok)
         else:
-            units = fl.fit(rng, lo_len, hi_len, lambda: _fill(rng, fl.clause(rng, pool)),
-                           lambda: _fill(rng, fl.short_clause(rng, pool)), _ntok)
+            units = fl.fit(rng, lo_len, hi_len, lambda: unit(
+                lambda: _fill(rng, fl.clause(rng, pool))),
+                lambda: _fill(rng, fl.short_clause(rng, pool)), _ntok)
         self.units += units
         return units
 
@@ -538,10 +570,10 @@ def _plan(rng: random.Random, n: int) -> list[tuple[str, list[int]]]:
 
 def _email(rng: random.Random, pattern: str, bands: list[int],
            lecture_combo: tuple[str, bool] | None, pool: str = "train",
-           filler_pool: str | None = None, target_pool: str | None = None,
+           filler_pool: str | None = None, target_pool: str | None = None, borrow: float = 0.0,
            ) -> tuple[str, str, str, list[_Dep], list[str]] | None:
     """One email: (topic, subject, marked body, deps, filler units); None if a block overflows."""
-    b = _EmailBuilder(rng, pool, filler_pool, target_pool)
+    b = _EmailBuilder(rng, pool, filler_pool, target_pool, borrow)
     topic = rng.choice(ALL_TOPICS)
     while "E" in pattern and topic.name in PERSONAL_TOPICS:  # project news is business mail
         topic = rng.choice(ALL_TOPICS)
@@ -697,13 +729,15 @@ def _finalize(marked: str, deps: list[_Dep]) -> tuple[str, list[dict]]:
 
 
 def generate(n_emails: int = DEFAULT_N_EMAILS, seed: int = DEFAULT_SEED,
-             fillers: set[str] | None = None) -> list[dict]:
+             fillers: set[str] | None = None, *, borrow: float = 0.0) -> list[dict]:
     """Generate the corpus: a list of dicts with id, topic, subject, body, deps.
 
     Only the "train" template pool is used. `fillers`, if given, receives every
-    filler unit (clause or sentence between a cue and its target) used.
+    filler unit (clause or sentence between a cue and its target) used. `borrow`
+    is the chance that a long filler unit is one of the corpus's own neutral
+    topic sentences instead (0, the built-in corpus: none).
     """
-    return _generate(n_emails, seed, "train", "e", fillers, lecture=True)
+    return _generate(n_emails, seed, "train", "e", fillers, lecture=True, borrow=borrow)
 
 
 def heldout_probe_emails(n_emails: int = DEFAULT_HELDOUT_EMAILS, seed: int = DEFAULT_SEED,
@@ -725,7 +759,7 @@ def heldout_probe_emails(n_emails: int = DEFAULT_HELDOUT_EMAILS, seed: int = DEF
 
 def _generate(n_emails: int, seed: int, pool: str, prefix: str, fillers: set[str] | None,
               filler_pool: str | None = None, lecture: bool = False,
-              targets: str | None = None) -> list[dict]:
+              targets: str | None = None, borrow: float = 0.0) -> list[dict]:
     """Emails of the plan (`lecture`: some short requests are the lecture's sentence)."""
     rng = random.Random(seed)
     plan = _plan(rng, n_emails)
@@ -741,7 +775,7 @@ def _generate(n_emails: int, seed: int, pool: str, prefix: str, fillers: set[str
                 n_lecture += 1
             n_r1 += 1
         for _ in range(20):
-            built = _email(rng, pattern, bands, combo, pool, filler_pool, targets)
+            built = _email(rng, pattern, bands, combo, pool, filler_pool, targets, borrow)
             if built is None:  # a block without room: draw the email again
                 continue
             topic, subject, marked, deps, units = built
@@ -787,10 +821,15 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--seed", type=int, default=DEFAULT_SEED)
     parser.add_argument("--n-emails", type=int, default=DEFAULT_N_EMAILS)
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT)
+    parser.add_argument("--borrow-filler", type=float, default=0.0, metavar="P",
+                        help="chance that a long filler unit is a neutral topic sentence of "
+                        "the corpus (default 0: the built-in corpus)")
     args = parser.parse_args(argv)
+    if not 0 <= args.borrow_filler < 1:
+        parser.error("--borrow-filler must be at least 0 and below 1")
     start = time.perf_counter()
     fillers: set[str] = set()
-    emails = generate(args.n_emails, args.seed, fillers)
+    emails = generate(args.n_emails, args.seed, fillers, borrow=args.borrow_filler)
     path = write_corpus(args.out, args.n_emails, args.seed, emails=emails)
     print(f"wrote {path} in {time.perf_counter() - start:.1f} s")
     print(format_summary(summarize(emails, fillers)))
