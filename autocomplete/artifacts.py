@@ -73,10 +73,10 @@ def train_hint(cell: str | None) -> str:
 
 def _train_into(path: Path, cell: str | None) -> str:
     """The command that trains a model of `cell` into `path`."""
-    hint = train_hint(cell)
-    if Path(os.path.abspath(path)) == Path(os.path.abspath(default_model_dir(hint.split()[-1]))):
-        return hint
-    return f"{hint} --out {shlex.quote(str(path))}"
+    name = cell if cell in CELL_NAMES else DEFAULT_CELL
+    if os.path.abspath(path) == os.path.abspath(default_model_dir(name)):
+        return train_hint(name)
+    return f"{train_hint(name)} --out {shlex.quote(str(path))}"
 
 
 def check_model_dir(path: str | os.PathLike, cell: str | None = None) -> Path:
