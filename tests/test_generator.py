@@ -176,7 +176,7 @@ def test_borrowed_filler_is_neutral_topic_text(small: list[dict]) -> None:
     units: set[str] = set()
     emails = g.generate(300, seed=1, fillers=units, borrow=0.3)
     check_deps(emails)
-    assert emails != small and g.generate(300, seed=1) == small
+    assert emails != small  # the default (`small`): test_generate_is_deterministic
     patterns = [re.compile(re.sub(r"\\\{[a-z_]+\d*\\\}", ".+", re.escape(d.rstrip(".!?"))),
                            re.IGNORECASE) for t in g.ALL_TOPICS for d in t.details]
     borrowed = [u for u in units if any(p.fullmatch(u.rstrip(".!?,")) for p in patterns)]

@@ -7,6 +7,7 @@ the two never disagree; only --no-clip, --resume and --quiet are the command's o
 from __future__ import annotations
 
 import dataclasses
+import shlex
 import sys
 
 import click
@@ -78,8 +79,6 @@ def _settings_from_data(opts: dict) -> None:
 def _resume_command() -> str:
     """The command line of this run as given (options left at their defaults left out),
     with --resume."""
-    import shlex
-
     ctx = click.get_current_context()
     words = ["autocomplete", "train"]
     for param in ctx.command.params:

@@ -38,7 +38,7 @@ import json
 import random
 import re
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -315,23 +315,19 @@ class _EmailBuilder:
     def _filler(self, lo_len: int, hi_len: int, sentences: bool) -> list[str]:
         """Composed filler units (sentences, or clauses inside a sentence) of lo-hi tokens."""
         rng, pool = self.rng, self.fillers
+        make, make_short = ((fl.sentence, fl.short_sentence) if sentences
+                            else (fl.clause, fl.short_clause))
+        finish = self.fill if sentences else functools.partial(_fill, rng)  # a clause: as is
 
-        def unit(make: Callable[[], str]) -> str:
+        def unit() -> str:
             if self.borrow and rng.random() < self.borrow:
-                text = fl.borrowed(rng, _BORROWABLE, lambda t: _fill(rng, t), _borrowable,
+                text = fl.borrowed(rng, _BORROWABLE, functools.partial(_fill, rng), _borrowable,
                                    not sentences, _NAMES)
                 if text:
                     return text
-            return make()
+            return finish(make(rng, pool))
 
-        if sentences:
-            units = fl.fit(rng, lo_len, hi_len, lambda: unit(
-                lambda: self.fill(fl.sentence(rng, pool))),
-                lambda: self.fill(fl.short_sentence(rng, pool)), _ntok)
-        else:
-            units = fl.fit(rng, lo_len, hi_len, lambda: unit(
-                lambda: _fill(rng, fl.clause(rng, pool))),
-                lambda: _fill(rng, fl.short_clause(rng, pool)), _ntok)
+        units = fl.fit(rng, lo_len, hi_len, unit, lambda: finish(make_short(rng, pool)), _ntok)
         self.units += units
         return units
 
