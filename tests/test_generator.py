@@ -212,6 +212,7 @@ def test_train_and_heldout_pools_are_disjoint() -> None:
                   g.ENTITY_TARGETS):
         assert len(table["train"]) >= 3 and len(table["heldout"]) >= 3
         assert not set(table["train"]) & set(table["heldout"])
+        assert not set(table[g.MORE_FRAMES_POOL]) & set(table["heldout"])
     assert "due to {R}," in g.REQUEST_CONNECTIVES["train"]  # the lecture's phrasing
 
 
@@ -302,6 +303,27 @@ def test_heldout_pool_never_in_the_corpus(corpus: list[dict], heldout: list[dict
     units: set[str] = set()
     g.heldout_probe_emails(300, seed=1, fillers=units)
     assert not {u for u in units if u[-1] in ".!"} & sentences
+
+
+def test_more_frames_add_training_phrasings(small: list[dict]) -> None:
+    """`more_frames` draws the cue and target frames from the "train" phrasings and those
+    under "more" (their slots filled): the dependencies hold, the extra phrasings occur, and
+    no held-out phrasing does."""
+    emails = g.generate(300, seed=1, more_frames=True)
+    check_deps(emails)
+    text = f" {' | '.join(' '.join(tokenize(e['body'])) for e in emails)} "
+    extra = [max(_literal_chunks(t), key=lambda c: len(c.split()))
+             for table in (g.REQUEST_CONNECTIVES, g.CROSS_CUES, g.CROSS_REQUESTS,
+                           g.ENTITY_CUES, g.ENTITY_TARGETS)
+             for t in table[g.MORE_FRAMES_POOL][len(table["train"]):]]
+    extra = [c for c in extra if len(c.split()) >= 3]
+    assert len(extra) > 30
+    found = [c for c in extra if f" {c} " in text]
+    assert len(found) > len(extra) // 2, (len(found), len(extra))
+    assert emails != small  # the default (`small`): test_generate_is_deterministic
+    for template in _heldout_templates():
+        chunk = max(_literal_chunks(template), key=lambda c: len(c.split()))
+        assert f" {chunk} " not in text, (template, chunk)
 
 
 def test_heldout_pool_words_are_known(corpus: list[dict]) -> None:

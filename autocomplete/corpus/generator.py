@@ -22,6 +22,8 @@ clauses. Distances are balanced over the bands 1-10, 11-30, 31-60, 61-120 and
 Cue phrasings, entity frames and filler parts come in a "train" pool, which
 builds the corpus, and a disjoint "heldout" pool, which builds only the
 held-out-template probe emails (`heldout_probe_emails`, never written to the corpus).
+The frame tables also list further training phrasings under "more", which only
+`generate(more_frames=True)` (`--more-frames`) adds to the "train" pool.
 
 Only `random.Random(seed)` is used, so the output is byte-identical for a seed:
 
@@ -65,6 +67,9 @@ DEFAULT_SEED = 0
 DEFAULT_OUT = Path("data/emails.jsonl.gz")
 
 POOLS: tuple[str, ...] = fl.POOLS  # "train" builds the corpus, "heldout" the held-out probes
+# The frames of the "train" pool and the extra training phrasings listed under "more"
+# (`generate(more_frames=True)`); the filler stays the "train" pool's.
+MORE_FRAMES_POOL = "train+more"
 DEFAULT_HELDOUT_EMAILS = 2_000
 MAX_BODY_TOKENS = 249  # bodies stay below 250 tokens (training window 256)
 
@@ -125,14 +130,22 @@ FLIGHT_CITIES: tuple[str, ...] = tuple(_REASON_DATA["flight_cities"])
 REASON_CONTINUATIONS: dict[str, tuple[str, ...]] = _tuples(_REASON_DATA["continuations"])
 REASON_FOLLOWUPS: dict[str, tuple[str, ...]] = _tuples(_REASON_DATA["followups"])
 
+
+def _frames(table: dict[str, list[str]]) -> dict[str, tuple[str, ...]]:
+    """A frame table per pool, with the "train" pool and its "more" phrasings together."""
+    pools = _tuples(table)
+    pools[MORE_FRAMES_POOL] = pools["train"] + pools.pop("more", ())
+    return pools
+
+
 _REQUEST_DATA = load_templates("requests")
 REQUEST_INTROS: tuple[str, ...] = tuple(_REQUEST_DATA["intros"])
 # Cue phrasings per pool: "{R}" is the reason phrase ("due to {R},", "{R} came up, so").
-REQUEST_CONNECTIVES: dict[str, tuple[str, ...]] = _tuples(_REQUEST_DATA["connectives"])
+REQUEST_CONNECTIVES: dict[str, tuple[str, ...]] = _frames(_REQUEST_DATA["connectives"])
 # The cross kind: a sentence that states the reason, and the request that comes
 # later, which always ends with "to take a" before the target.
-CROSS_CUES: dict[str, tuple[str, ...]] = _tuples(_REQUEST_DATA["cross_cues"])
-CROSS_REQUESTS: dict[str, tuple[str, ...]] = _tuples(_REQUEST_DATA["cross_requests"])
+CROSS_CUES: dict[str, tuple[str, ...]] = _frames(_REQUEST_DATA["cross_cues"])
+CROSS_REQUESTS: dict[str, tuple[str, ...]] = _frames(_REQUEST_DATA["cross_requests"])
 _REQUEST_SUBJECTS: dict[str, tuple[str, ...]] = _tuples(_REQUEST_DATA["subjects"])
 # Filler between cue and target: composed from the parts of one pool (see fillers.py).
 # No part mentions a time word, a reason word, a target, a city or a project.
@@ -145,8 +158,8 @@ FILLER_POOLS: dict[str, fl.FillerPool] = {
 # project name; fillers never name a project, so probe distances hold.
 
 _ENTITY_DATA = load_templates("entity")
-ENTITY_CUES: dict[str, tuple[str, ...]] = _tuples(_ENTITY_DATA["cues"])  # per pool
-ENTITY_TARGETS: dict[str, tuple[str, ...]] = _tuples(_ENTITY_DATA["targets"])
+ENTITY_CUES: dict[str, tuple[str, ...]] = _frames(_ENTITY_DATA["cues"])  # per pool
+ENTITY_TARGETS: dict[str, tuple[str, ...]] = _frames(_ENTITY_DATA["targets"])
 ENTITY_AFTER: tuple[str, ...] = tuple(_ENTITY_DATA["after"])
 # Sentences after the target that name the project again, as real updates do.
 # They give the cell short, cross-sentence uses of the name to learn from (the
@@ -415,7 +428,7 @@ class _EmailBuilder:
             reason = rng.choices(REASONS[target], weights)[0]
             phrase, key, city = self._reason_phrase(reason)
             cue = rng.choice(CROSS_CUES[self.pool]).replace("{R}", phrase)
-            ask = rng.choice(CROSS_REQUESTS[self.target_pool])
+            ask = _fill(rng, rng.choice(CROSS_REQUESTS[self.target_pool]))
             ctoks = tokenize(cue)
             base = ctoks[::-1].index(key) + _ntok(ask) + 1  # tokens after the key, then ask
             if base <= hi:
@@ -725,15 +738,18 @@ def _finalize(marked: str, deps: list[_Dep]) -> tuple[str, list[dict]]:
 
 
 def generate(n_emails: int = DEFAULT_N_EMAILS, seed: int = DEFAULT_SEED,
-             fillers: set[str] | None = None, *, borrow: float = 0.0) -> list[dict]:
+             fillers: set[str] | None = None, *, borrow: float = 0.0,
+             more_frames: bool = False) -> list[dict]:
     """Generate the corpus: a list of dicts with id, topic, subject, body, deps.
 
     Only the "train" template pool is used. `fillers`, if given, receives every
     filler unit (clause or sentence between a cue and its target) used. `borrow`
     is the chance that a long filler unit is one of the corpus's own neutral
-    topic sentences instead (0, the built-in corpus: none).
+    topic sentences instead; `more_frames` adds the training phrasings listed
+    under "more" to the pool's cue and target frames (the built-in corpus: neither).
     """
-    return _generate(n_emails, seed, "train", "e", fillers, lecture=True, borrow=borrow)
+    pool = MORE_FRAMES_POOL if more_frames else "train"
+    return _generate(n_emails, seed, pool, "e", fillers, "train", lecture=True, borrow=borrow)
 
 
 def heldout_probe_emails(n_emails: int = DEFAULT_HELDOUT_EMAILS, seed: int = DEFAULT_SEED,
@@ -820,12 +836,16 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--borrow-filler", type=float, default=0.0, metavar="P",
                         help="chance that a long filler unit is a neutral topic sentence of "
                         "the corpus (default 0: the built-in corpus)")
+    parser.add_argument("--more-frames", action="store_true",
+                        help="add the training phrasings listed under \"more\" in the "
+                        "templates to the cue and target frames (default: the built-in corpus)")
     args = parser.parse_args(argv)
     if not 0 <= args.borrow_filler < 1:
         parser.error("--borrow-filler must be at least 0 and below 1")
     start = time.perf_counter()
     fillers: set[str] = set()
-    emails = generate(args.n_emails, args.seed, fillers, borrow=args.borrow_filler)
+    emails = generate(args.n_emails, args.seed, fillers, borrow=args.borrow_filler,
+                      more_frames=args.more_frames)
     path = write_corpus(args.out, args.n_emails, args.seed, emails=emails)
     print(f"wrote {path} in {time.perf_counter() - start:.1f} s")
     print(format_summary(summarize(emails, fillers)))
