@@ -89,16 +89,21 @@ def check_model_dir(path: str | os.PathLike, cell: str | None = None) -> Path:
         raise ModelDirError(f"{path} is not a model directory (it has no "
                             f"{', '.join(REQUIRED)})")
     if missing:
-        if cell is None and "config.json" not in missing:  # the cell it was trained as
-            try:
-                cell = read_config(path).get("cell")
-            except ModelDirError:
-                pass
+        if cell is None and "config.json" not in missing:
+            cell = _trained_cell(path)
         raise ModelDirError(
             f"{path} is not a complete model directory (missing {', '.join(missing)}): "
             f"run `{_train_into(path, cell)}` again"
         )
     return path
+
+
+def _trained_cell(path: Path) -> str | None:
+    """The cell the model in `path` was trained as, if its config.json says."""
+    try:
+        return read_config(path).get("cell")
+    except ModelDirError:
+        return None
 
 
 def read_config(path: str | os.PathLike) -> dict:
@@ -188,7 +193,7 @@ def check_vocab_matches(vocab: list[str], model, model_dir: str | os.PathLike) -
         raise ModelDirError(
             f"{Path(model_dir) / 'vocab.txt'} has {len(vocab):,} tokens and model.keras "
             f"{rows:,} word vectors: they are not from the same run; retrain with "
-            f"`autocomplete train --out {model_dir}`")
+            f"`{_train_into(Path(model_dir), _trained_cell(Path(model_dir)))}`")
 
 
 class OutputDirError(ValueError):

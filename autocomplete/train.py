@@ -471,7 +471,8 @@ def train(
         monitor="val_xent", mode="min", patience=cfg.patience, restore_best_weights=True
     )
     progress = UpdateProgress(print_fn=_print_now if verbose else _silent)
-    backup = RoundBackup(str(stage / "backup"), steps, history=str(stage / "history.csv"))
+    history_csv = str(stage / "history.csv")
+    backup = RoundBackup(str(stage / "backup"), steps, history=history_csv)
     callbacks = [
         # first: early stopping, the CSV log and the others read the logs it writes
         HeldOutScore(lambda m: evaluate_packed_windows(m, val_w)),
@@ -481,7 +482,7 @@ def train(
         *([LinearDecay(cfg.lr_decay, cfg.time_budget)] if cfg.lr_decay else []),
         keras.callbacks.TerminateOnNaN(),
         stopper,
-        keras.callbacks.CSVLogger(str(stage / "history.csv"), append=resume),
+        keras.callbacks.CSVLogger(history_csv, append=resume),
         *(callbacks or []),
         backup.saver(),  # last: a saved round has its log written
     ]
@@ -503,7 +504,7 @@ def train(
     if precision != "float32":
         model = as_float32(model, **arch)  # what is saved, completed with and tested
     metrics = evaluate_packed_windows(model, test_w)
-    history = pd.read_csv(stage / "history.csv")
+    history = pd.read_csv(history_csv)
     metrics.update(
         train_seconds=round(seconds, 1),
         epochs_run=int(len(history)),

@@ -182,8 +182,10 @@ def test_a_vocabulary_from_another_run(models, tmp_path):
     (bad / "vocab.txt").write_text("\n".join(vocab[:40]) + "\n")
     (bad / "inference.npz").unlink()
     one_line_error(run(PROMPT, "--model", str(bad)), 1, "vocab.txt has 40 tokens")
-    with pytest.raises(ModelDirError, match="not from the same run"):
+    with pytest.raises(ModelDirError, match="not from the same run") as err:
         export_inference(bad)
+    cell = json.loads((bad / "config.json").read_text())["cell"]
+    assert f"`autocomplete train --cell {cell} --out {bad}`" in str(err.value)
 
 
 def test_unknown_cell(models):
