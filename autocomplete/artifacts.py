@@ -176,6 +176,8 @@ def load_keras_model(path: str | os.PathLike):
     """Load `model.keras` safely (no lambdas, no pickle); clear error if corrupt."""
     import keras  # heavy: only here
 
+    import autocomplete.tied_embedding  # noqa: F401  (registers the layer for loading)
+
     path = check_model_dir(path)
     try:
         return keras.saving.load_model(path / "model.keras", compile=False, safe_mode=True)

@@ -106,7 +106,9 @@ def _output_layers(model) -> dict[str, np.ndarray]:
     ("projection") before them, its "projection/kernel" and "projection/bias":
     the engine computes (h P + p) W + b, as Keras does.
     """
-    kernel, bias = _dense_arrays(model.get_layer("logits"))
+    from autocomplete.model import output_weights  # Keras: only with a Keras model
+
+    kernel, bias = output_weights(model)  # with tied embeddings, the word vectors'
     arrays = {"logits/kernel": kernel, "logits/bias": bias}
     try:
         projection = model.get_layer("projection")

@@ -43,7 +43,10 @@ def recurrent_layers(model) -> list:
 
 def output_head(model):
     """The layers from the last recurrent layer's output to the logits, as one callable."""
-    layers = [layer for layer in model.layers if layer.name in ("projection", "logits")]
+    from autocomplete.model import output_layer
+
+    layers = [layer for layer in model.layers if layer.name == "projection"]
+    layers.append(output_layer(model))
 
     def head(x):
         for layer in layers:

@@ -20,6 +20,7 @@ import numpy as np
 
 from autocomplete.losses import NextTokenCrossEntropy
 from autocomplete.model_names import GATE_INITS, PRECISIONS
+from autocomplete.tied_embedding import TiedEmbedding
 
 CELLS = {
     "simple_rnn": keras.layers.SimpleRNN,
@@ -45,6 +46,7 @@ def build_model(
     seed: int = 0,
     precision: str = "float32",
     projection: int | None = None,
+    tie_embeddings: bool = False,
 ) -> keras.Model:
     """Build an uncompiled next-token model for `cell` ("simple_rnn", "lstm", "gru").
 
@@ -59,6 +61,11 @@ def build_model(
     training step) works on fewer numbers; the NumPy engine folds the two
     matrices into one.
 
+    `tie_embeddings=True` scores the output with the word vectors themselves
+    (`TiedEmbedding`, layer "embedding" called again in reverse; no "logits"
+    layer): the output layer's input, the projection's or else the last
+    recurrent layer's, must then be `embedding_dim` wide.
+
     `embedding_std` starts the word vectors from N(0, std²) instead of Keras's
     uniform(-0.05, 0.05). Words that play the same part nearby (the corpus's
     four project names) get nearly the same updates, so they keep little more
@@ -72,14 +79,20 @@ def build_model(
         raise ValueError(f"unknown cell {cell!r}; choose one of {', '.join(CELLS)}")
     if gate_init not in GATE_INITS:
         raise ValueError(f"unknown gate_init {gate_init!r}; use one of {', '.join(GATE_INITS)}")
+    head_width = projection or units
+    if tie_embeddings and head_width != embedding_dim:
+        raise ValueError(
+            f"tied embeddings need the output layer's input ({head_width}: the projection, "
+            f"or else the units) as wide as the word vectors ({embedding_dim})")
     reg = keras.regularizers.L2(l2) if l2 else None
     tokens = keras.Input(shape=(None,), dtype="int32", name="tokens")
     init = (keras.initializers.RandomNormal(stddev=embedding_std, seed=seed) if embedding_std
             else "uniform")  # Keras's default
-    x = keras.layers.Embedding(
+    embedding = (TiedEmbedding if tie_embeddings else keras.layers.Embedding)(
         vocab_size, embedding_dim, embeddings_initializer=init, embeddings_regularizer=reg,
         name="embedding", dtype=precision,
-    )(tokens)
+    )
+    x = embedding(tokens)
     for i in range(1, layers + 1):
         x = CELLS[cell](
             units,
@@ -97,9 +110,12 @@ def build_model(
                                dtype=precision)(x)
     if dropout:  # on the output layer's input too, as in Zaremba et al. (2014)
         x = keras.layers.Dropout(dropout, seed=seed, name="output_dropout", dtype=precision)(x)
-    logits = keras.layers.Dense(
-        vocab_size, kernel_regularizer=reg, name="logits", dtype=precision
-    )(x)
+    if tie_embeddings:
+        logits = embedding(x, reverse=True)
+    else:
+        logits = keras.layers.Dense(
+            vocab_size, kernel_regularizer=reg, name="logits", dtype=precision
+        )(x)
     if precision != "float32":
         logits = keras.layers.Activation("linear", dtype="float32", name="logits_float32")(logits)
     model = keras.Model(tokens, logits, name=f"autocomplete_{cell}")
@@ -186,6 +202,45 @@ def _cpu_flags() -> str:
         return Path("/proc/cpuinfo").read_text()
     except OSError:
         return ""
+
+
+def output_layer(model: keras.Model):
+    """What turns the output layer's input into logits: the "logits" layer, or with
+    tied embeddings the word vectors called in reverse."""
+    try:
+        return model.get_layer("logits")
+    except ValueError:
+        embedding = model.get_layer("embedding")
+        return lambda x: embedding(x, reverse=True)
+
+
+def output_layer_input(model: keras.Model):
+    """The symbolic tensor that the output layer reads (for a features-only model)."""
+    try:
+        return model.get_layer("logits").input
+    except ValueError:
+        pass
+    for name in ("output_dropout", "projection"):
+        try:
+            return model.get_layer(name).output
+        except ValueError:
+            continue
+    rnn = [layer for layer in model.layers if layer.name.startswith("rnn_")]
+    return max(rnn, key=lambda layer: int(layer.name.split("_")[1])).output
+
+
+def output_weights(model: keras.Model) -> tuple[np.ndarray, np.ndarray]:
+    """The output layer's kernel (input width, vocab) and bias as float32 arrays."""
+    try:
+        layer = model.get_layer("logits")
+        kernel, bias = layer.kernel, layer.bias
+    except ValueError:
+        embedding = model.get_layer("embedding")
+        kernel, bias = keras.ops.transpose(embedding.embeddings), embedding.output_bias
+    kernel = np.asarray(keras.ops.convert_to_numpy(kernel), np.float32)
+    if bias is None:
+        return kernel, np.zeros(kernel.shape[1], np.float32)
+    return kernel, np.asarray(keras.ops.convert_to_numpy(bias), np.float32)
 
 
 def as_float32(model: keras.Model, **build_kwargs) -> keras.Model:

@@ -172,6 +172,10 @@ class TrainConfig:
     embedding_std: float | None = option(
         None, "Start the word vectors from a normal distribution with this standard "
         "deviation (default: Keras's uniform -0.05..0.05).", min=0, min_open=True)
+    tie_embeddings: bool = option(
+        False, "Score the output with the word vectors themselves (tied embeddings; the "
+        "projection, or else the units, as wide as the word vectors).",
+        switch="--tie-embeddings")
     precision: str = option(
         "float32", "Training arithmetic. auto: mixed bfloat16 on CPUs with bf16 "
         "instructions. The saved model is float32 either way.",
@@ -448,6 +452,7 @@ def train(
         embedding_dim=cfg.embedding_dim, l2=cfg.l2, dropout=cfg.dropout,
         activation=cfg.activation, gate_init=cfg.gate_init, seed=cfg.seed,
         embedding_std=cfg.embedding_std, projection=cfg.projection or None,
+        tie_embeddings=cfg.tie_embeddings,
     )
     with strategy.scope():
         model = build_model(**arch, precision=precision)
@@ -547,7 +552,7 @@ def train(
 # What an interrupted run's weights and windows depend on: --resume needs the same.
 RUN_SETTINGS = ("cell", "units", "layers", "embedding_dim", "projection", "window", "stride",
                 "max_tokens", "text_column", "keep_numbers", "subject", "batch_size", "seed",
-                "split_seed", "optimizer", "precision", "dropout", "word_dropout")
+                "split_seed", "optimizer", "precision", "dropout", "word_dropout", "tie_embeddings")
 
 
 def _check_resumable(stage: Path, cfg: TrainConfig, corpus_sha256: str) -> None:

@@ -94,6 +94,7 @@ def test_numpy_logits_match_keras_256_units_5000_tokens(cell):
     ("gru", {"reset_after": False}),
     ("lstm", {"projection": 6}),  # the bottleneck, kept apart from the output matrix
     ("gru", {"projection": 6, "layers": 2}),
+    ("lstm", {"projection": 8, "tie_embeddings": True}),  # the word vectors score the output
 ])
 def test_variants_match_keras(cell, kw):
     import keras
@@ -206,7 +207,8 @@ def test_the_engine_knows_every_cell():
         assert type(layer(2).cell).__name__ == KERAS_CELL_CLASSES[cell]
 
 
-def test_keras_step_engine_runs_through_the_bottleneck():
+@pytest.mark.parametrize("kw", [{"projection": 6}, {"projection": 8, "tie_embeddings": True}])
+def test_keras_step_engine_runs_through_the_bottleneck(kw):
     """The TensorFlow step engine applies the projection before the logits, as the model does."""
     import keras
 
@@ -214,7 +216,7 @@ def test_keras_step_engine_runs_through_the_bottleneck():
     from autocomplete.model import build_model
 
     keras.utils.set_random_seed(4)
-    model = build_model("lstm", 40, units=16, embedding_dim=8, projection=6)
+    model = build_model("lstm", 40, units=16, embedding_dim=8, **kw)
     _randomize(model)
     vocab = ["", "[UNK]", "[start]"] + [f"w{i}" for i in range(37)]
     engine = KerasStepModel(model=model, vocab=vocab, window=None)

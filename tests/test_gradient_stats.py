@@ -206,6 +206,25 @@ def test_flow_measures_from_the_last_real_token_of_right_padded_rows():
     assert len(curve) == 19 and flow.rows_per_lag[0] == 2 and flow.rows_per_lag[-1] == 1
 
 
+def test_flow_through_tied_embeddings_is_the_untied_models_with_the_same_weights():
+    """The word vectors that score the output count there, not only at the input."""
+    keras.utils.set_random_seed(1)
+    tied = build_model("lstm", VOCAB, units=8, embedding_dim=6, projection=6,
+                       tie_embeddings=True)
+    untied = build_model("lstm", VOCAB, units=8, embedding_dim=6, projection=6)
+    embedding = tied.get_layer("embedding")
+    embedding.output_bias.assign(np.linspace(-1, 1, VOCAB))
+    for layer in tied.layers:
+        if layer.weights and layer.name != "embedding":
+            untied.get_layer(layer.name).set_weights(layer.get_weights())
+    untied.get_layer("embedding").set_weights([embedding.embeddings.numpy()])
+    untied.get_layer("logits").set_weights([embedding.embeddings.numpy().T,
+                                            embedding.output_bias.numpy()])
+    probe = np.random.default_rng(1).integers(3, VOCAB, size=(4, 15)).astype("int32")
+    np.testing.assert_allclose(GradientFlow(tied)(probe), GradientFlow(untied)(probe),
+                               rtol=1e-4)
+
+
 def train_dir(root, cell: str, probe_len: int = 40, **kw):
     """A model directory as `train` leaves it: config.json plus the gradient tables."""
     out = root / cell

@@ -7,7 +7,8 @@ A function-local import is still a dependency, so it cannot hide a cycle.
 
 Layers, earliest first:
 
-    tokens     tokens, textprep, model_names, artifacts, shards, corpus/*, the package itself
+    tokens     tokens, textprep, model_names, tied_embedding (a layer that loading a saved
+               model needs), artifacts, shards, corpus/*, the package itself
     engines    model, losses, keras_step, fastpath, decoding, decoding_defaults, memo,
                logprobs, cache, ngram, blend, callbacks/*, distribute
     evaluate   evaluate/*
@@ -30,7 +31,8 @@ PACKAGE = ROOT / "autocomplete"
 # (layer, module name prefixes); a prefix "autocomplete.x" covers autocomplete.x.*
 LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("tokens", ("autocomplete.tokens", "autocomplete.textprep", "autocomplete.model_names",
-                "autocomplete.artifacts", "autocomplete.shards", "autocomplete.corpus")),
+                "autocomplete.tied_embedding", "autocomplete.artifacts", "autocomplete.shards",
+                "autocomplete.corpus")),
     ("engines", ("autocomplete.model", "autocomplete.losses", "autocomplete.keras_step",
                  "autocomplete.fastpath", "autocomplete.decoding", "autocomplete.decoding_defaults",
                  "autocomplete.memo", "autocomplete.logprobs", "autocomplete.cache",

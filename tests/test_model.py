@@ -124,6 +124,35 @@ def test_dropout_on_cell_inputs_and_output_only_while_training():
     assert not np.allclose(model(ids, training=True), plain(ids))
 
 
+def test_tied_embeddings_score_the_output_with_the_word_vectors(tmp_path):
+    from autocomplete.artifacts import load_keras_model
+    from autocomplete.model import output_weights
+
+    model = build_model("gru", 30, units=8, embedding_dim=6, projection=6, seed=2,
+                        tie_embeddings=True)
+    assert "logits" not in [layer.name for layer in model.layers]
+    embedding = model.get_layer("embedding")
+    embedding.output_bias.assign(np.linspace(-1, 1, 30))
+    kernel, bias = output_weights(model)
+    np.testing.assert_array_equal(kernel, embedding.embeddings.numpy().T)  # one matrix
+    np.testing.assert_array_equal(bias, np.linspace(-1, 1, 30).astype("float32"))
+    untied = build_model("gru", 30, units=8, embedding_dim=6, projection=6, seed=2)
+    assert untied.count_params() - model.count_params() == 6 * 30  # the output matrix
+    ids = np.array([[2, 5, 7, 9]], "int32")
+    model.save(tmp_path / "model.keras")
+    (tmp_path / "vocab.txt").write_text("")
+    (tmp_path / "config.json").write_text("{}")
+    again = load_keras_model(tmp_path)
+    np.testing.assert_allclose(again(ids), model(ids), rtol=1e-6)
+    mixed = build_model("gru", 30, units=8, embedding_dim=6, projection=6, seed=2,
+                        tie_embeddings=True, precision="mixed_bfloat16")
+    mixed.set_weights(model.get_weights())
+    np.testing.assert_allclose(mixed(ids), model(ids), atol=0.05)
+    with pytest.raises(ValueError, match="as wide as the word vectors"):
+        build_model("lstm", 30, units=8, embedding_dim=6, projection=4, tie_embeddings=True)
+    build_model("lstm", 30, units=6, embedding_dim=6, tie_embeddings=True)  # no projection
+
+
 def test_mixed_bfloat16_computes_in_bf16_and_hands_float32_logits():
     model = build_model("lstm", 20, units=8, embedding_dim=4, precision="mixed_bfloat16")
     assert model.get_layer("rnn_1").compute_dtype == "bfloat16"

@@ -129,6 +129,24 @@ def test_lr_decay_and_dropout_reach_the_run(tmp_path):
                                rtol=1e-4, atol=1e-5)
 
 
+def test_tied_embeddings_reach_the_run_with_gradient_statistics(tmp_path):
+    cfg = tiny_config(tmp_path, tie_embeddings=True, projection=8, grad_stats=True, epochs=1,
+                      precision="mixed_bfloat16")
+    out = train(cfg, verbose=0, emails=tiny_emails())
+    assert artifacts.read_config(out)["tie_embeddings"] is True
+    model = artifacts.load_keras_model(out)
+    assert "logits" not in [layer.name for layer in model.layers]
+    assert (out / "grad_flow.csv").is_file() and (out / "grad_stats.csv").is_file()
+    from autocomplete.fastpath import NumpyStepModel
+
+    ids = np.array([2, 5, 7, 3, 9], dtype="int32")
+    np.testing.assert_allclose(NumpyStepModel(out).sequence_logits(ids), model(ids[None])[0],
+                               rtol=1e-4, atol=1e-5)
+    with pytest.raises(ValueError, match="as wide as the word vectors"):
+        train(tiny_config(tmp_path / "wide", tie_embeddings=True, projection=4), verbose=0,
+              emails=tiny_emails())
+
+
 def test_word_dropout_is_off_by_default_and_reaches_the_training_batches(tmp_path,
                                                                           monkeypatch):
     from autocomplete import textprep

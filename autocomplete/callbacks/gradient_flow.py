@@ -58,13 +58,18 @@ class GradientFlow:
 
         try:
             return keras.Model(self.embedding.output, self.model.output)
-        except Exception:  # not a functional graph: fall back to the layer chain
+        except Exception:  # not a functional graph, or tied embeddings: the layer chain
+            from autocomplete.model import output_layer
+
             layers = list(self.model.layers)
-            after = layers[layers.index(self.embedding) + 1 :]
+            after = [(layer, True) for layer in layers[layers.index(self.embedding) + 1 :]]
+            if "logits" not in [layer.name for layer, _ in after]:  # the word vectors score
+                last = len(after) - (after[-1][0].name == "logits_float32")
+                after.insert(last, (output_layer(self.model), False))
 
             def chain(x, training=False):
-                for layer in after:
-                    x = layer(x, training=training)
+                for layer, takes_training in after:
+                    x = layer(x, training=training) if takes_training else layer(x)
                 return x
 
             return chain

@@ -57,8 +57,10 @@ class KerasLM:
         import keras
 
         self.model = model
-        self.output_layer = model.get_layer("logits")
-        self.features = keras.Model(model.input, self.output_layer.input)
+        from autocomplete.model import output_layer, output_layer_input
+
+        self.output_layer = output_layer(model)
+        self.features = keras.Model(model.input, output_layer_input(model))
         self.vocab = vocab
         self.window = window
         self.batch_size = batch_size
