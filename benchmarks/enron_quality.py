@@ -67,6 +67,8 @@ def main() -> None:
                         help="share of the budget, at its end, where the rate falls to 0")
     parser.add_argument("--dropout", type=float, default=0.0,
                         help="dropout on the inputs of the cell and of the output layer")
+    parser.add_argument("--word-dropout", type=float, default=0.0,
+                        help="see `autocomplete train --help`")
     parser.add_argument("--units", type=int, default=256)
     parser.add_argument("--embedding-dim", type=int, default=128)
     parser.add_argument("--window", type=int, default=256)
@@ -74,6 +76,9 @@ def main() -> None:
     parser.add_argument("--batch-size", type=int, default=16)
     parser.add_argument("--projection", type=int, default=0,
                         help="width of the bottleneck before the output layer (0: none)")
+    parser.add_argument("--tie-embeddings", action="store_true",
+                        help="score the output with the word vectors (needs --projection "
+                        "equal to --embedding-dim)")
     parser.add_argument("--gate-init", default="chrono",
                         choices=["chrono", "chrono-full", "default"],
                         help="see `autocomplete train --help`")
@@ -123,9 +128,11 @@ def main() -> None:
                       time_budget=args.minutes,
                       max_tokens=args.max_tokens, learning_rate=args.learning_rate,
                       lr_decay=args.lr_decay, dropout=args.dropout, units=args.units,
+                      word_dropout=args.word_dropout,
                       embedding_dim=args.embedding_dim, window=args.window,
                       batch_size=args.batch_size, projection=args.projection,
-                      gate_init=args.gate_init, precision=args.precision)
+                      tie_embeddings=args.tie_embeddings, gate_init=args.gate_init,
+                      precision=args.precision)
     started = time.monotonic()
     if args.eval_only:  # the cell and the split seed of the model being evaluated
         out = Path(args.out)
