@@ -58,8 +58,8 @@ def build_model(
 
     `projection` puts a linear layer of that width between the last recurrent
     layer and the logits, so the output layer (the largest matrix product of a
-    training step) works on fewer numbers; the NumPy engine folds the two
-    matrices into one.
+    training step) works on fewer numbers; the NumPy engine keeps the two
+    matrices apart too (one product with the folded matrix would cost more).
 
     `tie_embeddings=True` scores the output with the word vectors themselves
     (`TiedEmbedding`, layer "embedding" called again in reverse; no "logits"
