@@ -106,9 +106,12 @@ def _output_layers(model) -> dict[str, np.ndarray]:
     ("projection") before them, its "projection/kernel" and "projection/bias":
     the engine computes (h P + p) W + b, as Keras does.
     """
-    from autocomplete.model import output_weights  # Keras: only with a Keras model
-
-    kernel, bias = output_weights(model)  # with tied embeddings, the word vectors'
+    try:
+        kernel, bias = _dense_arrays(model.get_layer("logits"))
+    except ValueError:  # tied embeddings: the word vectors score the output
+        embedding = model.get_layer("embedding")
+        kernel = np.ascontiguousarray(_numpy(embedding.embeddings).T)
+        bias = _numpy(embedding.output_bias)
     arrays = {"logits/kernel": kernel, "logits/bias": bias}
     try:
         projection = model.get_layer("projection")

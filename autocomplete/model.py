@@ -211,7 +211,7 @@ def output_layer(model: keras.Model):
         return model.get_layer("logits")
     except ValueError:
         embedding = model.get_layer("embedding")
-        return lambda x: embedding(x, reverse=True)
+        return lambda x, training=False: embedding(x, reverse=True)
 
 
 def output_layer_input(model: keras.Model):
@@ -227,20 +227,6 @@ def output_layer_input(model: keras.Model):
             continue
     rnn = [layer for layer in model.layers if layer.name.startswith("rnn_")]
     return max(rnn, key=lambda layer: int(layer.name.split("_")[1])).output
-
-
-def output_weights(model: keras.Model) -> tuple[np.ndarray, np.ndarray]:
-    """The output layer's kernel (input width, vocab) and bias as float32 arrays."""
-    try:
-        layer = model.get_layer("logits")
-        kernel, bias = layer.kernel, layer.bias
-    except ValueError:
-        embedding = model.get_layer("embedding")
-        kernel, bias = keras.ops.transpose(embedding.embeddings), embedding.output_bias
-    kernel = np.asarray(keras.ops.convert_to_numpy(kernel), np.float32)
-    if bias is None:
-        return kernel, np.zeros(kernel.shape[1], np.float32)
-    return kernel, np.asarray(keras.ops.convert_to_numpy(bias), np.float32)
 
 
 def as_float32(model: keras.Model, **build_kwargs) -> keras.Model:

@@ -38,11 +38,6 @@ class TiedEmbedding(keras.layers.Embedding):
         kernel = ops.cast(ops.transpose(self.embeddings), self.compute_dtype)
         return ops.matmul(inputs, kernel) + ops.cast(self.output_bias, self.compute_dtype)
 
-    def compute_output_shape(self, input_shape, reverse: bool = False):
-        if not reverse:
-            return super().compute_output_shape(input_shape)
-        return (*input_shape[:-1], self.input_dim)
-
     def compute_output_spec(self, inputs, reverse: bool = False):
         if not reverse:
             return super().compute_output_spec(inputs)

@@ -126,16 +126,16 @@ def test_dropout_on_cell_inputs_and_output_only_while_training():
 
 def test_tied_embeddings_score_the_output_with_the_word_vectors(tmp_path):
     from autocomplete.artifacts import load_keras_model
-    from autocomplete.model import output_weights
+    from autocomplete.fastpath import export_arrays
 
     model = build_model("gru", 30, units=8, embedding_dim=6, projection=6, seed=2,
                         tie_embeddings=True)
     assert "logits" not in [layer.name for layer in model.layers]
     embedding = model.get_layer("embedding")
     embedding.output_bias.assign(np.linspace(-1, 1, 30))
-    kernel, bias = output_weights(model)
-    np.testing.assert_array_equal(kernel, embedding.embeddings.numpy().T)  # one matrix
-    np.testing.assert_array_equal(bias, np.linspace(-1, 1, 30).astype("float32"))
+    arrays = export_arrays(model, [f"w{i}" for i in range(30)], None)
+    np.testing.assert_array_equal(arrays["logits/kernel"], embedding.embeddings.numpy().T)
+    np.testing.assert_array_equal(arrays["logits/bias"], np.linspace(-1, 1, 30).astype("float32"))
     untied = build_model("gru", 30, units=8, embedding_dim=6, projection=6, seed=2)
     assert untied.count_params() - model.count_params() == 6 * 30  # the output matrix
     ids = np.array([[2, 5, 7, 9]], "int32")

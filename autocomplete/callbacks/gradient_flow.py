@@ -62,14 +62,14 @@ class GradientFlow:
             from autocomplete.model import output_layer
 
             layers = list(self.model.layers)
-            after = [(layer, True) for layer in layers[layers.index(self.embedding) + 1 :]]
-            if "logits" not in [layer.name for layer, _ in after]:  # the word vectors score
-                last = len(after) - (after[-1][0].name == "logits_float32")
-                after.insert(last, (output_layer(self.model), False))
+            after = layers[layers.index(self.embedding) + 1 :]
+            if "logits" not in [layer.name for layer in after]:  # the word vectors score
+                last = len(after) - (after[-1].name == "logits_float32")
+                after.insert(last, output_layer(self.model))
 
             def chain(x, training=False):
-                for layer, takes_training in after:
-                    x = layer(x, training=training) if takes_training else layer(x)
+                for layer in after:
+                    x = layer(x, training=training)
                 return x
 
             return chain
