@@ -1,7 +1,7 @@
 """After how many updates does a training recipe find the long-range cues?
 
-The default run of `autocomplete train` is 800 updates of 32 windows of up to 256 tokens
-for the LSTM, 440 of 64 for the GRU. Whether a cell learns the time-word -> tense cue
+The default run of `autocomplete train` is 1,600 updates of 16 windows of up to 256
+tokens for the LSTM, 1,760 of 16 for the GRU. Whether a cell learns the time-word -> tense cue
 within a given number of updates depends on the recipe and, a lot, on the random seed:
 each cue is found suddenly, after a plateau. This sweep
 trains one recipe per process on the default training windows and, every

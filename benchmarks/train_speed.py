@@ -2,7 +2,7 @@
 
 Each variant runs in its own process (the Keras backend and oneDNN are chosen
 at import) on synthetic batches, vocabulary 3,000 (the built-in corpus has
-3,008 tokens), Adam with clipnorm 1 and L2 1e-6. The baseline is the step
+about 3,160), Adam with clipnorm 1 and L2 1e-6. The baseline is the step
 `autocomplete train --cell lstm` took before the defaults changed: 256 units,
 embedding 128, 16 windows of 256 tokens, per-step `xent` and `accuracy`
 metrics, float32, TensorFlow's fused cross-entropy kernel and malloc as the
@@ -18,6 +18,7 @@ moment of the shared machine does not fall on one variant only:
 
     python benchmarks/train_speed.py                  # 2 rounds, 6 timed steps each
     python benchmarks/train_speed.py --rounds 1 --steps 4
+    python benchmarks/train_speed.py --only "default GRU: the same, 16 windows"  # and the baseline
     python benchmarks/train_speed.py --quality        # also: held-out perplexity after
                                                       # the same tokens, earlier and new default
 
@@ -62,7 +63,9 @@ VARIANTS = {  # name -> settings
     | {"grouped": True},
     "LSTM: the same, 192 units": NEW | {"batch": 64, "emb": 64, "units": 192} | NOW
     | {"grouped": True},
-    "default LSTM: the same, 32 windows": NEW | {"batch": 32, "emb": 64, "units": 192} | NOW
+    "LSTM: the same, 32 windows": NEW | {"batch": 32, "emb": 64, "units": 192} | NOW
+    | {"grouped": True},
+    "default LSTM: the same, 16 windows": NEW | {"batch": 16, "emb": 64, "units": 192} | NOW
     | {"grouped": True},
     "LSTM 64 x 256, emb 64, Keras on JAX (ungrouped)": NEW | {"batch": 64, "emb": 64,
                                                         "backend": "jax"},
@@ -71,7 +74,9 @@ VARIANTS = {  # name -> settings
                                             "batch": 16, "loss": "keras", "allocator": "malloc"},
     "GRU 64 x 256, projection 128": NEW | {"batch": 64, "cell": "gru"},
     "GRU: the same, BFC allocator, cheaper loss kernel": NEW | {"batch": 64, "cell": "gru"} | NOW,
-    "default GRU: the same, batches grouped by length": NEW | {"batch": 64, "cell": "gru"} | NOW
+    "GRU: the same, batches grouped by length": NEW | {"batch": 64, "cell": "gru"} | NOW
+    | {"grouped": True},
+    "default GRU: the same, 16 windows": NEW | {"batch": 16, "cell": "gru"} | NOW
     | {"grouped": True},
 }
 BASELINE = next(iter(VARIANTS))
@@ -158,11 +163,15 @@ def real_tokens(settings: dict, corpus: dict) -> float:
             * corpus[settings["window"], settings["batch"]]["share"])
 
 
-def speed(rounds: int, steps: int) -> pd.DataFrame:
-    runs: dict[str, list[dict]] = {name: [] for name in VARIANTS}
-    skipped = {name: why for name, s in VARIANTS.items() if (why := available(s))}
-    corpus = corpus_windows({(s["window"], s["batch"]) for s in VARIANTS.values()}, steps)
-    names = [n for n in VARIANTS if n not in skipped]
+def speed(rounds: int, steps: int, only: list[str] | None = None) -> pd.DataFrame:
+    """ms per step and real tokens per second of each variant (those of `only` and the
+    baseline, when `only` is given), against the baseline's."""
+    chosen = {name: s for name, s in VARIANTS.items()
+              if not only or name == BASELINE or name in only}
+    runs: dict[str, list[dict]] = {name: [] for name in chosen}
+    skipped = {name: why for name, s in chosen.items() if (why := available(s))}
+    corpus = corpus_windows({(s["window"], s["batch"]) for s in chosen.values()}, steps)
+    names = [n for n in chosen if n not in skipped]
     for r in range(rounds):
         for name in names if r % 2 == 0 else names[::-1]:
             settings = VARIANTS[name]
@@ -184,7 +193,7 @@ def speed(rounds: int, steps: int) -> pd.DataFrame:
             runs[name].append(run)
     base = sum(r["tokens_per_s"] for r in runs[BASELINE]) / rounds
     rows = []
-    for name in VARIANTS:
+    for name in chosen:
         if name in skipped:
             rows.append({"variant": name, "ms per step": "-", "real tokens per step": "-",
                          "tokens/s": "-",
@@ -208,7 +217,7 @@ def quality() -> pd.DataFrame:
                "--learning-rate", "2e-2", "--units", "256"]
         for name, extra in (("earlier default: 256 units, 16 x 256, emb 128, no projection, "
                              "Adam 2e-2", old),
-                            ("default: 192 units, 32 x 256, emb 64, projection 128, Adam 3e-2",
+                            ("default: 192 units, 16 x 256, emb 64, projection 128, Adam 2e-2",
                              [])):
             out = Path(tmp) / name.split(":")[0].replace(" ", "_")
             subprocess.run([sys.executable, "-m", "autocomplete", "train", "--cell", "lstm",
@@ -230,13 +239,18 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--quality", action="store_true",
                         help="also train the earlier and today's default LSTM one epoch each")
+    parser.add_argument("--only", action="append", default=None, metavar="VARIANT",
+                        help="time this variant and the baseline only (repeatable)")
     parser.add_argument("--child", default=None, help=argparse.SUPPRESS)
     args = parser.parse_args()
+    unknown = sorted(set(args.only or []) - set(VARIANTS))
+    if unknown:
+        parser.error(f"unknown variant {unknown[0]!r}; the variants: {', '.join(VARIANTS)}")
     if args.child:
         child(json.loads(args.child), args.steps)
         return
     print(f"{args.steps} timed steps per run, {args.rounds} rounds")
-    print(speed(args.rounds, args.steps).to_string(index=False))
+    print(speed(args.rounds, args.steps, args.only).to_string(index=False))
     if args.quality:
         print()
         print(quality().to_string(index=False))

@@ -306,12 +306,16 @@ def test_heldout_pool_never_in_the_corpus(corpus: list[dict], heldout: list[dict
 
 
 def test_more_frames_add_training_phrasings(small: list[dict]) -> None:
-    """`more_frames` draws the cue and target frames from the "train" phrasings and those
+    """The corpus draws its cue and target frames from the "train" phrasings and those
     under "more" (their slots filled): the dependencies hold, the extra phrasings occur, and
-    no held-out phrasing does."""
-    emails = g.generate(300, seed=1, more_frames=True)
+    no held-out phrasing does; `more_frames=False` leaves the extra phrasings out."""
+    emails = small  # the default: more_frames=True
     check_deps(emails)
-    text = f" {' | '.join(' '.join(tokenize(e['body'])) for e in emails)} "
+
+    def spaced(mail: list[dict]) -> str:
+        return f" {' | '.join(' '.join(tokenize(e['body'])) for e in mail)} "
+
+    text = spaced(emails)
     extra = [max(_literal_chunks(t), key=lambda c: len(c.split()))
              for table in (g.REQUEST_CONNECTIVES, g.CROSS_CUES, g.CROSS_REQUESTS,
                            g.ENTITY_CUES, g.ENTITY_TARGETS)
@@ -320,7 +324,9 @@ def test_more_frames_add_training_phrasings(small: list[dict]) -> None:
     assert len(extra) > 30
     found = [c for c in extra if f" {c} " in text]
     assert len(found) > len(extra) // 2, (len(found), len(extra))
-    assert emails != small  # the default (`small`): test_generate_is_deterministic
+    fewer = spaced(g.generate(300, seed=1, more_frames=False))
+    # a few of the extra phrasings' longest literal parts are ordinary text ("came up ,")
+    assert len([c for c in found if f" {c} " in fewer]) < len(found) // 4
     for template in _heldout_templates():
         chunk = max(_literal_chunks(template), key=lambda c: len(c.split()))
         assert f" {chunk} " not in text, (template, chunk)

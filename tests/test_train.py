@@ -78,10 +78,10 @@ def test_mixed_precision_training_saves_a_float32_model(tmp_path):
 
 def test_defaults_per_cell_hold_the_rate_and_use_the_bottleneck():
     lstm, gru = TrainConfig(cell="lstm"), TrainConfig(cell="gru")
-    assert (lstm.lr_decay, lstm.gate_init, lstm.learning_rate) == (0.0, "chrono-full", 3e-2)
-    assert (lstm.batch_size, lstm.updates, lstm.epochs, lstm.projection) == (32, 800, None, 128)
+    assert (lstm.lr_decay, lstm.gate_init, lstm.learning_rate) == (0.0, "chrono-full", 2e-2)
+    assert (lstm.batch_size, lstm.updates, lstm.epochs, lstm.projection) == (16, 1600, None, 128)
     assert (lstm.embedding_dim, gru.embedding_dim) == (64, 128)
-    assert (gru.lr_decay, gru.learning_rate, gru.batch_size, gru.updates) == (0.0, 2e-2, 64, 440)
+    assert (gru.lr_decay, gru.learning_rate, gru.batch_size, gru.updates) == (0.0, 1e-2, 16, 1760)
     explicit = TrainConfig(cell="gru", lr_decay=0.5, batch_size=8, epochs=1)  # explicit wins
     assert (explicit.lr_decay, explicit.batch_size, explicit.epochs) == (0.5, 8, 1)
     assert explicit.updates is None
@@ -90,12 +90,12 @@ def test_defaults_per_cell_hold_the_rate_and_use_the_bottleneck():
 def test_work_is_split_into_rounds_of_at_most_one_pass():
     from autocomplete.train import plan_rounds
 
-    # 7,958 windows: 125 updates a pass in batches of 64 (gru, simple_rnn), 249 in the
-    # lstm's 32
-    assert plan_rounds(TrainConfig(cell="gru"), 7958) == (4, 110)  # 440 updates
+    # 7,958 windows: 498 updates a pass in the gated cells' batches of 16, 125 in the
+    # simple_rnn's 64
+    assert plan_rounds(TrainConfig(cell="gru"), 7958) == (4, 440)  # 1,760 updates
     assert plan_rounds(TrainConfig(cell="simple_rnn"), 7958) == (3, 110)
-    assert plan_rounds(TrainConfig(cell="lstm"), 7958) == (4, 200)  # 800 updates
-    assert plan_rounds(TrainConfig(cell="lstm", epochs=2), 7958) == (2, 249)
+    assert plan_rounds(TrainConfig(cell="lstm"), 7958) == (4, 400)  # 1,600 updates
+    assert plan_rounds(TrainConfig(cell="lstm", epochs=2), 7958) == (2, 498)
     assert plan_rounds(TrainConfig(cell="lstm", updates=100), 7958) == (1, 100)
     assert plan_rounds(TrainConfig(cell="lstm", updates=400, batch_size=64), 7958) == (4, 100)
     with pytest.raises(ValueError, match="not both"):
@@ -331,12 +331,12 @@ def test_the_corpus_path_is_recorded_absolute(tmp_path, monkeypatch):
 def test_learning_rate_defaults_per_cell_and_is_recorded(tmp_path):
     from autocomplete.train import DEFAULT_LEARNING_RATES
 
-    assert TrainConfig(cell="lstm").learning_rate == DEFAULT_LEARNING_RATES["lstm"] == 3e-2
-    assert TrainConfig(cell="gru").learning_rate == 2e-2
+    assert TrainConfig(cell="lstm").learning_rate == DEFAULT_LEARNING_RATES["lstm"] == 2e-2
+    assert TrainConfig(cell="gru").learning_rate == 1e-2
     assert TrainConfig(cell="simple_rnn").learning_rate == 1e-2
     assert TrainConfig(cell="lstm", learning_rate=3e-3).learning_rate == 3e-3  # explicit wins
     out = train(tiny_config(tmp_path, cell="gru", epochs=1), emails=tiny_emails(40), verbose=0)
-    assert artifacts.read_config(out)["learning_rate"] == 2e-2
+    assert artifacts.read_config(out)["learning_rate"] == 1e-2
 
 
 def test_units_default_per_cell_and_explicit_wins():
@@ -388,10 +388,10 @@ def test_a_run_is_defined_by_work_and_the_time_cap_is_off_by_default():
     assert cfg.time_budget is None and cfg.updates == DEFAULT_UPDATES["lstm"]
     assert TrainConfig(time_budget=0).time_budget is None  # 0 means no cap, as on the CLI
     help_text = " ".join(CliRunner().invoke(train_command, ["--help"]).output.split())
-    assert ("(early stopping may end it sooner). Default: 800 for lstm, 440 for gru, 330 for "
+    assert ("(early stopping may end it sooner). Default: 1600 for lstm, 1760 for gru, 330 for "
             "simple_rnn." in help_text)
-    assert "Windows per update. Default: 32 for lstm, 64 for gru, 64 for simple_rnn." in help_text
-    assert "Default: 0.03 for lstm, 0.02 for gru, 0.01 for simple_rnn." in help_text  # the rate
+    assert "Windows per update. Default: 16 for lstm, 16 for gru, 64 for simple_rnn." in help_text
+    assert "Default: 0.02 for lstm, 0.01 for gru, 0.01 for simple_rnn." in help_text  # the rate
     assert "Units per recurrent layer. Default: 192 for lstm, 256 for gru" in help_text
     assert "--time-budget FLOAT Optional cap" in help_text  # no default shown: off
 

@@ -22,8 +22,12 @@ clauses. Distances are balanced over the bands 1-10, 11-30, 31-60, 61-120 and
 Cue phrasings, entity frames and filler parts come in a "train" pool, which
 builds the corpus, and a disjoint "heldout" pool, which builds only the
 held-out-template probe emails (`heldout_probe_emails`, never written to the corpus).
-The frame tables also list further training phrasings under "more", which only
-`generate(more_frames=True)` (`--more-frames`) adds to the "train" pool.
+The frame tables also list further training phrasings under "more", which the
+corpus adds to the "train" pool (`generate(more_frames=False)`, `--no-more-frames`,
+leaves them out). Some long filler units are the corpus's own neutral topic sentences
+(`borrow`, `--borrow-filler`), so the text between cue and target is not only the
+filler's composed parts. With both the gated cells carry their cues through held-out
+templates much further than without (BENCHMARKS.md, "Which template recall depends on").
 
 Only `random.Random(seed)` is used, so the output is byte-identical for a seed:
 
@@ -65,6 +69,9 @@ from autocomplete.tokens import detokenize, token_spans, tokenize
 DEFAULT_N_EMAILS = 14_000
 DEFAULT_SEED = 0
 DEFAULT_OUT = Path("data/emails.jsonl.gz")
+# The chance that a long filler unit is a borrowed topic sentence: 0.4 left the GRU
+# without three of its four cues in its default work (BENCHMARKS.md).
+DEFAULT_BORROW = 0.15
 
 POOLS: tuple[str, ...] = fl.POOLS  # "train" builds the corpus, "heldout" the held-out probes
 # The frames of the "train" pool and the extra training phrasings listed under "more"
@@ -738,15 +745,16 @@ def _finalize(marked: str, deps: list[_Dep]) -> tuple[str, list[dict]]:
 
 
 def generate(n_emails: int = DEFAULT_N_EMAILS, seed: int = DEFAULT_SEED,
-             fillers: set[str] | None = None, *, borrow: float = 0.0,
-             more_frames: bool = False) -> list[dict]:
+             fillers: set[str] | None = None, *, borrow: float = DEFAULT_BORROW,
+             more_frames: bool = True) -> list[dict]:
     """Generate the corpus: a list of dicts with id, topic, subject, body, deps.
 
-    Only the "train" template pool is used. `fillers`, if given, receives every
-    filler unit (clause or sentence between a cue and its target) used. `borrow`
-    is the chance that a long filler unit is one of the corpus's own neutral
-    topic sentences instead; `more_frames` adds the training phrasings listed
-    under "more" to the pool's cue and target frames (the built-in corpus: neither).
+    Only the "train" template pool is used (never "heldout"). `fillers`, if given,
+    receives every filler unit (clause or sentence between a cue and its target)
+    used. `borrow` is the chance that a long filler unit is one of the corpus's own
+    neutral topic sentences instead; `more_frames` adds the training phrasings
+    listed under "more" to the pool's cue and target frames (the built-in corpus:
+    both, as the defaults are).
     """
     pool = MORE_FRAMES_POOL if more_frames else "train"
     return _generate(n_emails, seed, pool, "e", fillers, "train", lecture=True, borrow=borrow)
@@ -833,12 +841,13 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--seed", type=int, default=DEFAULT_SEED)
     parser.add_argument("--n-emails", type=int, default=DEFAULT_N_EMAILS)
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT)
-    parser.add_argument("--borrow-filler", type=float, default=0.0, metavar="P",
+    parser.add_argument("--borrow-filler", type=float, default=DEFAULT_BORROW, metavar="P",
                         help="chance that a long filler unit is a neutral topic sentence of "
-                        "the corpus (default 0: the built-in corpus)")
-    parser.add_argument("--more-frames", action="store_true",
+                        f"the corpus (default {DEFAULT_BORROW}: the built-in corpus)")
+    parser.add_argument("--more-frames", action=argparse.BooleanOptionalAction, default=True,
                         help="add the training phrasings listed under \"more\" in the "
-                        "templates to the cue and target frames (default: the built-in corpus)")
+                        "templates to the cue and target frames (default: on, the built-in "
+                        "corpus)")
     args = parser.parse_args(argv)
     if not 0 <= args.borrow_filler < 1:
         parser.error("--borrow-filler must be at least 0 and below 1")
