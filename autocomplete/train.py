@@ -52,11 +52,12 @@ DEFAULT_LEARNING_RATES = {"lstm": 2e-2, "gru": 1e-2, "simple_rnn": 1e-2}
 # Word vectors per cell: the LSTM's recipe with 64 held the lecture's verbs in every
 # seed by update 300; with 128 (at 3e-2) one seed needed 350.
 DEFAULT_EMBEDDING_DIMS = {"lstm": 64, "gru": 128, "simple_rnn": 128}
-# The run's work in optimizer updates, per cell: for the LSTM the windows of the 800
-# updates of 32 that held the lecture's three verbs in every seed followed update by
-# update (from update 300 to 550; BENCHMARKS.md, "Default training"), for the GRU the
-# windows of 880 of 32, with which three seeds of three completed the lecture. A run
-# takes about the time the updates of 32 did: the smaller update is about half the work.
+# The run's work in optimizer updates, per cell. The LSTM's 1,600 see as many windows as
+# the 800 updates of 32 whose three seeds held the lecture's three verbs from update 300
+# to 550 on the corpus before the current one (BENCHMARKS.md, "Default training"); with
+# the GRU's 1,760 three seeds of three completed the lecture (with 1,320 one seed of two
+# read Today as Tomorrow). Both end within 10 minutes on a 2-core Xeon with AVX-512; on a
+# slower 2-core CPU the GRU's takes longer (BENCHMARKS.md, "Default training").
 DEFAULT_UPDATES = {"lstm": 1600, "gru": 1760, "simple_rnn": 330}
 # Units per cell. The LSTM's 192 make its update about 1.4x cheaper than 256 (its four
 # gates are each as wide as the layer), and found the cues no later: at 256 units the one
