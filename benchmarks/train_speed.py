@@ -211,14 +211,18 @@ def speed(rounds: int, steps: int, only: list[str] | None = None) -> pd.DataFram
 
 def quality() -> pd.DataFrame:
     """One epoch of the earlier default LSTM and of today's on the built-in corpus."""
+    from autocomplete.train import TrainConfig
+
+    now = TrainConfig(cell="lstm")  # today's defaults, as `autocomplete train` takes them
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         old = ["--batch-size", "16", "--projection", "0", "--embedding-dim", "128",
                "--learning-rate", "2e-2", "--units", "256"]
         for name, extra in (("earlier default: 256 units, 16 x 256, emb 128, no projection, "
                              "Adam 2e-2", old),
-                            ("default: 192 units, 16 x 256, emb 64, projection 128, Adam 2e-2",
-                             [])):
+                            (f"default: {now.units} units, {now.batch_size} x {now.window}, "
+                             f"emb {now.embedding_dim}, projection {now.projection}, "
+                             f"Adam {now.learning_rate:g}", [])):
             out = Path(tmp) / name.split(":")[0].replace(" ", "_")
             subprocess.run([sys.executable, "-m", "autocomplete", "train", "--cell", "lstm",
                             "--epochs", "1", "--no-grad-stats", "--quiet", "--out", str(out),
