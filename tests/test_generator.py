@@ -332,6 +332,43 @@ def test_more_frames_add_training_phrasings(small: list[dict]) -> None:
         assert f" {chunk} " not in text, (template, chunk)
 
 
+def _frame_pattern(template: str) -> re.Pattern[str]:
+    """The template as a pattern over space-joined tokens, any text in its slots."""
+    parts = re.split(r"\{[A-Za-z_0-9]+\}", template)
+    return re.compile(" ?.+? ?".join(re.escape(" ".join(tokenize(p))) for p in parts) + "$")
+
+
+def _target_sentences(emails: list[dict]) -> list[str]:
+    """The sentence (as space-joined tokens) around each project-name target."""
+    out = []
+    for e in emails:
+        toks = tokenize(e["body"])
+        for d in (d for d in e["deps"] if d["kind"] == "entity"):
+            start = end = d["target_token"]
+            while start > 0 and toks[start - 1] not in {".", "?", "!"}:
+                start -= 1
+            while toks[end] not in {".", "?", "!"}:
+                end += 1
+            out.append(" ".join(toks[start : end + 1]))
+    return out
+
+
+def test_projects_are_introduced_again(small: list[dict]) -> None:
+    """About a quarter of the sentences that name a project again read as an introduction,
+    so an introduction is not always a project's first mention; none with reintroduce=0."""
+    intros = [_frame_pattern(t) for t in g.ENTITY_CUES[g.MORE_FRAMES_POOL]]
+    targets = [_frame_pattern(t) for t in g.ENTITY_TARGETS[g.MORE_FRAMES_POOL]]
+
+    def share(emails: list[dict]) -> float:
+        sentences = _target_sentences(emails)
+        assert len(sentences) > 100
+        assert all(any(p.search(s) for p in intros + targets) for s in sentences)
+        return sum(any(p.search(s) for p in intros) for s in sentences) / len(sentences)
+
+    assert abs(share(small) - g.DEFAULT_REINTRODUCE) < 0.08
+    assert share(g.generate(300, seed=1, reintroduce=0.0)) == 0
+
+
 def test_heldout_pool_words_are_known(corpus: list[dict]) -> None:
     """Every word of the held-out pool is an ordinary word of the corpus (in at least five
     of its emails, so in any training split's vocabulary): held-out probes are new

@@ -7,8 +7,9 @@ each email's "deps" (see data/README.md):
 * reason: "... due to <reason phrase>, <filler> I need to take a <loan|sick|flight|vacation>"
   (the cue phrasing varies: "because of X,", "since X came up,", "X came up, so", ...)
 * tense:  "<Today|Yesterday|Tomorrow> ..., <filler> I <need|needed|will need> ..."
-* entity: a project code name is introduced, repeated after filler sentences, and
-  named again in the sentences after that target.
+* entity: a project code name is introduced, repeated after filler sentences (a
+  quarter of the time in a sentence that reads as an introduction itself), and named
+  again in the sentences after that target.
 * cross: the reason is stated in a sentence of its own, filler sentences follow,
   then "So I need to take a <target>" (the cue crosses sentence boundaries).
 
@@ -26,8 +27,10 @@ The frame tables also list further training phrasings under "more", which the
 corpus adds to the "train" pool (`generate(more_frames=False)`, `--no-more-frames`,
 leaves them out). Some long filler units are the corpus's own neutral topic sentences
 (`borrow`, `--borrow-filler`), so the text between cue and target is not only the
-filler's composed parts. With both the gated cells carry their cues through held-out
-templates much further than without (BENCHMARKS.md, "Which template recall depends on").
+filler's composed parts. Some project names are repeated in one of the introductions
+(`reintroduce`, `--reintroduce`), so an introduction is not always a project's first
+mention. With all three the gated cells carry their cues through held-out templates
+much further than without (BENCHMARKS.md, "Which template recall depends on").
 
 Only `random.Random(seed)` is used, so the output is byte-identical for a seed:
 
@@ -72,6 +75,11 @@ DEFAULT_OUT = Path("data/emails.jsonl.gz")
 # The chance that a long filler unit is a borrowed topic sentence: 0.4 left the GRU
 # without three of its four cues in its default work (BENCHMARKS.md).
 DEFAULT_BORROW = 0.15
+# The chance that the sentence that names the project again is one of the pool's
+# introductions ("Here is a quick status update on Falcon."). Without it an
+# introduction is always a project's first mention, and the LSTM learned to leave its
+# memory of the name unread in any sentence that reads like one (BENCHMARKS.md).
+DEFAULT_REINTRODUCE = 0.25
 
 POOLS: tuple[str, ...] = fl.POOLS  # "train" builds the corpus, "heldout" the held-out probes
 # The frames of the "train" pool and the extra training phrasings listed under "more"
@@ -316,9 +324,10 @@ class _EmailBuilder:
     """Builds one email from its pools of cue frames, target frames and filler."""
 
     def __init__(self, rng: random.Random, pool: str = "train", filler_pool: str | None = None,
-                 target_pool: str | None = None, borrow: float = 0.0):
+                 target_pool: str | None = None, borrow: float = 0.0, reintroduce: float = 0.0):
         self.rng = rng
         self.borrow = borrow  # the chance that a long filler unit is a borrowed topic sentence
+        self.reintroduce = reintroduce  # the chance that a project's target is an introduction
         self.pool = pool  # cue phrasings and the sentences that introduce a cue
         self.target_pool = target_pool or pool  # the sentences that ask for a target
         self.fillers = FILLER_POOLS[filler_pool or pool]
@@ -467,7 +476,9 @@ class _EmailBuilder:
         cap_name = name.capitalize()
         for _ in range(200):
             cue = _fill(rng, rng.choice(ENTITY_CUES[self.pool]))
-            tgt = _fill(rng, rng.choice(ENTITY_TARGETS[self.target_pool]))
+            reintro = self.reintroduce and rng.random() < self.reintroduce
+            targets = ENTITY_CUES[self.pool] if reintro else ENTITY_TARGETS[self.target_pool]
+            tgt = _fill(rng, rng.choice(targets))
             ctoks = tokenize(cue.replace("{P}", cap_name))
             ttoks = tokenize(tgt.replace("{P}", cap_name))
             base = len(ctoks) - ctoks.index(name) + ttoks.index(name)
@@ -587,9 +598,9 @@ def _plan(rng: random.Random, n: int) -> list[tuple[str, list[int]]]:
 def _email(rng: random.Random, pattern: str, bands: list[int],
            lecture_combo: tuple[str, bool] | None, pool: str = "train",
            filler_pool: str | None = None, target_pool: str | None = None, borrow: float = 0.0,
-           ) -> tuple[str, str, str, list[_Dep], list[str]] | None:
+           reintroduce: float = 0.0) -> tuple[str, str, str, list[_Dep], list[str]] | None:
     """One email: (topic, subject, marked body, deps, filler units); None if a block overflows."""
-    b = _EmailBuilder(rng, pool, filler_pool, target_pool, borrow)
+    b = _EmailBuilder(rng, pool, filler_pool, target_pool, borrow, reintroduce)
     topic = rng.choice(ALL_TOPICS)
     while "E" in pattern and topic.name in PERSONAL_TOPICS:  # project news is business mail
         topic = rng.choice(ALL_TOPICS)
@@ -746,18 +757,20 @@ def _finalize(marked: str, deps: list[_Dep]) -> tuple[str, list[dict]]:
 
 def generate(n_emails: int = DEFAULT_N_EMAILS, seed: int = DEFAULT_SEED,
              fillers: set[str] | None = None, *, borrow: float = DEFAULT_BORROW,
-             more_frames: bool = True) -> list[dict]:
+             more_frames: bool = True, reintroduce: float = DEFAULT_REINTRODUCE) -> list[dict]:
     """Generate the corpus: a list of dicts with id, topic, subject, body, deps.
 
     Only the "train" template pool is used (never "heldout"). `fillers`, if given,
     receives every filler unit (clause or sentence between a cue and its target)
     used. `borrow` is the chance that a long filler unit is one of the corpus's own
     neutral topic sentences instead; `more_frames` adds the training phrasings
-    listed under "more" to the pool's cue and target frames (the built-in corpus:
-    both, as the defaults are).
+    listed under "more" to the pool's cue and target frames; `reintroduce` is the
+    chance that the sentence that names a project again is one of the pool's
+    introductions (the built-in corpus: all three as the defaults are).
     """
     pool = MORE_FRAMES_POOL if more_frames else "train"
-    return _generate(n_emails, seed, pool, "e", fillers, "train", lecture=True, borrow=borrow)
+    return _generate(n_emails, seed, pool, "e", fillers, "train", lecture=True, borrow=borrow,
+                     reintroduce=reintroduce)
 
 
 def heldout_probe_emails(n_emails: int = DEFAULT_HELDOUT_EMAILS, seed: int = DEFAULT_SEED,
@@ -779,7 +792,8 @@ def heldout_probe_emails(n_emails: int = DEFAULT_HELDOUT_EMAILS, seed: int = DEF
 
 def _generate(n_emails: int, seed: int, pool: str, prefix: str, fillers: set[str] | None,
               filler_pool: str | None = None, lecture: bool = False,
-              targets: str | None = None, borrow: float = 0.0) -> list[dict]:
+              targets: str | None = None, borrow: float = 0.0,
+              reintroduce: float = 0.0) -> list[dict]:
     """Emails of the plan (`lecture`: some short requests are the lecture's sentence)."""
     rng = random.Random(seed)
     plan = _plan(rng, n_emails)
@@ -795,7 +809,8 @@ def _generate(n_emails: int, seed: int, pool: str, prefix: str, fillers: set[str
                 n_lecture += 1
             n_r1 += 1
         for _ in range(20):
-            built = _email(rng, pattern, bands, combo, pool, filler_pool, targets, borrow)
+            built = _email(rng, pattern, bands, combo, pool, filler_pool, targets, borrow,
+                           reintroduce)
             if built is None:  # a block without room: draw the email again
                 continue
             topic, subject, marked, deps, units = built
@@ -848,13 +863,19 @@ def main(argv: Sequence[str] | None = None) -> None:
                         help="add the training phrasings listed under \"more\" in the "
                         "templates to the cue and target frames (default: on, the built-in "
                         "corpus)")
+    parser.add_argument("--reintroduce", type=float, default=DEFAULT_REINTRODUCE, metavar="P",
+                        help="chance that the sentence that names a project again is one of "
+                        "the introductions (default "
+                        f"{DEFAULT_REINTRODUCE}: the built-in corpus)")
     args = parser.parse_args(argv)
-    if not 0 <= args.borrow_filler < 1:
-        parser.error("--borrow-filler must be at least 0 and below 1")
+    for name, value in (("--borrow-filler", args.borrow_filler),
+                        ("--reintroduce", args.reintroduce)):
+        if not 0 <= value < 1:
+            parser.error(f"{name} must be at least 0 and below 1")
     start = time.perf_counter()
     fillers: set[str] = set()
     emails = generate(args.n_emails, args.seed, fillers, borrow=args.borrow_filler,
-                      more_frames=args.more_frames)
+                      more_frames=args.more_frames, reintroduce=args.reintroduce)
     path = write_corpus(args.out, args.n_emails, args.seed, emails=emails)
     print(f"wrote {path} in {time.perf_counter() - start:.1f} s")
     print(format_summary(summarize(emails, fillers)))
