@@ -41,10 +41,11 @@ from autocomplete.tokens import PAD_ID, SUBJECT_SEPARATOR
 # largest matrix product of a step.
 DEFAULT_PROJECTION = 128
 # Windows per update, per cell. The gated cells take updates of 16 windows, smaller than
-# the 2 cores run fastest: with them, on the built-in corpus, the LSTM at Adam 2e-2 carried
-# the reason through held-out templates in three seeds of three and the GRU at 1e-2
-# completed the lecture in three of three, where the GRU's updates of 32 at 2e-2 read a
-# time word wrongly in one (BENCHMARKS.md, "Which template recall depends on").
+# the 2 cores run fastest: with them, on the built-in corpus before its reintroduced
+# projects, the LSTM at Adam 2e-2 carried the reason through held-out templates in three
+# seeds of three and the GRU at 1e-2 completed the lecture in three of three, where the
+# GRU's updates of 32 at 2e-2 read a time word wrongly in one; on the current corpus the
+# GRU's seed 1 reads Today as Tomorrow (BENCHMARKS.md, "Which template recall depends on").
 DEFAULT_BATCH_SIZES = {"lstm": 16, "gru": 16, "simple_rnn": 64}
 # Adam rates per cell; the LSTM's 3e-2 at 16 windows found no reason in one seed of two
 # (nor in 2,400 updates).
@@ -54,9 +55,9 @@ DEFAULT_LEARNING_RATES = {"lstm": 2e-2, "gru": 1e-2, "simple_rnn": 1e-2}
 DEFAULT_EMBEDDING_DIMS = {"lstm": 64, "gru": 128, "simple_rnn": 128}
 # The run's work in optimizer updates, per cell. The LSTM's 1,600 see as many windows as
 # the 800 updates of 32 whose three seeds held the lecture's three verbs from update 300
-# to 550 on the corpus before the current one (BENCHMARKS.md, "Default training"); with
-# the GRU's 1,760 three seeds of three completed the lecture (with 1,320 one seed of two
-# read Today as Tomorrow). Both end within 10 minutes on a 2-core Xeon with AVX-512; on a
+# to 550 on an earlier corpus (BENCHMARKS.md, "Default training"); with the GRU's 1,760
+# three seeds of three completed the lecture on the corpus before the current one, two of
+# three on the current one (with 1,320 one seed of two read Today as Tomorrow). Both end within 10 minutes on a 2-core Xeon with AVX-512; on a
 # slower 2-core CPU the GRU's takes longer (BENCHMARKS.md, "Default training").
 DEFAULT_UPDATES = {"lstm": 1600, "gru": 1760, "simple_rnn": 330}
 # Units per cell. The LSTM's 192 make its update about 1.4x cheaper than 256 (its four
