@@ -57,8 +57,9 @@ DEFAULT_EMBEDDING_DIMS = {"lstm": 64, "gru": 128, "simple_rnn": 128}
 # the 800 updates of 32 whose three seeds held the lecture's three verbs from update 300
 # to 550 on an earlier corpus (BENCHMARKS.md, "Default training"); with the GRU's 1,760
 # three seeds of three completed the lecture on the corpus before the current one, two of
-# three on the current one (with 1,320 one seed of two read Today as Tomorrow). Both end within 10 minutes on a 2-core Xeon with AVX-512; on a
-# slower 2-core CPU the GRU's takes longer (BENCHMARKS.md, "Default training").
+# three on the current one (with 1,320 one seed of two read Today as Tomorrow). Both end
+# within 10 minutes on a 2-core Xeon with AVX-512; on a slower 2-core CPU the GRU's takes
+# longer (BENCHMARKS.md, "Default training").
 DEFAULT_UPDATES = {"lstm": 1600, "gru": 1760, "simple_rnn": 330}
 # Units per cell. The LSTM's 192 make its update about 1.4x cheaper than 256 (its four
 # gates are each as wide as the layer), and found the cues no later: at 256 units the one
