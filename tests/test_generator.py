@@ -415,6 +415,17 @@ def test_cli_writes_file(tmp_path, capsys) -> None:
     assert "deps per kind x band" in capsys.readouterr().out
 
 
+@pytest.mark.parametrize("option", ["--borrow-filler", "--reintroduce"])
+@pytest.mark.parametrize("value", ["-0.1", "1"])
+def test_cli_rejects_shares_outside_0_1(tmp_path, capsys, option: str, value: str) -> None:
+    out = tmp_path / "cli.jsonl.gz"
+    with pytest.raises(SystemExit) as exc:
+        g.main([option, value, "--n-emails", "60", "--out", str(out)])
+    assert exc.value.code == 2
+    assert f"{option} must be at least 0 and below 1" in capsys.readouterr().err
+    assert not out.exists()
+
+
 def test_load_builtin_columns() -> None:
     df = load_builtin()
     assert list(df.columns) == ["id", "topic", "subject", "body", "deps"]
