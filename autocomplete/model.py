@@ -247,8 +247,15 @@ def compile_model(
     clipnorm: float | None = 1.0,
     global_clipnorm: float | None = None,
     optimizer: str = "adam",
+    embedding_decay: float = 0.0,
 ) -> keras.Model:
     """Compile with Adam (or plain SGD) and the chosen clipping (None for both: off).
+
+    `embedding_decay` is a decoupled weight decay (AdamW's: each update also takes
+    learning rate x decay x the weight) on the word vectors alone. Adam moves a rare
+    word's vector as far per sighting as a common word's, so a word seen a few dozen
+    times can end with a vector as long as any, fitted to the few sentences it was
+    seen in; the decay shrinks the vectors that the gradients do not keep up.
 
     Adam divides each step by a running gradient scale, so a gradient spike
     moves the weights little even unclipped; with SGD the step is the gradient
@@ -272,6 +279,11 @@ def compile_model(
         learning_rate=learning_rate,
         clipnorm=clipnorm or None,
         global_clipnorm=global_clipnorm or None,
+        weight_decay=embedding_decay or None,
     )
+    if embedding_decay:
+        embedding = model.get_layer("embedding").embeddings
+        opt.exclude_from_weight_decay(
+            var_list=[v for v in model.trainable_variables if v is not embedding])
     model.compile(optimizer=opt, loss=NextTokenCrossEntropy())
     return model

@@ -157,6 +157,11 @@ class TrainConfig:
         min_open=True)
     l2: float = option(1e-6, "L2 weight on embedding, kernels and recurrent kernels "
                        "(0 turns it off; small: a guard against exploding weights).", min=0)
+    embedding_decay: float = option(
+        0.0, "Decoupled weight decay on the word vectors alone (AdamW's: each update "
+        "also shrinks them by learning rate x this), so that a rare word's vector stays "
+        "short. Off by default: on the built-in corpus 0.1 cost the LSTM its project name "
+        "and 1.0 every cue within the default work.", min=0)
     dropout: float = option(0.0, "Dropout on the inputs of the recurrent layers and of the "
                             "output layer.", min=0, max=1, max_open=True)
     word_dropout: float = option(
@@ -464,7 +469,7 @@ def train(
             model, learning_rate=cfg.learning_rate,
             clipnorm=distribute.replica_clipnorm(cfg.clipnorm, strategy),
             global_clipnorm=distribute.replica_clipnorm(cfg.global_clipnorm, strategy),
-            optimizer=cfg.optimizer,
+            optimizer=cfg.optimizer, embedding_decay=cfg.embedding_decay,
         )
     distribute.build_for_fit(model, strategy, [a[: cfg.batch_size // replicas]
                                                for a in data.train_sample])

@@ -16,6 +16,13 @@ and distance band for each combination (cue frames / target frames / filler):
 * held out / held out / held out: the report's held-out-template probes.
 
     python benchmarks/template_split.py models/lstm models/gru --emails 1500
+
+With `--shrink-rare N` the tables are those of each model with the word vectors of
+the words seen fewer than N times in its training split multiplied by `--shrink`
+(in memory; the directory is not changed): a diagnosis of whether rare words'
+vectors, not the frames themselves, disturb what the model remembers.
+
+    python benchmarks/template_split.py models/gru --shrink-rare 100 --shrink 0.3
 """
 
 from __future__ import annotations
@@ -56,12 +63,44 @@ def recall_table(lm, frames: str, filler: str, emails: int, raw: bool,
     return summary.pivot(index="kind", columns="band", values="recall")
 
 
+def shrink_rare(lm, model_dir: str, below: int, factor: float) -> int:
+    """Scale the word vectors of `lm` seen fewer than `below` times (but at least once) in
+    its training split of the built-in corpus by `factor`; return how many were scaled."""
+    import numpy as np
+
+    from autocomplete import textprep
+    from autocomplete.artifacts import read_config
+    from autocomplete.corpus.builtin import load_builtin
+    from autocomplete.corpus.normalize import keeps_numbers, normalize_emails
+
+    config = read_config(model_dir)
+    seed = config.get("split_seed")
+    df = textprep.split_by_email(load_builtin(), config.get("seed", 0) if seed is None
+                                 else seed)["train"]
+    if not keeps_numbers(config):
+        df = normalize_emails(df)[0]
+    ids = textprep.encode(textprep.make_vectorizer(lm.vocab), df["body"].tolist())
+    counts = np.bincount(np.concatenate(ids), minlength=len(lm.vocab))
+    rare = [i for i, (word, n) in enumerate(zip(lm.vocab, counts, strict=True))
+            if 0 < n < below and not word.startswith("[")]
+    vectors = lm.model.get_layer("embedding").embeddings
+    table = vectors.numpy()
+    table[rare] *= factor
+    vectors.assign(table)
+    return len(rare)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("models", nargs="+", help="model directories trained on the "
                         "built-in corpus")
     parser.add_argument("--emails", type=int, default=1500,
                         help="probe emails per combination [default: 1500]")
+    parser.add_argument("--shrink-rare", type=int, default=0, metavar="N",
+                        help="scale the word vectors of words seen fewer than N times in "
+                        "the model's training split first [default: 0, none]")
+    parser.add_argument("--shrink", type=float, default=0.3,
+                        help="the factor for --shrink-rare [default: 0.3]")
     args = parser.parse_args()
 
     from autocomplete.artifacts import read_config
@@ -72,6 +111,10 @@ def main() -> None:
     for path in args.models:
         lm = KerasLM(path)
         raw = keeps_numbers(read_config(path))
+        if args.shrink_rare:
+            n = shrink_rare(lm, path, args.shrink_rare, args.shrink)
+            print(f"{path}: {n} word vectors (seen fewer than {args.shrink_rare} times in "
+                  f"training) scaled by {args.shrink}")
         rows = []
         for frames, targets, filler in COMBINATIONS:
             table = recall_table(lm, frames, filler, args.emails, raw, targets)

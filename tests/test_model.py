@@ -49,6 +49,30 @@ def test_clipping_configured_as_asked():
         opt(clipnorm=1.0, global_clipnorm=1.0)
 
 
+def test_embedding_decay_shrinks_only_the_word_vectors():
+    """A word absent from the batch shrinks by lr x decay; every other weight moves as without."""
+    x = np.array([[1, 2, 3, 4]], "int32")
+    y = np.array([[2, 3, 4, 5]], "int32")
+
+    def step(decay):
+        keras.utils.set_random_seed(0)
+        model = compile_model(build_model("gru", 20, units=4, embedding_dim=4, l2=0),
+                              learning_rate=0.1, embedding_decay=decay)
+        before = [v.numpy().copy() for v in model.trainable_variables]
+        model.train_on_batch(x, y)
+        return before, [v.numpy() for v in model.trainable_variables]
+
+    before, plain = step(0.0)
+    _, decayed = step(0.5)
+    unseen = 10  # never in x: no gradient, so Adam leaves it and only the decay moves it
+    np.testing.assert_allclose(plain[0][unseen], before[0][unseen])
+    np.testing.assert_allclose(decayed[0][unseen], before[0][unseen] * (1 - 0.1 * 0.5),
+                               rtol=1e-6)
+    assert not np.allclose(decayed[0][1:5], plain[0][1:5])
+    for a, b in zip(plain[1:], decayed[1:], strict=True):
+        np.testing.assert_allclose(a, b, rtol=1e-6)
+
+
 def test_unknown_cell():
     with pytest.raises(ValueError, match="unknown cell"):
         build_model("transformer", 10)
