@@ -74,12 +74,14 @@ def shrink_rare(lm, model_dir: str, below: int, factor: float) -> int:
     from autocomplete.corpus.normalize import keeps_numbers, normalize_emails
 
     config = read_config(model_dir)
-    seed = config.get("split_seed")
-    df = textprep.split_by_email(load_builtin(), config.get("seed", 0) if seed is None
-                                 else seed)["train"]
-    if not keeps_numbers(config):
-        df = normalize_emails(df)[0]
-    ids = textprep.encode(textprep.make_vectorizer(lm.vocab), df["body"].tolist())
+    subjects = bool(config.get("subject"))
+    df = load_builtin()
+    if not keeps_numbers(config):  # as `train` does: placeholders first, then the split
+        df = normalize_emails(df, subjects=subjects)[0]
+    seed = config.get("split_seed", config.get("seed", 0))
+    train = textprep.split_by_email(df, seed=seed)["train"]
+    ids = textprep.encode(textprep.make_vectorizer(lm.vocab),
+                          textprep.model_texts(train, subjects))
     counts = np.bincount(np.concatenate(ids), minlength=len(lm.vocab))
     rare = [i for i, (word, n) in enumerate(zip(lm.vocab, counts, strict=True))
             if 0 < n < below and not word.startswith("[")]
