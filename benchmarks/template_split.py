@@ -78,7 +78,8 @@ def shrink_rare(lm, model_dir: str, below: int, factor: float) -> int:
     df = load_builtin()
     if not keeps_numbers(config):  # as `train` does: placeholders first, then the split
         df = normalize_emails(df, subjects=subjects)[0]
-    seed = config.get("split_seed", config.get("seed", 0))
+    seed = config.get("split_seed")
+    seed = config.get("seed", 0) if seed is None else seed  # as `train` resolves it
     train = textprep.split_by_email(df, seed=seed)["train"]
     ids = textprep.encode(textprep.make_vectorizer(lm.vocab),
                           textprep.model_texts(train, subjects))
