@@ -42,6 +42,7 @@ def build_model(
     recurrent_initializer: str | keras.initializers.Initializer = "orthogonal",
     gate_init: str = "chrono-full",
     embedding_std: float | None = None,
+    embedding_max_norm: float | None = None,
     max_lag: int = 120,
     seed: int = 0,
     precision: str = "float32",
@@ -72,6 +73,10 @@ def build_model(
     than their initial differences: from Keras's start the LSTM's name vectors
     end up nearly parallel, from std 0.5 far apart (BENCHMARKS.md, "Word
     vectors"; it did not make the LSTM copy the names).
+
+    `embedding_max_norm` keeps every word vector at most that long (Keras's `MaxNorm`
+    constraint, applied after each update), so a rare word cannot grow a vector longer
+    than the common words' and push the recurrent state where common words never do.
     """
     if precision not in PRECISIONS:
         raise ValueError(f"unknown precision {precision!r}; use {' or '.join(PRECISIONS)}")
@@ -90,6 +95,8 @@ def build_model(
             else "uniform")  # Keras's default
     embedding = (TiedEmbedding if tie_embeddings else keras.layers.Embedding)(
         vocab_size, embedding_dim, embeddings_initializer=init, embeddings_regularizer=reg,
+        embeddings_constraint=(keras.constraints.MaxNorm(embedding_max_norm, axis=1)
+                               if embedding_max_norm else None),
         name="embedding", dtype=precision,
     )
     x = embedding(tokens)

@@ -181,6 +181,10 @@ class TrainConfig:
     embedding_std: float | None = option(
         None, "Start the word vectors from a normal distribution with this standard "
         "deviation (default: Keras's uniform -0.05..0.05).", min=0, min_open=True)
+    embedding_max_norm: float | None = option(
+        None, "Keep every word vector at most this long (Keras's MaxNorm constraint), so "
+        "that a rare word's vector cannot outgrow the common words' (default: no limit).",
+        min=0, min_open=True)
     tie_embeddings: bool = option(
         False, "Score the output with the word vectors themselves (tied embeddings; the "
         "projection, or else the units, as wide as the word vectors).",
@@ -460,7 +464,8 @@ def train(
         cell=cfg.cell, vocab_size=len(vocab), units=cfg.units, layers=cfg.layers,
         embedding_dim=cfg.embedding_dim, l2=cfg.l2, dropout=cfg.dropout,
         activation=cfg.activation, gate_init=cfg.gate_init, seed=cfg.seed,
-        embedding_std=cfg.embedding_std, projection=cfg.projection or None,
+        embedding_std=cfg.embedding_std, embedding_max_norm=cfg.embedding_max_norm,
+        projection=cfg.projection or None,
         tie_embeddings=cfg.tie_embeddings,
     )
     with strategy.scope():

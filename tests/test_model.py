@@ -73,6 +73,25 @@ def test_embedding_decay_shrinks_only_the_word_vectors():
         np.testing.assert_allclose(a, b, rtol=1e-6)
 
 
+def test_embedding_max_norm_caps_every_word_vector():
+    """After an update no word vector is longer than the cap; without it some are."""
+    x = np.array([[1, 2, 3, 4]], "int32")
+    y = np.array([[2, 3, 4, 5]], "int32")
+
+    def trained(cap):
+        keras.utils.set_random_seed(0)
+        model = build_model("lstm", 20, units=4, embedding_dim=4, l2=0,
+                            embedding_std=1.0, embedding_max_norm=cap)
+        compile_model(model, learning_rate=0.1)
+        model.train_on_batch(x, y)
+        return np.linalg.norm(model.get_layer("embedding").embeddings.numpy(), axis=1)
+
+    assert trained(None).max() > 1.5  # N(0, 1) vectors in 4 dimensions: about 2 long
+    capped = trained(1.0)
+    assert capped.max() <= 1.0 + 1e-5
+    assert capped.min() > 0.5  # scaled back to the cap, not zeroed
+
+
 def test_unknown_cell():
     with pytest.raises(ValueError, match="unknown cell"):
         build_model("transformer", 10)
