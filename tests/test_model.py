@@ -86,10 +86,10 @@ def test_embedding_max_norm_caps_every_word_vector():
         model.train_on_batch(x, y)
         return np.linalg.norm(model.get_layer("embedding").embeddings.numpy(), axis=1)
 
-    assert trained(None).max() > 1.5  # N(0, 1) vectors in 4 dimensions: about 2 long
-    capped = trained(1.0)
-    assert capped.max() <= 1.0 + 1e-5
-    assert capped.min() > 0.5  # scaled back to the cap, not zeroed
+    free = trained(None)
+    assert (free > 1.0).sum() > 5  # N(0, 1) vectors in 4 dimensions: about 2 long
+    # the same first update, then every vector longer than the cap scaled back to it
+    np.testing.assert_allclose(trained(1.0), np.minimum(free, 1.0), rtol=1e-5)
 
 
 def test_unknown_cell():
