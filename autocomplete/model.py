@@ -18,6 +18,7 @@ from pathlib import Path
 import keras
 import numpy as np
 
+from autocomplete.lazy_adam import LazyAdam
 from autocomplete.losses import NextTokenCrossEntropy
 from autocomplete.model_names import GATE_INITS, PRECISIONS
 from autocomplete.tied_embedding import TiedEmbedding
@@ -37,6 +38,7 @@ def build_model(
     layers: int = 1,
     embedding_dim: int = 128,
     l2: float = 1e-6,
+    embedding_l2: float | None = None,
     dropout: float = 0.0,
     activation: str = "tanh",
     recurrent_initializer: str | keras.initializers.Initializer = "orthogonal",
@@ -74,6 +76,9 @@ def build_model(
     end up nearly parallel, from std 0.5 far apart (BENCHMARKS.md, "Word
     vectors"; it did not make the LSTM copy the names).
 
+    `embedding_l2` is the L2 weight on the word vectors alone (default: `l2`); lazy
+    Adam needs 0 there, since a penalty's gradient reaches every row on every step.
+
     `embedding_max_norm` keeps every word vector at most that long (Keras's `MaxNorm`
     constraint, applied after each update), so a rare word cannot grow a vector longer
     than the common words' and push the recurrent state where common words never do.
@@ -90,11 +95,13 @@ def build_model(
             f"tied embeddings need the output layer's input ({head_width}: the projection, "
             f"or else the units) as wide as the word vectors ({embedding_dim})")
     reg = keras.regularizers.L2(l2) if l2 else None
+    embedding_l2 = l2 if embedding_l2 is None else embedding_l2
     tokens = keras.Input(shape=(None,), dtype="int32", name="tokens")
     init = (keras.initializers.RandomNormal(stddev=embedding_std, seed=seed) if embedding_std
             else "uniform")  # Keras's default
     embedding = (TiedEmbedding if tie_embeddings else keras.layers.Embedding)(
-        vocab_size, embedding_dim, embeddings_initializer=init, embeddings_regularizer=reg,
+        vocab_size, embedding_dim, embeddings_initializer=init,
+        embeddings_regularizer=keras.regularizers.L2(embedding_l2) if embedding_l2 else None,
         embeddings_constraint=(keras.constraints.MaxNorm(embedding_max_norm, axis=1)
                                if embedding_max_norm else None),
         name="embedding", dtype=precision,
@@ -256,7 +263,10 @@ def compile_model(
     optimizer: str = "adam",
     embedding_decay: float = 0.0,
 ) -> keras.Model:
-    """Compile with Adam (or plain SGD) and the chosen clipping (None for both: off).
+    """Compile with Adam, lazy Adam or plain SGD and the chosen clipping (None: off).
+
+    "lazy-adam" (`autocomplete.lazy_adam`) moves a word vector only on the steps
+    that read the word; build the model with `embedding_l2=0` for it.
 
     `embedding_decay` is a decoupled weight decay (AdamW's: each update also takes
     learning rate x decay x the weight) on the word vectors alone. Adam moves a rare
@@ -279,9 +289,10 @@ def compile_model(
     """
     if clipnorm and global_clipnorm:
         raise ValueError("use clipnorm or global_clipnorm, not both")
-    optimizers = {"adam": keras.optimizers.Adam, "sgd": keras.optimizers.SGD}
+    optimizers = {"adam": keras.optimizers.Adam, "lazy-adam": LazyAdam,
+                  "sgd": keras.optimizers.SGD}
     if optimizer not in optimizers:
-        raise ValueError(f"unknown optimizer {optimizer!r}; use 'adam' or 'sgd'")
+        raise ValueError(f"unknown optimizer {optimizer!r}; use one of {', '.join(optimizers)}")
     opt = optimizers[optimizer](
         learning_rate=learning_rate,
         clipnorm=clipnorm or None,

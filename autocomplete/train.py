@@ -148,8 +148,10 @@ class TrainConfig:
         "0 (0: constant). The default runs hold the rate: with the bottleneck the cues are "
         "found at a constant rate, and a decay into the end of so short a run kept two of "
         "three seeds from finding the tense.", min=0, max=1)
-    optimizer: str = option("adam", "sgd takes raw gradient steps: the setting where "
-                            "clipping visibly matters.", choices=("adam", "sgd"))
+    optimizer: str = option(
+        "adam", "lazy-adam moves a word vector only on the steps that read the word (no L2 "
+        "on the word vectors); sgd takes raw gradient steps: the setting where clipping "
+        "visibly matters.", choices=("adam", "lazy-adam", "sgd"))
     clipnorm: float | None = option(1.0, "Clip each variable's gradient to this L2 norm.",
                                     min=0, min_open=True)
     global_clipnorm: float | None = option(
@@ -463,6 +465,8 @@ def train(
     arch = dict(
         cell=cfg.cell, vocab_size=len(vocab), units=cfg.units, layers=cfg.layers,
         embedding_dim=cfg.embedding_dim, l2=cfg.l2, dropout=cfg.dropout,
+        # a penalty's gradient reaches every word vector on every step: none for lazy Adam
+        embedding_l2=0.0 if cfg.optimizer == "lazy-adam" else None,
         activation=cfg.activation, gate_init=cfg.gate_init, seed=cfg.seed,
         embedding_std=cfg.embedding_std, embedding_max_norm=cfg.embedding_max_norm,
         projection=cfg.projection or None,

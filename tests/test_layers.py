@@ -9,7 +9,7 @@ Layers, earliest first:
 
     tokens     tokens, textprep, model_names, tied_embedding (a layer that loading a saved
                model needs), artifacts, shards, corpus/*, the package itself
-    engines    model, losses, keras_step, fastpath, decoding, decoding_defaults, memo,
+    engines    model, lazy_adam, losses, keras_step, fastpath, decoding, decoding_defaults, memo,
                logprobs, cache, ngram, blend, callbacks/*, distribute
     evaluate   evaluate/*
     train      train (scores its held-out data with evaluate's packed-window scorer)
@@ -33,7 +33,8 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("tokens", ("autocomplete.tokens", "autocomplete.textprep", "autocomplete.model_names",
                 "autocomplete.tied_embedding", "autocomplete.artifacts", "autocomplete.shards",
                 "autocomplete.corpus")),
-    ("engines", ("autocomplete.model", "autocomplete.losses", "autocomplete.keras_step",
+    ("engines", ("autocomplete.model", "autocomplete.lazy_adam", "autocomplete.losses",
+                 "autocomplete.keras_step",
                  "autocomplete.fastpath", "autocomplete.decoding", "autocomplete.decoding_defaults",
                  "autocomplete.memo", "autocomplete.logprobs", "autocomplete.cache",
                  "autocomplete.ngram", "autocomplete.blend", "autocomplete.callbacks",

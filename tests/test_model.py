@@ -92,6 +92,41 @@ def test_embedding_max_norm_caps_every_word_vector():
     np.testing.assert_allclose(trained(1.0), np.minimum(free, 1.0), rtol=1e-5)
 
 
+def test_lazy_adam_moves_a_word_vector_only_when_the_word_is_read():
+    """Keras's Adam keeps moving a word's vector after its batch; lazy Adam does not."""
+    first = np.array([[1, 2, 3, 2, 4]], "int32")  # word 2 read twice: its slices summed
+    later = np.array([[5, 6, 7, 6, 8]], "int32")
+
+    def vectors(optimizer):
+        keras.utils.set_random_seed(0)
+        model = build_model("gru", 20, units=4, embedding_dim=4, embedding_l2=0)
+        compile_model(model, learning_rate=0.01, optimizer=optimizer, clipnorm=None)
+        table = model.get_layer("embedding").embeddings
+        start = table.numpy().copy()
+        model.train_on_batch(first[:, :-1], first[:, 1:])
+        after_first = table.numpy().copy()
+        model.train_on_batch(later[:, :-1], later[:, 1:])
+        return start, after_first, table.numpy()
+
+    start, lazy_first, lazy_later = vectors("lazy-adam")
+    _, adam_first, adam_later = vectors("adam")
+    # the first update is Adam's (a step of the learning rate in each read entry), with
+    # the two slices of word 2 summed before they are squared
+    np.testing.assert_allclose(lazy_first[[1, 3]], adam_first[[1, 3]], atol=1e-6)
+    np.testing.assert_allclose(np.abs(lazy_first - start)[1:4], 0.01, rtol=1e-2)
+    np.testing.assert_array_equal(lazy_first[4:], start[4:])
+    unread = [1, 2, 3, 4, 15]  # read by the first batch alone, or by neither
+    np.testing.assert_array_equal(lazy_later[unread], lazy_first[unread])
+    assert np.abs(adam_later[[1, 3]] - adam_first[[1, 3]]).min() > 5e-3  # 0.9 x its step
+    assert np.abs(lazy_later[5:8] - lazy_first[5:8]).min() > 1e-3  # the later words move
+
+
+def test_lazy_adam_model_has_no_penalty_on_word_vectors():
+    model = build_model("gru", 20, units=4, l2=1e-3, embedding_l2=0)
+    assert model.get_layer("embedding").embeddings_regularizer is None
+    assert model.get_layer("rnn_1").kernel_regularizer is not None
+
+
 def test_unknown_cell():
     with pytest.raises(ValueError, match="unknown cell"):
         build_model("transformer", 10)
