@@ -262,6 +262,7 @@ def compile_model(
     global_clipnorm: float | None = None,
     optimizer: str = "adam",
     embedding_decay: float = 0.0,
+    ema_momentum: float = 0.0,
 ) -> keras.Model:
     """Compile with Adam, lazy Adam or plain SGD and the chosen clipping (None: off).
 
@@ -273,6 +274,9 @@ def compile_model(
     word's vector as far per sighting as a common word's, so a word seen a few dozen
     times can end with a vector as long as any, fitted to the few sentences it was
     seen in; the decay shrinks the vectors that the gradients do not keep up.
+
+    `ema_momentum` keeps a moving average of the weights (Keras's `use_ema`), which
+    `fit` writes into the model at its end.
 
     Adam divides each step by a running gradient scale, so a gradient spike
     moves the weights little even unclipped; with SGD the step is the gradient
@@ -298,6 +302,8 @@ def compile_model(
         clipnorm=clipnorm or None,
         global_clipnorm=global_clipnorm or None,
         weight_decay=embedding_decay or None,
+        use_ema=bool(ema_momentum),
+        ema_momentum=ema_momentum or 0.99,
     )
     if embedding_decay:
         embedding = model.get_layer("embedding").embeddings

@@ -164,6 +164,10 @@ class TrainConfig:
         "also shrinks them by learning rate x this), so that a rare word's vector stays "
         "short. Off by default: on the built-in corpus 0.1 cost the LSTM its project name "
         "and 1.0 every cue within the default work.", min=0)
+    ema: float = option(
+        0.0, "Keep a moving average of the weights with this momentum (Keras's use_ema); "
+        "the rounds are scored, and the model saved, with the average (0: off).",
+        min=0, max=1, max_open=True)
     dropout: float = option(0.0, "Dropout on the inputs of the recurrent layers and of the "
                             "output layer.", min=0, max=1, max_open=True)
     word_dropout: float = option(
@@ -479,6 +483,7 @@ def train(
             clipnorm=distribute.replica_clipnorm(cfg.clipnorm, strategy),
             global_clipnorm=distribute.replica_clipnorm(cfg.global_clipnorm, strategy),
             optimizer=cfg.optimizer, embedding_decay=cfg.embedding_decay,
+            ema_momentum=cfg.ema,
         )
     distribute.build_for_fit(model, strategy, [a[: cfg.batch_size // replicas]
                                                for a in data.train_sample])
@@ -509,6 +514,8 @@ def train(
         *(callbacks or []),
         backup.saver(),  # last: a saved round has its log written
     ]
+    if cfg.ema:  # first: every other callback sees the averaged weights at a round's end
+        callbacks.insert(0, keras.callbacks.SwapEMAWeights(swap_on_epoch=True))
     grad_cb = None
     if cfg.grad_stats:
         grad_cb = _gradient_stats(cfg, model, data.train_sample, test_w, stage)
@@ -570,7 +577,8 @@ def train(
 # What an interrupted run's weights and windows depend on: --resume needs the same.
 RUN_SETTINGS = ("cell", "units", "layers", "embedding_dim", "projection", "window", "stride",
                 "max_tokens", "text_column", "keep_numbers", "subject", "batch_size", "seed",
-                "split_seed", "optimizer", "precision", "dropout", "word_dropout", "tie_embeddings")
+                "split_seed", "optimizer", "ema", "precision", "dropout", "word_dropout",
+                "tie_embeddings")
 
 
 def _check_resumable(stage: Path, cfg: TrainConfig, corpus_sha256: str) -> None:

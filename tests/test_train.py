@@ -147,6 +147,31 @@ def test_tied_embeddings_reach_the_run_with_gradient_statistics(tmp_path):
               emails=tiny_emails())
 
 
+def test_ema_scores_and_saves_the_averaged_weights(tmp_path):
+    """With a momentum near 1 the average stays at the first update's weights: the rounds
+    are scored, and the model saved, untrained; without it the same run learns."""
+    from autocomplete.train import read_metrics
+
+    cfg = dict(epochs=3, learning_rate=3e-2, time_budget=None)
+    plain = train(tiny_config(tmp_path / "plain", **cfg), verbose=0, emails=tiny_emails())
+    frozen = train(tiny_config(tmp_path / "ema", ema=0.999999, **cfg), verbose=0,
+                   emails=tiny_emails())
+    learned = pd.read_csv(plain / "history.csv")["val_perplexity"].to_numpy()
+    averaged = pd.read_csv(frozen / "history.csv")["val_perplexity"].to_numpy()
+    assert averaged[-1] > 2 * learned[-1] and averaged[-1] > 0.9 * averaged[0]
+    assert read_metrics(frozen)["perplexity"] > 2 * read_metrics(plain)["perplexity"]
+    assert artifacts.read_config(frozen)["ema"] == 0.999999
+
+
+def test_lazy_adam_reaches_the_run_without_l2_on_word_vectors(tmp_path):
+    out = train(tiny_config(tmp_path, optimizer="lazy-adam", epochs=1), verbose=0,
+                emails=tiny_emails())
+    assert artifacts.read_config(out)["optimizer"] == "lazy-adam"
+    model = artifacts.load_keras_model(out)
+    assert model.get_layer("embedding").embeddings_regularizer is None
+    assert model.get_layer("rnn_1").kernel_regularizer is not None
+
+
 def test_word_dropout_is_off_by_default_and_reaches_the_training_batches(tmp_path,
                                                                           monkeypatch):
     from autocomplete import textprep
