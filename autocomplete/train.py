@@ -175,7 +175,7 @@ class TrainConfig:
         "and 1.0 every cue within the default work.", min=0)
     ema: float | None = option(
         None, "Keep a moving average of the weights with this momentum (Keras's use_ema); "
-        "the rounds are scored, and the model saved, with the average (0: off). "
+        "the rounds are scored, backed up and the model saved with the average (0: off). "
         + _per_cell(DEFAULT_EMA, "g"), min=0, max=1, max_open=True)
     dropout: float = option(0.0, "Dropout on the inputs of the recurrent layers and of the "
                             "output layer.", min=0, max=1, max_open=True)
@@ -445,6 +445,7 @@ def train(
     strategy = distribute.make_strategy(cfg.strategy)
     import keras
 
+    from autocomplete.callbacks.average_weights import SwapAverageWeights
     from autocomplete.callbacks.held_out import HeldOutScore
     from autocomplete.callbacks.lr_decay import LinearDecay
     from autocomplete.callbacks.progress import UpdateProgress
@@ -526,7 +527,7 @@ def train(
         backup.saver(),  # last: a saved round has its log written
     ]
     if cfg.ema:  # first: every other callback sees the averaged weights at a round's end
-        callbacks.insert(0, keras.callbacks.SwapEMAWeights(swap_on_epoch=True))
+        callbacks.insert(0, SwapAverageWeights())
     grad_cb = None
     if cfg.grad_stats:
         grad_cb = _gradient_stats(cfg, model, data.train_sample, test_w, stage)

@@ -163,6 +163,14 @@ def test_ema_scores_and_saves_the_averaged_weights(tmp_path):
     assert read_metrics(frozen)["perplexity"] > 2 * read_metrics(plain)["perplexity"]
     assert artifacts.read_config(frozen)["ema"] == 0.999999
 
+    # resumed from a round's backup, the run trains on from its last weights and keeps
+    # averaging: the saved model is the untrained average again, not the trained weights
+    resumed = tiny_config(tmp_path / "resumed", ema=0.999999, **cfg)
+    with pytest.raises(KeyboardInterrupt):
+        train(resumed, verbose=0, emails=tiny_emails(), callbacks=[Interrupt(at_epoch=2)])
+    out = train(resumed, resume=True, verbose=0, emails=tiny_emails())
+    assert read_metrics(out)["perplexity"] > 2 * read_metrics(plain)["perplexity"]
+
 
 def test_lazy_adam_reaches_the_run_without_l2_on_word_vectors(tmp_path):
     out = train(tiny_config(tmp_path, optimizer="lazy-adam", epochs=1), verbose=0,
