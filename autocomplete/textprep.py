@@ -286,7 +286,7 @@ def make_dataset(
     return ds.prefetch(tf.data.AUTOTUNE)
 
 
-def drop_words(ds, rate: float, seed: int = 0, keep: Sequence[int] = ()):
+def drop_words(ds, rate: float | np.ndarray, seed: int = 0, keep: Sequence[int] = ()):
     """Word dropout on training batches: each input id (never a special one, nor one of
     `keep`, such as the subject separator's) becomes `[UNK]` with probability `rate`; the
     targets stay.
@@ -296,18 +296,31 @@ def drop_words(ds, rate: float, seed: int = 0, keep: Sequence[int] = ()):
     stateless, from `seed` and the batch's position in `ds` (apply it after
     `repeat`, so that every batch of a run has its own), so the same run drops
     the same words. `ds` yields (inputs, targets, weights); rate 0 returns it as is.
+    `rate` may also be one probability per vocabulary id (`rare_word_rates`).
     """
-    if not rate:
+    if np.ndim(rate) == 0 and not rate:
         return ds
     import tensorflow as tf
+
+    per_id = tf.constant(rate, tf.float32) if np.ndim(rate) else None
 
     def drop(step, batch):
         x, y, w = batch
         u = tf.random.stateless_uniform(tf.shape(x), seed=tf.stack([tf.constant(seed, tf.int64),
                                                                     step]))
-        kept = (u >= rate) | (x <= max(SPECIAL_IDS))
+        threshold = rate if per_id is None else tf.gather(per_id, x)
+        kept = (u >= threshold) | (x <= max(SPECIAL_IDS))
         for i in keep:
             kept |= x == i
         return tf.where(kept, x, tf.cast(OOV_ID, x.dtype)), y, w
 
     return ds.enumerate().map(drop)
+
+
+def rare_word_rates(inputs: np.ndarray, vocab_size: int, alpha: float) -> np.ndarray:
+    """Per-id word-dropout probabilities alpha / (alpha + n) for a word read n times in
+    `inputs` (Kiperwasser & Goldberg, 2016): the rarer a word, the more often training
+    reads `[UNK]` in its place, so its vector learns from fewer sightings and the cells
+    learn to carry a cue past words they hardly know."""
+    counts = np.bincount(np.asarray(inputs).ravel(), minlength=vocab_size)[:vocab_size]
+    return (alpha / (alpha + counts)).astype("float32")

@@ -185,6 +185,10 @@ class TrainConfig:
         "know. Off by default: on the built-in corpus 0.1 made the GRU keep the reason further "
         "through new filler and lose the project name in new sentences, and kept the LSTM "
         "from finding the tense within its default work.", min=0, max=1, max_open=True)
+    rare_word_dropout: float = option(
+        0.0, "Replace each input word read n times in the training windows by [UNK] with "
+        "probability A / (A + n), for this A (Kiperwasser & Goldberg, 2016): rare words most "
+        "often (0: off; not with --word-dropout or --data).", min=0)
     activation: str = option(
         "tanh", "Recurrent activation; relu on simple_rnn is the exploding-gradient recipe "
         "(on lstm/gru it also gives up cuDNN).", choices=("tanh", "relu"))
@@ -453,7 +457,7 @@ def train(
     from autocomplete.callbacks.time_budget import TimeBudget
     from autocomplete.evaluate.scoring import evaluate_packed_windows
     from autocomplete.model import as_float32, build_model, compile_model, resolve_precision
-    from autocomplete.textprep import drop_words
+    from autocomplete.textprep import drop_words, rare_word_rates
 
     replicas = strategy.num_replicas_in_sync
     if cfg.batch_size % replicas:
@@ -502,8 +506,14 @@ def train(
     rounds, steps = plan_rounds(cfg, data.train_windows)
     # repeated: a round may end inside a pass, and the next one goes on from there
     separator = [vocab.index(SUBJECT_SEPARATOR)] if SUBJECT_SEPARATOR in vocab else []
+    drop_rate = cfg.word_dropout
+    if cfg.rare_word_dropout:
+        if data.shards is not None or cfg.word_dropout:
+            raise ValueError("--rare-word-dropout needs the corpus in memory (not --data) and "
+                             "excludes --word-dropout")
+        drop_rate = rare_word_rates(data.windows["train"][0], len(vocab), cfg.rare_word_dropout)
     train_ds = distribute.shard_by_data(drop_words(
-        data.train_dataset(cfg.batch_size, cfg.seed).repeat(), cfg.word_dropout, cfg.seed,
+        data.train_dataset(cfg.batch_size, cfg.seed).repeat(), drop_rate, cfg.seed,
         keep=separator))
 
     budget = TimeBudget(cfg.time_budget)
@@ -590,7 +600,7 @@ def train(
 RUN_SETTINGS = ("cell", "units", "layers", "embedding_dim", "projection", "window", "stride",
                 "max_tokens", "text_column", "keep_numbers", "subject", "batch_size", "seed",
                 "split_seed", "optimizer", "ema", "precision", "dropout", "word_dropout",
-                "tie_embeddings")
+                "rare_word_dropout", "tie_embeddings")
 
 
 def _check_resumable(stage: Path, cfg: TrainConfig, corpus_sha256: str) -> None:

@@ -165,3 +165,21 @@ def test_word_dropout_replaces_inputs_only_never_specials_and_repeats_by_seed():
     kept = np.stack([b[0] for b in textprep.drop_words(ds, 0.3, 1, keep=(7, 9)).take(12)])
     assert ((kept == xs) | ~np.isin(xs, (7, 9))).all()
     assert (kept[~np.isin(xs, (7, 9))] == x_out[~np.isin(xs, (7, 9))]).all()
+
+
+def test_rare_word_dropout_drops_each_word_by_its_count():
+    """alpha / (alpha + n) per id: a word never read is always dropped, one read alpha
+    times half the time, and the specials never."""
+    import tensorflow as tf
+
+    from autocomplete.tokens import OOV_ID, SPECIAL_IDS
+
+    inputs = np.array([[5] * 10 + [6] * 990 + [0] * 5])
+    rates = textprep.rare_word_rates(inputs, 8, alpha=10.0)
+    np.testing.assert_allclose(rates[[5, 6, 7]], [0.5, 10 / 1000, 1.0])
+    x = np.tile(np.array([[1, 2, 5, 6, 7]], "int32"), (4000, 1))
+    ds = tf.data.Dataset.from_tensor_slices((x, x, np.ones(x.shape, "float32"))).batch(1000)
+    out = np.concatenate([b[0].numpy() for b in textprep.drop_words(ds, rates, 3)])
+    dropped = (out == OOV_ID).mean(axis=0)
+    assert (out[:, :2] == x[:, :2]).all() and max(SPECIAL_IDS) >= 2  # never the specials
+    assert abs(dropped[2] - 0.5) < 0.05 and dropped[3] < 0.02 and dropped[4] == 1.0

@@ -181,6 +181,25 @@ def test_lazy_adam_reaches_the_run_without_l2_on_word_vectors(tmp_path):
     assert model.get_layer("rnn_1").kernel_regularizer is not None
 
 
+def test_rare_word_dropout_reaches_the_run_as_rates_by_count(tmp_path, monkeypatch):
+    from autocomplete import textprep
+
+    seen, real = [], textprep.drop_words
+    monkeypatch.setattr(textprep, "drop_words",
+                        lambda ds, rate, seed, keep:
+                        seen.append(rate) or real(ds, rate, seed, keep))
+    out = train(tiny_config(tmp_path, rare_word_dropout=5.0, epochs=1), verbose=0,
+                emails=tiny_emails())
+    vocab = artifacts.read_vocab(out)
+    rates = seen[0]
+    assert artifacts.read_config(out)["rare_word_dropout"] == 5.0 and len(rates) == len(vocab)
+    # "to" is in every email, "anna" in about half of them: half as many sightings
+    assert 0 < rates[vocab.index("to")] < 0.7 * rates[vocab.index("anna")] < 1
+    with pytest.raises(ValueError, match="excludes --word-dropout"):
+        train(tiny_config(tmp_path / "both", rare_word_dropout=5.0, word_dropout=0.1),
+              verbose=0, emails=tiny_emails())
+
+
 def test_word_dropout_is_off_by_default_and_reaches_the_training_batches(tmp_path,
                                                                           monkeypatch):
     from autocomplete import textprep
