@@ -263,6 +263,7 @@ def compile_model(
     optimizer: str = "adam",
     embedding_decay: float = 0.0,
     ema_momentum: float = 0.0,
+    beta_2: float = 0.999,
 ) -> keras.Model:
     """Compile with Adam, lazy Adam or plain SGD and the chosen clipping (None: off).
 
@@ -274,6 +275,8 @@ def compile_model(
     word's vector as far per sighting as a common word's, so a word seen a few dozen
     times can end with a vector as long as any, fitted to the few sentences it was
     seen in; the decay shrinks the vectors that the gradients do not keep up.
+
+    `beta_2` is Adam's decay of its running mean square (Keras's 0.999 by default).
 
     `ema_momentum` keeps a moving average of the weights (Keras's `use_ema`), which
     `fit` writes into the model at its end.
@@ -299,6 +302,7 @@ def compile_model(
         raise ValueError(f"unknown optimizer {optimizer!r}; use one of {', '.join(optimizers)}")
     opt = optimizers[optimizer](
         learning_rate=learning_rate,
+        **({} if optimizer == "sgd" else {"beta_2": beta_2}),
         clipnorm=clipnorm or None,
         global_clipnorm=global_clipnorm or None,
         weight_decay=embedding_decay or None,

@@ -173,6 +173,11 @@ class TrainConfig:
         "also shrinks them by learning rate x this), so that a rare word's vector stays "
         "short. Off by default: on the built-in corpus 0.1 cost the LSTM its project name "
         "and 1.0 every cue within the default work.", min=0)
+    beta_2: float = option(
+        0.999, "Adam's decay of its running mean square of each gradient. After a step that "
+        "reads a rare word, that word's vector goes on moving while the mean square of its "
+        "gradient decays; a lower value shortens that.", min=0, max=1, min_open=True,
+        max_open=True)
     ema: float | None = option(
         None, "Keep a moving average of the weights with this momentum (Keras's use_ema); "
         "the rounds are scored, backed up and the model saved with the average (0: off). "
@@ -499,7 +504,7 @@ def train(
             clipnorm=distribute.replica_clipnorm(cfg.clipnorm, strategy),
             global_clipnorm=distribute.replica_clipnorm(cfg.global_clipnorm, strategy),
             optimizer=cfg.optimizer, embedding_decay=cfg.embedding_decay,
-            ema_momentum=cfg.ema,
+            ema_momentum=cfg.ema, beta_2=cfg.beta_2,
         )
     distribute.build_for_fit(model, strategy, [a[: cfg.batch_size // replicas]
                                                for a in data.train_sample])
@@ -599,7 +604,7 @@ def train(
 # What an interrupted run's weights and windows depend on: --resume needs the same.
 RUN_SETTINGS = ("cell", "units", "layers", "embedding_dim", "projection", "window", "stride",
                 "max_tokens", "text_column", "keep_numbers", "subject", "batch_size", "seed",
-                "split_seed", "optimizer", "ema", "precision", "dropout", "word_dropout",
+                "split_seed", "optimizer", "beta_2", "ema", "precision", "dropout", "word_dropout",
                 "rare_word_dropout", "tie_embeddings")
 
 

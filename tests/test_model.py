@@ -47,6 +47,9 @@ def test_clipping_configured_as_asked():
     assert o.clipnorm is None and o.global_clipnorm is None
     with pytest.raises(ValueError):
         opt(clipnorm=1.0, global_clipnorm=1.0)
+    assert opt().beta_2 == 0.999 and opt(beta_2=0.99).beta_2 == 0.99
+    assert opt(beta_2=0.99, optimizer="lazy-adam").beta_2 == 0.99
+    assert not hasattr(opt(optimizer="sgd", beta_2=0.99), "beta_2")
 
 
 def test_embedding_decay_shrinks_only_the_word_vectors():
