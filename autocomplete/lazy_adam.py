@@ -4,10 +4,9 @@ Keras's Adam keeps one running mean (m) and mean square (v) per weight and
 updates every weight on every step. For a word vector the gradient is zero on
 every step whose batch lacks the word, so after one sighting the vector goes
 on moving for the next dozens of steps: m decays by 0.9 a step, v by only
-0.999, and the step m / sqrt(v) stays large. A word seen once thus travels
-about ten times as far as one seen on every step moves in a step, and rare words end
-with vectors as long as the common words', fitted to the few sentences they
-were seen in. Lazy Adam (TensorFlow Addons' `LazyAdam`, the sparse Adam of
+0.999, and the step m / sqrt(v) stays large. A word read once thus travels
+many steps' worth, and rare words end with vectors as long as the common
+words', fitted to the few sentences they were seen in. Lazy Adam (TensorFlow Addons' `LazyAdam`, the sparse Adam of
 PyTorch) updates m, v and the weights of a row only on steps whose gradient for
 that row is not zero, so a word moves once per sighting.
 
