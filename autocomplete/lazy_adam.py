@@ -6,9 +6,10 @@ every step whose batch lacks the word, so after one sighting the vector goes
 on moving for the next dozens of steps: m decays by 0.9 a step, v by only
 0.999, and the step m / sqrt(v) stays large. A word read once thus travels
 many steps' worth, and rare words end with vectors as long as the common
-words', fitted to the few sentences they were seen in. Lazy Adam (TensorFlow Addons' `LazyAdam`, the sparse Adam of
-PyTorch) updates m, v and the weights of a row only on steps whose gradient for
-that row is not zero, so a word moves once per sighting.
+words', fitted to the few sentences they were seen in. Lazy Adam (TensorFlow
+Addons' `LazyAdam`, the sparse Adam of PyTorch) updates m, v and the weights
+of a row only on steps whose gradient for that row is not zero, so a word
+moves once per sighting.
 
 Here a row is "read" when any entry of its gradient is non-zero. Only 2-D
 weights have rows; the rows of dense kernels all get gradient on every step, so
