@@ -83,6 +83,7 @@ def test_defaults_per_cell_hold_the_rate_and_use_the_bottleneck():
     assert (lstm.embedding_dim, gru.embedding_dim) == (64, 128)
     assert (gru.lr_decay, gru.learning_rate, gru.batch_size, gru.updates) == (0.0, 1e-2, 16, 1760)
     assert (lstm.ema, gru.ema, TrainConfig(cell="simple_rnn").ema) == (0.0, 0.99, 0.0)
+    assert (lstm.beta_2, gru.beta_2, TrainConfig(cell="simple_rnn").beta_2) == (0.999, 0.99, 0.999)
     explicit = TrainConfig(cell="gru", lr_decay=0.5, batch_size=8, epochs=1, ema=0)  # explicit wins
     assert (explicit.lr_decay, explicit.batch_size, explicit.epochs, explicit.ema) == (0.5, 8, 1, 0)
     assert explicit.updates is None
