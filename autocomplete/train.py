@@ -66,9 +66,9 @@ DEFAULT_UPDATES = {"lstm": 1600, "gru": 1760, "simple_rnn": 330}
 # Momentum of the moving average of the weights that is saved (Keras's `use_ema`; 0: the
 # last update's weights), per cell. Averaged over its last hundred or so updates, the GRU's
 # test perplexity fell from 3.66-3.73 to 3.40-3.44 in three seeds, all three completed the
-# lecture (one of three read Today as Tomorrow without it), and each kind of held-out
-# template recall rose but for the cross-sentence reason of seed 0 (BENCHMARKS.md, "Which
-# template recall depends on").
+# lecture (one of three read Today as Tomorrow without it), and held-out template recall
+# rose in most kinds and bands; the LSTM's average lost its project name on new sentences
+# (BENCHMARKS.md, "Which template recall depends on").
 DEFAULT_EMA = {"lstm": 0.0, "gru": 0.99, "simple_rnn": 0.0}
 # Adam's decay of its running mean square, per cell (Keras's default 0.999). With 0.999 a
 # word's vector goes on moving for dozens of steps after each step that reads it, so words
