@@ -83,6 +83,11 @@ def main() -> None:
                         choices=["chrono", "chrono-full", "default"],
                         help="see `autocomplete train --help`")
     parser.add_argument("--precision", default="auto", help="see `autocomplete train --help`")
+    parser.add_argument("--beta-2", type=float, default=None,
+                        help="Adam's beta_2 (default: the cell's, see `autocomplete train --help`)")
+    parser.add_argument("--ema", type=float, default=None,
+                        help="momentum of the saved average of the weights (default: the "
+                        "cell's, see `autocomplete train --help`)")
     parser.add_argument("--em-cuts", type=int, default=1000,
                         help="cut points for ExactMatch@1..5 (0: no ExactMatch)")
     parser.add_argument("--first-window", action="store_true",
@@ -132,7 +137,7 @@ def main() -> None:
                       embedding_dim=args.embedding_dim, window=args.window,
                       batch_size=args.batch_size, projection=args.projection,
                       tie_embeddings=args.tie_embeddings, gate_init=args.gate_init,
-                      precision=args.precision)
+                      precision=args.precision, beta_2=args.beta_2, ema=args.ema)
     started = time.monotonic()
     if args.eval_only:  # the cell and the split seed of the model being evaluated
         out = Path(args.out)
