@@ -88,6 +88,9 @@ def main() -> None:
     parser.add_argument("--ema", type=float, default=None,
                         help="momentum of the saved average of the weights (default: the "
                         "cell's, see `autocomplete train --help`)")
+    parser.add_argument("--seed", type=int, default=0,
+                        help="seed of the initial weights and the window order; the split by "
+                        "email (and so the tuning mail) stays seed 0's")
     parser.add_argument("--em-cuts", type=int, default=1000,
                         help="cut points for ExactMatch@1..5 (0: no ExactMatch)")
     parser.add_argument("--first-window", action="store_true",
@@ -137,7 +140,8 @@ def main() -> None:
                       embedding_dim=args.embedding_dim, window=args.window,
                       batch_size=args.batch_size, projection=args.projection,
                       tie_embeddings=args.tie_embeddings, gate_init=args.gate_init,
-                      precision=args.precision, beta_2=args.beta_2, ema=args.ema)
+                      precision=args.precision, beta_2=args.beta_2, ema=args.ema,
+                      seed=args.seed, split_seed=0)
     started = time.monotonic()
     if args.eval_only:  # the cell and the split seed of the model being evaluated
         out = Path(args.out)
