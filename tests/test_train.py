@@ -76,14 +76,15 @@ def test_mixed_precision_training_saves_a_float32_model(tmp_path):
     assert {layer.compute_dtype for layer in model.layers[1:]} == {"float32"}
 
 
-def test_defaults_per_cell_hold_the_rate_and_use_the_bottleneck():
+def test_defaults_per_cell_and_the_bottleneck():
     lstm, gru = TrainConfig(cell="lstm"), TrainConfig(cell="gru")
-    assert (lstm.lr_decay, lstm.gate_init, lstm.learning_rate) == (0.0, "chrono-full", 2e-2)
-    assert (lstm.batch_size, lstm.updates, lstm.epochs, lstm.projection) == (16, 1600, None, 128)
+    assert (lstm.lr_decay, lstm.gate_init, lstm.learning_rate) == (0.25, "chrono-full", 2e-2)
+    assert (lstm.batch_size, lstm.updates, lstm.epochs, lstm.projection) == (16, 3200, None, 128)
     assert (lstm.embedding_dim, gru.embedding_dim) == (64, 128)
     assert (gru.lr_decay, gru.learning_rate, gru.batch_size, gru.updates) == (0.0, 1e-2, 16, 1760)
     assert (lstm.ema, gru.ema, TrainConfig(cell="simple_rnn").ema) == (0.0, 0.99, 0.0)
     assert (lstm.beta_2, gru.beta_2, TrainConfig(cell="simple_rnn").beta_2) == (0.999, 0.99, 0.999)
+    assert TrainConfig(cell="lstm", lr_decay=0).lr_decay == 0  # 0 holds the rate
     explicit = TrainConfig(cell="gru", lr_decay=0.5, batch_size=8, epochs=1, ema=0)  # explicit wins
     assert (explicit.lr_decay, explicit.batch_size, explicit.epochs, explicit.ema) == (0.5, 8, 1, 0)
     assert explicit.updates is None
@@ -96,7 +97,7 @@ def test_work_is_split_into_rounds_of_at_most_one_pass():
     # simple_rnn's 64
     assert plan_rounds(TrainConfig(cell="gru"), 7958) == (4, 440)  # 1,760 updates
     assert plan_rounds(TrainConfig(cell="simple_rnn"), 7958) == (3, 110)
-    assert plan_rounds(TrainConfig(cell="lstm"), 7958) == (4, 400)  # 1,600 updates
+    assert plan_rounds(TrainConfig(cell="lstm"), 7958) == (7, 458)  # 3,200: 3,206 in rounds
     assert plan_rounds(TrainConfig(cell="lstm", epochs=2), 7958) == (2, 498)
     assert plan_rounds(TrainConfig(cell="lstm", updates=100), 7958) == (1, 100)
     assert plan_rounds(TrainConfig(cell="lstm", updates=400, batch_size=64), 7958) == (4, 100)
@@ -442,11 +443,12 @@ def test_a_run_is_defined_by_work_and_the_time_cap_is_off_by_default():
     assert cfg.time_budget is None and cfg.updates == DEFAULT_UPDATES["lstm"]
     assert TrainConfig(time_budget=0).time_budget is None  # 0 means no cap, as on the CLI
     help_text = " ".join(CliRunner().invoke(train_command, ["--help"]).output.split())
-    assert ("(early stopping may end it sooner). Default: 1600 for lstm, 1760 for gru, 330 for "
+    assert ("(early stopping may end it sooner). Default: 3200 for lstm, 1760 for gru, 330 for "
             "simple_rnn." in help_text)
     assert "Windows per update. Default: 16 for lstm, 16 for gru, 64 for simple_rnn." in help_text
     assert "Default: 0.02 for lstm, 0.01 for gru, 0.01 for simple_rnn." in help_text  # the rate
     assert "Units per recurrent layer. Default: 192 for lstm, 256 for gru" in help_text
+    assert "found. Default: 0.25 for lstm, 0 for gru, 0 for simple_rnn." in help_text
     assert "--time-budget FLOAT Optional cap" in help_text  # no default shown: off
 
 
