@@ -56,8 +56,8 @@ DEFAULT_LEARNING_RATES = {"lstm": 2e-2, "gru": 1e-2, "simple_rnn": 1e-2}
 DEFAULT_EMBEDDING_DIMS = {"lstm": 64, "gru": 128, "simple_rnn": 128}
 # The run's work in optimizer updates, per cell. The LSTM finds its cues late and one
 # by one: on an AMD EPYC its seed 0 found the tense by update 1,000, the reason and the
-# cross-sentence reason by 1,200 and began to carry the project name into new sentences
-# only from 1,600; at a constant rate a cue found could be lost again (seed 1's tense
+# cross-sentence reason by 1,200 and carried the project name into new sentences only
+# from 2,000 (run on past 1,600); at a constant rate a cue found could be lost again (seed 1's tense
 # held out: 0.72-1.00 at update 1,000, 0.22-0.36 at 1,200, 0.84-1.00 at 1,400). Its 3,200
 # hold the rate for 2,400 and let it fall over the last 800 (`DEFAULT_LR_DECAY`), so the
 # run ends settled on what it found (BENCHMARKS.md, "Default training").
