@@ -148,6 +148,16 @@ def test_chrono_init_gives_gates_long_memory():
     assert (z >= 0).all() and z.mean() > 2.0
 
 
+def test_chrono_memory_times_reach_max_lag():
+    units = 512
+    for max_lag in (120, 256):
+        bias = build_model("lstm", 20, units=units, max_lag=max_lag).get_layer("rnn_1").cell.bias
+        forget = bias.numpy()[units : 2 * units]
+        assert forget.max() <= np.log(max_lag - 1) + 1e-6
+        # uniform over 1..max_lag-1: about half the units above the middle
+        assert 0.4 < (forget > np.log(max_lag / 2)).mean() < 0.6
+
+
 def test_chrono_full_closes_the_lstm_input_gate():
     units = 16
     lstm = build_model("lstm", 20, units=units, gate_init="chrono-full").get_layer("rnn_1")

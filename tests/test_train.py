@@ -84,6 +84,8 @@ def test_defaults_per_cell_and_the_bottleneck():
     assert (gru.lr_decay, gru.learning_rate, gru.batch_size, gru.updates) == (0.0, 1e-2, 16, 1760)
     assert (lstm.ema, gru.ema, TrainConfig(cell="simple_rnn").ema) == (0.0, 0.99, 0.0)
     assert (lstm.beta_2, gru.beta_2, TrainConfig(cell="simple_rnn").beta_2) == (0.999, 0.99, 0.999)
+    assert (lstm.max_lag, gru.max_lag) == (256, 120)
+    assert TrainConfig(cell="lstm", max_lag=120).max_lag == 120
     assert TrainConfig(cell="lstm", lr_decay=0).lr_decay == 0  # 0 holds the rate
     explicit = TrainConfig(cell="gru", lr_decay=0.5, batch_size=8, epochs=1, ema=0)  # explicit wins
     assert (explicit.lr_decay, explicit.batch_size, explicit.epochs, explicit.ema) == (0.5, 8, 1, 0)
@@ -114,6 +116,18 @@ def test_a_run_does_the_updates_it_plans(tmp_path):
     # rounds of equal length: 7 updates rounded up to a multiple of the rounds
     assert m["updates"] == m["updates_planned"]
     assert 7 <= m["updates"] < 7 + m["epochs_run"]
+
+
+def test_max_lag_reaches_the_gate_initialisation(tmp_path, monkeypatch):
+    import autocomplete.model
+
+    built = []
+    real = autocomplete.model.build_model
+    monkeypatch.setattr(autocomplete.model, "build_model",
+                        lambda *a, **kw: built.append(kw) or real(*a, **kw))
+    out = train(tiny_config(tmp_path, epochs=1, max_lag=40), verbose=0, emails=tiny_emails(40))
+    assert [kw["max_lag"] for kw in built] == [40]
+    assert artifacts.read_config(out)["max_lag"] == 40
 
 
 def test_lr_decay_and_dropout_reach_the_run(tmp_path):
