@@ -91,10 +91,9 @@ DEFAULT_UNITS = {"lstm": 192, "gru": 256, "simple_rnn": 256}
 # cell (Tallec & Ollivier take the longest dependency to be learned). The LSTM's 256, its
 # training window, start some units on memories past 120 steps: with 120 no seed carried the
 # project name into new sentences at the aim up to 120 tokens and two of three fell short in
-# the cross-sentence reason at 61-120; with 256 two seeds of three held every kind, and the
-# project name rose in all three
-# (BENCHMARKS.md, "The LSTM's 3,200 updates"). The GRU's seed 1 with 256 was no better, so
-# it keeps 120; the SimpleRNN has no gates.
+# the cross-sentence reason at 61-120; with 256 the project name rose in all three, and two
+# seeds of five held every kind (BENCHMARKS.md, "The LSTM's 3,200 updates"). The GRU's
+# seed 1 with 256 was no better, so it keeps 120; the SimpleRNN has no gates.
 DEFAULT_MAX_LAG = {"lstm": 256, "gru": 120, "simple_rnn": 120}
 
 
