@@ -89,11 +89,11 @@ DEFAULT_BETA_2 = {"lstm": 0.999, "gru": 0.99, "simple_rnn": 0.999}
 DEFAULT_UNITS = {"lstm": 192, "gru": 256, "simple_rnn": 256}
 # The longest memory time, in steps, that the chrono gate initialisation gives a unit, per
 # cell (Tallec & Ollivier take the longest dependency to be learned). The LSTM's 256, its
-# training window, start some units on memories past 120 steps: with 120 no seed carried the
-# project name into new sentences at the aim up to 120 tokens and two of three fell short in
-# the cross-sentence reason at 61-120; with 256 the project name rose in all three, and two
-# seeds of five held every kind (BENCHMARKS.md, "The LSTM's 3,200 updates"). The GRU's
-# seed 1 with 256 was no better, so it keeps 120; the SimpleRNN has no gates.
+# training window, start some units on memories past 120 steps: with 120 no seed of five
+# carried the project name into new sentences at the aim up to 120 tokens or held every
+# kind of cue; with 256 three carried the name and two held every kind (BENCHMARKS.md,
+# "The LSTM's 3,200 updates"). The GRU's seed 1 with 256 was no better, so it keeps 120;
+# the SimpleRNN has no gates.
 DEFAULT_MAX_LAG = {"lstm": 256, "gru": 120, "simple_rnn": 120}
 
 
