@@ -95,6 +95,13 @@ DEFAULT_UNITS = {"lstm": 192, "gru": 256, "simple_rnn": 256}
 # "The LSTM's 3,200 updates"). The GRU's seed 1 with 256 was no better, so it keeps 120;
 # the SimpleRNN has no gates.
 DEFAULT_MAX_LAG = {"lstm": 256, "gru": 120, "simple_rnn": 120}
+# The options whose default depends on the cell (unset: None), with their tables.
+PER_CELL_DEFAULTS = {
+    "batch_size": DEFAULT_BATCH_SIZES, "units": DEFAULT_UNITS,
+    "embedding_dim": DEFAULT_EMBEDDING_DIMS, "learning_rate": DEFAULT_LEARNING_RATES,
+    "lr_decay": DEFAULT_LR_DECAY, "ema": DEFAULT_EMA, "beta_2": DEFAULT_BETA_2,
+    "max_lag": DEFAULT_MAX_LAG,
+}
 
 
 def _per_cell(defaults: dict, fmt: str = "") -> str:
@@ -270,22 +277,9 @@ class TrainConfig:
             raise ValueError("give the run's work as updates or as epochs, not both")
         if self.updates is None and self.epochs is None:
             self.updates = DEFAULT_UPDATES.get(self.cell, 330)
-        if self.batch_size is None:
-            self.batch_size = DEFAULT_BATCH_SIZES.get(self.cell, 64)
-        if self.units is None:
-            self.units = DEFAULT_UNITS.get(self.cell, 256)
-        if self.embedding_dim is None:
-            self.embedding_dim = DEFAULT_EMBEDDING_DIMS.get(self.cell, 128)
-        if self.learning_rate is None:
-            self.learning_rate = DEFAULT_LEARNING_RATES.get(self.cell, 1e-2)
-        if self.lr_decay is None:
-            self.lr_decay = DEFAULT_LR_DECAY.get(self.cell, 0.0)
-        if self.ema is None:
-            self.ema = DEFAULT_EMA.get(self.cell, 0.0)
-        if self.beta_2 is None:
-            self.beta_2 = DEFAULT_BETA_2.get(self.cell, 0.999)
-        if self.max_lag is None:
-            self.max_lag = DEFAULT_MAX_LAG.get(self.cell, 120)
+        for name, defaults in PER_CELL_DEFAULTS.items():  # unset: the cell's default
+            if getattr(self, name) is None:
+                setattr(self, name, defaults.get(self.cell, defaults["simple_rnn"]))
         if not self.time_budget:
             self.time_budget = None
         if self.corpus and self.data:
