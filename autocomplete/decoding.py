@@ -50,7 +50,13 @@ Decisions (the CLI and tests rely on them):
   search finds more likely. The first step's probabilities are renormalised
   over those words (the probability of the word given the letters typed),
   so confidence and `min_confidence` judge the word by what was typed, not
-  by how common it is. The completed word does not count towards
+  by how common it is. Beam search finishes the word with its likeliest
+  completion and searches on from there: ranked by mean log-probability,
+  an unlikely word followed by a predictable phrase ("Thanks for your
+  he" -> "ating on the shared drive.") would otherwise beat the word the
+  letters most likely begin ("lp with the training schedule.");
+  greedy search takes that word anyway, and sampling may draw another.
+  The completed word does not count towards
   `max_words`. The completion's `tokens` start with that word; its `text`
   is what to add after the prompt: the rest of the word glued to the
   fragment ("ow if you have any questions.", `continues_word=True`) or,
@@ -490,6 +496,9 @@ class Completer:
         allowed = allowed_first
         while True:
             logp = self._mask(logp, allowed)
+            if allowed is not None:  # the typed word: its likeliest completion only
+                best = int(np.argmax(logp[0]))
+                logp[0, np.arange(V) != best] = -np.inf
             allowed = None
             cand = (totals[:, None] + logp).ravel()
             k = min(2 * beam, len(cand))

@@ -130,6 +130,21 @@ def test_first_token_probability_is_given_the_typed_letters():
     assert out.confidence == pytest.approx(np.exp(np.mean(np.log(out.token_probs))))
 
 
+@pytest.mark.parametrize("method", ["beam", "greedy"])
+def test_the_likeliest_word_is_finished_before_a_predictable_tail(method):
+    # after "for", "k" is more likely "know" than "kite"; whatever follows "know" is a
+    # guess, while "kite" always ends the sentence, so ranked by mean log-prob alone
+    # "kite." would beat every "know ..."
+    model = MarkovStepModel()
+    model.p[:] = 1 / len(VOCAB)
+    model.p[ID["for"]] = np.where(np.isin(VOCAB, ["know", "kite"]), 0.45, 0.3 / 13)
+    model.p[ID["for"], ID["kite"]] = 0.25
+    model.p[ID["kite"]] = np.where(np.arange(len(VOCAB)) == ID["."], 0.99, 0.01 / 14)
+    model.logp = np.log(model.p)
+    out = complete("Thanks for k", method, model=model)
+    assert out.tokens[0] == "know" and out.text.startswith("now")
+
+
 @pytest.mark.parametrize("method", METHODS)
 def test_no_word_starts_with_the_fragment(method):
     model = MarkovStepModel()
