@@ -46,8 +46,8 @@ Decisions (the CLI and tests rely on them):
   "Thanks,") is read without that fragment, and the first generated token
   must be a vocabulary word that starts with it, case-insensitively (never
   a special token). The fragment itself counts when it is a whole word:
-  "let me know" may finish as "knowledge ..." or go on after "know", as the
-  search finds more likely. The first step's probabilities are renormalised
+  "let me know" may finish as "knowledge ..." or go on after "know",
+  whichever word is the likelier. The first step's probabilities are renormalised
   over those words (the probability of the word given the letters typed),
   so confidence and `min_confidence` judge the word by what was typed, not
   by how common it is. Beam search finishes the word with its likeliest
