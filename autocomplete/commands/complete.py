@@ -89,8 +89,9 @@ def complete(prompt: str, cell: str | None, model_dir: Path | None, models_dir: 
     its most recent tokens (a note on stderr; "truncated": true in --json).
 
     A prompt that ends inside a word ("Please let me kn") has that word
-    finished first: the completion starts with the rest of a vocabulary word
-    that begins with the typed letters ("ow if you have any questions.";
+    finished first: the completion starts with the rest of the likeliest
+    vocabulary word that begins with the typed letters ("ow if you have any
+    questions.";
     "continues_word": true in --json). When the letters are a whole word
     themselves ("let me know"), the model may also go on after it. End the
     prompt with a space to complete after its last word as typed.
