@@ -498,7 +498,8 @@ class Completer:
             logp = self._mask(logp, allowed)
             if allowed is not None:  # the typed word: its likeliest completion only
                 best = int(np.argmax(logp[0]))
-                logp[0, np.arange(V) != best] = -np.inf
+                kept, logp[0] = logp[0, best], -np.inf
+                logp[0, best] = kept
             allowed = None
             cand = (totals[:, None] + logp).ravel()
             k = min(2 * beam, len(cand))
